@@ -1,0 +1,62 @@
+# ingest: the news-feed ingestion pipeline. `make help` lists the targets.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: help install run demo test test-fast lint format bench bench-quick eval scale clean
+
+help:
+	@echo "make install     create .venv with the project and its dev tools"
+	@echo "make run         sync config/feeds.toml into data/ingest.db and run one pass"
+	@echo "make demo        offline demo: local sample feeds -> ingest -> summary"
+	@echo "make test        the whole test suite (slow tests included)"
+	@echo "make lint        ruff + mypy (strict on ingest/ and storage/)"
+	@echo "make bench       speed benchmark against reader on a loopback feed farm"
+	@echo "make eval        story dedup quality (precision / recall / F1 / B-cubed)"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/ingest feeds sync
+	$(BIN)/ingest run
+
+demo: install
+	$(BIN)/python -m ingest.demo
+
+test: install
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python -m bench.run_bench
+
+bench-quick: install
+	$(BIN)/python -m bench.run_bench --quick
+
+eval: install
+	$(BIN)/python -m bench.dedup_eval
+
+scale: install
+	$(BIN)/python -m bench.dedup_scale
+
+clean:
+	rm -rf $(VENV) data bench/out .pytest_cache .mypy_cache .ruff_cache

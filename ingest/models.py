@@ -1,0 +1,259 @@
+"""The data that flows through the pipe, as frozen dataclasses.
+
+    due feeds (Feed) | fetch -> FetchResult | parse -> ParsedFeed[RawEntry]
+                     | normalize -> Article | dedupe -> Article (identity, story) | store
+
+Every stage takes and returns these types; none of them does I/O.  Datetimes are always
+timezone-aware UTC.  Sequences are tuples so records stay hashable and comparable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = [
+    "Article",
+    "Content",
+    "Enclosure",
+    "Feed",
+    "FeedOptions",
+    "FetchResult",
+    "FilterRule",
+    "Media",
+    "ParsedFeed",
+    "RawEntry",
+    "ScheduleDecision",
+    "WriteSummary",
+]
+
+
+# --------------------------------------------------------------------------- feeds
+
+
+@dataclass(frozen=True, slots=True)
+class FilterRule:
+    """One keep/block rule: `pattern` (a regex, or a plain keyword when `regex` is false)
+    matched case-insensitively against `field` of the normalized article.
+
+    field: one of "title", "content", "url", "author", "tags", "any".
+    """
+
+    field: str
+    pattern: str
+    regex: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FeedOptions:
+    """Per-feed options from the operator's config (or `feeds add`). None means "use the
+    global setting"."""
+
+    interval_s: int | None = None
+    min_interval_s: int | None = None
+    max_interval_s: int | None = None
+    allow_private_network: bool = False
+    full_text: bool = False  # opt-in trafilatura extraction for summary-only feeds
+    cleanup: bool = True  # boilerplate cleanup (repeated captions, page debris)
+    keep: tuple[FilterRule, ...] = ()
+    block: tuple[FilterRule, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """A feed as the store knows it: what the operator configured plus scheduling state."""
+
+    url: str
+    title: str | None = None
+    tags: tuple[str, ...] = ()
+    options: FeedOptions = field(default_factory=FeedOptions)
+    status: str = "ok"  # ok | error | gone | disabled
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    last_http_status: int | None = None
+    last_error: str | None = None
+    error_count: int = 0
+    last_fetched_at: datetime | None = None
+    next_poll_at: datetime | None = None
+    interval_s: int | None = None
+    schedule_reason: str | None = None
+    # publication times of recently seen entries (for the posting rhythm), newest first
+    recent_entry_times: tuple[datetime, ...] = ()
+    # how many of the last fetch's items were already known / new (Media Cloud's feedback)
+    last_new_count: int = 0
+    last_known_count: int = 0
+
+
+# --------------------------------------------------------------------------- fetch
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What one HTTP fetch produced. Exactly one of these holds:
+
+    - `error` is set: the fetch failed (body is None);
+    - `not_modified`: 304, or the body hash equals the stored one (body is None);
+    - otherwise `body` holds the (decompressed) feed bytes.
+    """
+
+    url: str  # the feed URL as requested
+    final_url: str  # after redirects
+    status: int | None = None  # last HTTP status (None when no response was had)
+    body: bytes | None = None
+    body_hash: str | None = None
+    not_modified: bool = False
+    unchanged_body: bool = False  # 200 but same bytes as last time
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-cased response headers
+    etag: str | None = None
+    last_modified: str | None = None
+    permanent_redirect: str | None = None  # new URL after 301/308
+    error: Exception | None = None  # an ingest.errors.FeedError
+    fetched_at: datetime | None = None
+    elapsed_s: float = 0.0
+    bytes_read: int = 0
+
+
+# --------------------------------------------------------------------------- parse
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """A piece of entry text as the feed gave it. `type` is a MIME type: text/plain,
+    text/html or application/xhtml+xml. `base` is the xml:base in force (or None)."""
+
+    value: str
+    type: str = "text/html"
+    base: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Enclosure:
+    url: str
+    type: str | None = None
+    length: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """A media:content / media:thumbnail / itunes:image / JSON Feed image reference.
+    kind: "content" | "thumbnail" | "image"."""
+
+    url: str
+    kind: str = "content"
+    type: str | None = None
+    medium: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RawEntry:
+    """One entry, format-neutral, before normalization. Values are as the feed gave them
+    (HTML not sanitized, relative URLs not resolved), except dates, which are parsed to UTC
+    where possible (the raw strings are kept)."""
+
+    guid: str | None = None
+    link: str | None = None
+    orig_link: str | None = None  # feedburner:origLink and similar: the publisher's URL
+    title: str | None = None
+    title_type: str = "text/plain"
+    summary: Content | None = None
+    content: tuple[Content, ...] = ()
+    authors: tuple[str, ...] = ()  # raw author strings ("jo@x.org (Jo Smith)", "Jo Smith")
+    published: datetime | None = None
+    published_raw: str | None = None
+    updated: datetime | None = None
+    updated_raw: str | None = None
+    tags: tuple[str, ...] = ()
+    enclosures: tuple[Enclosure, ...] = ()
+    media: tuple[Media, ...] = ()
+    language: str | None = None
+    base: str | None = None  # xml:base of the entry, else the feed's
+    extra: Mapping[str, Any] = field(default_factory=dict)  # itunes:*, comments, source ...
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """The parse stage's output for one feed document."""
+
+    url: str
+    format: str  # rss20, rss10, rss09x, atom10, atom03, json10, json11, cdf, unknown
+    title: str | None = None
+    link: str | None = None
+    language: str | None = None
+    entries: tuple[RawEntry, ...] = ()
+    # server-side scheduling hints found in the document
+    ttl_minutes: int | None = None
+    sy_update_period: str | None = None  # hourly | daily | weekly | monthly | yearly
+    sy_update_frequency: int | None = None
+    skip_hours: tuple[int, ...] = ()
+    skip_days: tuple[str, ...] = ()
+    bozo: str | None = None  # a non-fatal problem the parser recovered from
+    parser: str = "feedparser"  # feedparser | fast | jsonfeed
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """The article record: the downstream contract (see README "Record schema").
+
+    `id` and `story_id` are assigned by the store; everything else by normalize / dedupe.
+    """
+
+    feed_url: str
+    identity: str  # per-feed identity key (see ingest.dedupe)
+    guid: str | None
+    url: str | None
+    canonical_url: str | None
+    title: str
+    authors: tuple[str, ...]
+    published_at: datetime | None
+    updated_at: datetime | None
+    fetched_at: datetime
+    summary: str
+    content_html: str
+    content_text: str
+    language: str | None
+    tags: tuple[str, ...]
+    image_url: str | None
+    enclosures: tuple[Enclosure, ...]
+    word_count: int
+    content_hash: str
+    # "feed": the entry's own date; "updated": taken from its updated date; "clamped": in the
+    # future beyond tolerance, set to fetch time; "first_seen": no date, set to fetch time
+    date_source: str = "feed"
+    published_raw: str | None = None
+    filtered: str | None = None  # why a keep/block rule dropped it (None: kept)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    id: int | None = None
+    story_id: int | None = None
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleDecision:
+    """When to poll a feed next, and why (a short reason shown to the operator)."""
+
+    next_poll_at: datetime
+    interval_s: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class WriteSummary:
+    """What storing one feed's batch did."""
+
+    feed_url: str
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    filtered: int = 0
+    new_ids: tuple[int, ...] = ()

@@ -1,0 +1,329 @@
+"""The pipe, for one pass (`ingest run`) or one tick (`ingest daemon`):
+
+    due feeds (store.claim_feeds)          lease the feeds that are due
+      | fetch      (fetch.Fetcher)         conditional GET, limits, politeness, guards
+      | parse      (parse / fastparse)     bytes -> ParsedFeed of RawEntry
+      | normalize  (normalize)             RawEntry -> Article (+ identity, filters)
+      | dedupe     (stories.signature)     story signatures; matching happens in the store
+      | schedule   (schedule.next_poll)    when to come back, and why
+      | store      (store.record_fetch)    one transaction per feed
+
+`process_feed` is that pipe for one feed; `run_once` drives it over every due feed with
+bounded concurrency. Each stage's core is pure and lives in its own module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import socket
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from .errors import FeedError, ParseError
+from .models import Article, Feed, FeedOptions, ParsedFeed, ScheduleDecision
+from .settings import Settings
+from .timeutil import utcnow
+
+if TYPE_CHECKING:
+    from storage.sqlite import SQLiteStore
+
+    from .fetch import Fetcher
+    from .stories import Signature
+
+__all__ = ["FeedOutcome", "RunReport", "process_body", "process_feed", "run_once", "run_owner"]
+
+log = logging.getLogger("ingest")
+STAGES = ("fetch", "parse", "normalize", "dedupe", "store")
+FULL_TEXT_MIN_WORDS = 150  # below this, an opted-in feed's article gets its page extracted
+
+
+def run_owner() -> str:
+    """A lease owner id unique to this process."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(slots=True)
+class FeedOutcome:
+    """What happened to one feed in a pass (for the summary, the log line and metrics)."""
+
+    url: str
+    status: int | None
+    outcome: str  # ok | not_modified | unchanged | error
+    error: str | None
+    error_kind: str | None
+    bytes: int
+    new: int
+    updated: int
+    filtered: int
+    duration_s: float
+    decision: ScheduleDecision
+
+
+@dataclass(slots=True)
+class RunReport:
+    outcomes: list[FeedOutcome] = field(default_factory=list)
+    stage_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    started: datetime = field(default_factory=utcnow)
+    elapsed_s: float = 0.0
+
+    @property
+    def failed(self) -> list[FeedOutcome]:
+        return [o for o in self.outcomes if o.outcome == "error"]
+
+    @property
+    def new(self) -> int:
+        return sum(o.new for o in self.outcomes)
+
+    @property
+    def updated(self) -> int:
+        return sum(o.updated for o in self.outcomes)
+
+
+def process_body(
+    body: bytes,
+    url: str,
+    headers: dict[str, str],
+    *,
+    fetched_at: datetime,
+    options: FeedOptions,
+    future_tolerance_s: int,
+) -> tuple[ParsedFeed, list[tuple[Article, Signature | None]], dict[str, float]]:
+    """parse | normalize | signature for one body: pure CPU work (runs in a worker process
+    when `parse_workers` > 0). Raises ParseError."""
+    from .fastparse import fast_parse
+    from .normalize import normalize_feed
+    from .parse import parse
+    from .stories import signature
+
+    t0 = time.perf_counter()
+    parsed = fast_parse(body, url, headers) or parse(body, url, headers)
+    t1 = time.perf_counter()
+    articles = normalize_feed(
+        parsed,
+        feed_url=url,
+        fetched_at=fetched_at,
+        options=options,
+        future_tolerance_s=future_tolerance_s,
+    )
+    t2 = time.perf_counter()
+    pairs: list[tuple[Article, Signature | None]] = [
+        (a, None if a.filtered else signature(a.title, a.content_text)) for a in articles
+    ]
+    t3 = time.perf_counter()
+    # the body itself is not needed downstream: do not ship it back from a worker
+    parsed = dataclasses.replace(parsed, entries=())
+    return parsed, pairs, {"parse": t1 - t0, "normalize": t2 - t1, "dedupe": t3 - t2}
+
+
+async def _full_text(
+    fetcher: Fetcher, pairs: list[tuple[Article, Signature | None]], known: set[str], feed: Feed
+) -> list[tuple[Article, Signature | None]]:
+    """Opt-in: replace thin articles (new ones only) by the text extracted from their page."""
+    from .fulltext import extract
+    from .stories import signature
+
+    out = []
+    for article, sig in pairs:
+        if (
+            article.filtered
+            or article.identity in known
+            or not article.url
+            or article.word_count >= FULL_TEXT_MIN_WORDS
+        ):
+            out.append((article, sig))
+            continue
+        try:
+            page = await fetcher.get_page(
+                article.url, allow_private=feed.options.allow_private_network
+            )
+            extracted = extract(page, article.url)
+        except FeedError as exc:
+            log.warning("full text: %s", exc)
+            extracted = None
+        if extracted:
+            html, text = extracted
+            article = dataclasses.replace(
+                article,
+                content_html=html,
+                content_text=text,
+                word_count=len(text.split()),
+                extra={**article.extra, "full_text": "extracted"},
+            )
+            sig = signature(article.title, article.content_text)
+        out.append((article, sig))
+    return out
+
+
+async def process_feed(
+    feed: Feed,
+    *,
+    store: SQLiteStore,
+    fetcher: Fetcher,
+    settings: Settings,
+    owner: str,
+    stage_s: dict[str, float],
+    executor: Executor | None = None,
+) -> FeedOutcome:
+    """due feed | fetch | parse | normalize | dedupe | schedule | store, for one feed."""
+    from .schedule import next_poll
+
+    t0 = time.perf_counter()
+    result = await fetcher.fetch(feed)
+    stage_s["fetch"] += time.perf_counter() - t0
+    parsed: ParsedFeed | None = None
+    pairs: list[tuple[Article, Signature | None]] = []
+    if result.error is None and result.body is not None:
+        fetched_at = result.fetched_at or utcnow()
+        try:
+            args = (result.body, feed.url, dict(result.headers))
+            kwargs = {
+                "fetched_at": fetched_at,
+                "options": feed.options,
+                "future_tolerance_s": settings.future_tolerance_s,
+            }
+            if executor is None:
+                parsed, pairs, took = process_body(*args, **kwargs)  # type: ignore[arg-type]
+            else:
+                loop = asyncio.get_running_loop()
+                parsed, pairs, took = await loop.run_in_executor(
+                    executor, lambda: process_body(*args, **kwargs)  # type: ignore[arg-type]
+                )
+            for stage, seconds in took.items():
+                stage_s[stage] += seconds
+        except ParseError as exc:
+            result = dataclasses.replace(result, error=exc)
+        except Exception as exc:  # a bug must not stop the other feeds
+            log.error("%s: internal error while parsing\n%s", feed.url, traceback.format_exc())
+            result = dataclasses.replace(
+                result, error=ParseError(feed.url, f"internal error: {type(exc).__name__}: {exc}")
+            )
+    t1 = time.perf_counter()
+    known = store.known_identities(feed.url, [a.identity for a, _ in pairs]) if pairs else set()
+    if pairs and feed.options.full_text:
+        pairs = await _full_text(fetcher, pairs, known, feed)
+    identities = {a.identity for a, _ in pairs if not a.filtered}
+    new_count = len(identities - known)
+    decision = next_poll(
+        feed,
+        result,
+        parsed=parsed,
+        new_count=new_count,
+        known_count=len(identities) - new_count,
+        now=result.fetched_at or utcnow(),
+        settings=settings,
+    )
+    summary = store.record_fetch(
+        feed,
+        result,
+        decision,
+        owner=owner,
+        parsed=parsed,
+        articles=pairs,
+        window_days=settings.story_window_days,
+    )
+    stage_s["store"] += time.perf_counter() - t1
+    err = result.error
+    return FeedOutcome(
+        url=feed.url,
+        status=result.status,
+        outcome="error"
+        if err
+        else "unchanged"
+        if result.unchanged_body
+        else "not_modified"
+        if result.not_modified
+        else "ok",
+        error=(err.reason if isinstance(err, FeedError) else str(err)) if err else None,
+        error_kind=err.kind if isinstance(err, FeedError) else ("error" if err else None),
+        bytes=result.bytes_read,
+        new=summary.new,
+        updated=summary.updated,
+        filtered=summary.filtered,
+        duration_s=time.perf_counter() - t0,
+        decision=decision,
+    )
+
+
+def _make_executor(settings: Settings, n_feeds: int) -> Executor | None:
+    if settings.parse_workers <= 0 or n_feeds < 2:
+        return None
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(
+        max_workers=settings.parse_workers, mp_context=multiprocessing.get_context("fork")
+    )
+
+
+async def run_once(
+    store: SQLiteStore,
+    settings: Settings,
+    *,
+    force: bool = False,
+    urls: Sequence[str] | None = None,
+    owner: str | None = None,
+    stop: asyncio.Event | None = None,
+    on_outcome: Callable[[FeedOutcome], None] | None = None,
+) -> RunReport:
+    """One pass over the due feeds (every active feed with `force`, only `urls` if given).
+
+    Feeds are claimed in batches under a lease, so overlapping runs (two crons, cron and the
+    daemon) never fetch one feed at once. Setting `stop` stops taking new feeds; feeds in
+    flight finish and commit; claimed feeds not started are released.
+    """
+    from .fetch import Fetcher
+
+    owner = owner or run_owner()
+    report = RunReport()
+    t0 = time.perf_counter()
+    executor: Executor | None = None
+    try:
+        async with Fetcher(settings) as fetcher:
+            sem = asyncio.Semaphore(settings.concurrency)
+
+            async def one(feed: Feed) -> None:
+                async with sem:
+                    if stop is not None and stop.is_set():
+                        store.release(owner, [feed.url])
+                        return
+                    outcome = await process_feed(
+                        feed,
+                        store=store,
+                        fetcher=fetcher,
+                        settings=settings,
+                        owner=owner,
+                        stage_s=report.stage_s,
+                        executor=executor,
+                    )
+                report.outcomes.append(outcome)
+                if on_outcome is not None:
+                    on_outcome(outcome)
+
+            while stop is None or not stop.is_set():
+                batch = store.claim_feeds(
+                    now=utcnow(),
+                    owner=owner,
+                    lease_s=settings.lease_s,
+                    limit=settings.batch_size,
+                    force=force,
+                    urls=urls,
+                )
+                if not batch:
+                    break
+                if executor is None:
+                    executor = _make_executor(settings, len(batch))
+                await asyncio.gather(*(one(feed) for feed in batch))
+    finally:
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+    report.elapsed_s = time.perf_counter() - t0
+    return report

@@ -1,0 +1,395 @@
+"""Configuration: the operator's TOML file + INGEST_* environment -> one frozen Settings.
+
+Precedence (highest first): command-line options, `INGEST_<SETTING>` environment variables,
+the `[settings]` table of the config file, the defaults below.  Every error is a ConfigError
+naming the file (or "environment") and the key.
+
+    [settings]
+    db = "data/ingest.db"
+    concurrency = 20
+    read_timeout = "20s"
+
+    [[feeds]]
+    url = "https://example.org/feed.xml"
+    title = "Example"
+    tags = ["world"]
+    interval = "30m"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .models import FeedOptions, FilterRule
+
+__all__ = ["FeedSpec", "Settings", "load_feeds", "load_settings", "parse_duration"]
+
+USER_AGENT = "ingest/0.1 (+https://github.com/ingest-pipeline/ingest; news feed fetcher)"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every global setting. Each can be set in `[settings]` or as INGEST_<NAME>."""
+
+    db: Path = Path("data/ingest.db")
+    config: Path = Path("config/feeds.toml")
+    concurrency: int = 20  # feeds fetched at once
+    per_host_concurrency: int = 2  # requests in flight to one host
+    per_host_delay_s: float = 1.0  # minimum gap between two requests to one host
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 20.0  # longest silence while reading
+    total_timeout_s: float = 60.0  # whole request, trickling servers included
+    max_body_bytes: int = 64 * 1024 * 1024  # on the wire
+    max_decompressed_bytes: int = 128 * 1024 * 1024  # after gzip / brotli / deflate
+    max_redirects: int = 5
+    user_agent: str = USER_AGENT
+    allow_private_networks: bool = False
+    default_interval_s: int = 3600
+    min_interval_s: int = 300
+    max_interval_s: int = 86400
+    max_backoff_s: int = 86400  # failing feeds are retried at least this often
+    future_tolerance_s: int = 600  # dates further in the future are clamped to fetch time
+    lease_s: int = 600  # a claimed feed is someone else's until then (killed runs expire)
+    story_window_days: int = 3  # near-duplicate / same-event candidates from this window
+    batch_size: int = 200  # feeds claimed per round of a run
+    parse_workers: int = 0  # processes for parse + normalize (0: in the fetching process)
+    log_format: str = "text"  # text | json
+    log_level: str = "INFO"
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """A feed as the operator configured it."""
+
+    url: str
+    title: str | None = None
+    tags: tuple[str, ...] = ()
+    options: FeedOptions = field(default_factory=FeedOptions)
+
+
+# --------------------------------------------------------------------------- values
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+# settings given as durations: key in the file / env -> field name
+_DURATION_KEYS = {
+    "per_host_delay": "per_host_delay_s",
+    "connect_timeout": "connect_timeout_s",
+    "read_timeout": "read_timeout_s",
+    "total_timeout": "total_timeout_s",
+    "default_interval": "default_interval_s",
+    "min_interval": "min_interval_s",
+    "max_interval": "max_interval_s",
+    "max_backoff": "max_backoff_s",
+    "future_tolerance": "future_tolerance_s",
+    "lease": "lease_s",
+}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.I)
+_SIZE_UNITS = {
+    None: 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2,
+    "gb": 1000**3, "gib": 1024**3,
+}  # fmt: skip
+_SIZE_KEYS = {"max_body", "max_body_bytes", "max_decompressed", "max_decompressed_bytes"}
+_CHOICES = {"log_format": ("text", "json"), "log_level": ("DEBUG", "INFO", "WARNING", "ERROR")}
+_ZERO_OK = {"parse_workers"}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from 90, 1.5, "90", "90s", "15m", "2h", "1d", "1w". Raises ValueError."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration like 30s, 15m or 2h, got {value!r}")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError(f"a duration cannot be negative, got {value!r}")
+        return float(value)
+    if isinstance(value, str):
+        m = _DURATION.match(value.lower())
+        if m:
+            return float(m.group(1)) * _UNITS[m.group(2)]
+    raise ValueError(f"expected a duration like 30s, 15m or 2h, got {value!r}")
+
+
+def _parse_size(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str):
+        m = _SIZE.match(value)
+        if m:
+            unit = m.group(2).lower() if m.group(2) else None
+            return int(float(m.group(1)) * _SIZE_UNITS[unit])
+    raise ValueError(f"expected a size like 15MiB or 5000000, got {value!r}")
+
+
+def _coerce(name: str, raw: object, from_env: bool) -> object:
+    """Turn a file/env value into the typed value of Settings field `name`."""
+    f = {f.name: f for f in dataclasses.fields(Settings)}[name]
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
+            return raw.strip().lower() in _TRUE
+        raise ValueError(f"expected true or false, got {raw!r}")
+    if kind == "int":
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            value = raw
+        elif isinstance(raw, str) and re.fullmatch(r"\s*-?\d+\s*", raw):
+            value = int(raw)
+        else:
+            raise ValueError(f"expected a whole number, got {raw!r}")
+        lowest = 0 if name in _ZERO_OK else 1
+        if value < lowest:
+            raise ValueError(f"must be at least {lowest}, got {value}")
+        return value
+    if kind == "float":
+        return parse_duration(raw)
+    if kind == "Path":
+        if not isinstance(raw, str) or not raw.strip():
+            raise ValueError(f"expected a file path, got {raw!r}")
+        return Path(raw).expanduser()
+    if not isinstance(raw, str):
+        raise ValueError(f"expected text, got {raw!r}")
+    choices = _CHOICES.get(name)
+    if choices:
+        value_s = raw.upper() if name == "log_level" else raw.lower()
+        if value_s not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {raw!r}")
+        return value_s
+    return raw
+
+
+def _apply(values: Mapping[str, object], source: str, from_env: bool) -> dict[str, object]:
+    """Validate a mapping of setting names -> raw values into Settings field values."""
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    out: dict[str, object] = {}
+    for key, raw in values.items():
+        label = f"INGEST_{key.upper()}" if from_env else key
+        try:
+            if key in _DURATION_KEYS or (key.endswith("_s") and key in fields):
+                name = _DURATION_KEYS.get(key, key)
+                seconds = parse_duration(raw)
+                ftype = {f.name: f.type for f in dataclasses.fields(Settings)}[name]
+                out[name] = int(seconds) if ftype == "int" else seconds
+                continue
+            if key in _SIZE_KEYS:
+                name = key if key.endswith("_bytes") else key + "_bytes"
+                out[name] = _parse_size(raw)
+                continue
+            if key not in fields:
+                if from_env:
+                    continue  # INGEST_* variables that are not settings are not ours to judge
+                known = sorted(set(fields) - {"config"} | set(_DURATION_KEYS))
+                raise ValueError(f"unknown setting (known: {', '.join(known)})")
+            out[key] = _coerce(key, raw, from_env)
+        except ValueError as exc:
+            raise ConfigError(source, label, str(exc)) from None
+    return out
+
+
+def _env_settings(environ: Mapping[str, str]) -> dict[str, object]:
+    raw = {
+        k[len("INGEST_") :].lower(): v
+        for k, v in environ.items()
+        if k.startswith("INGEST_") and k != "INGEST_CONFIG"
+    }
+    return _apply(raw, "environment", from_env=True)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(str(path), None, "file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(str(path), None, "is a directory, expected a TOML file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), None, f"invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(str(path), None, exc.strerror or str(exc)) from None
+
+
+def load_settings(
+    config: Path | str | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+    *,
+    require_file: bool = False,
+) -> Settings:
+    """Build Settings from defaults < config file < environment < overrides.
+
+    `config` defaults to $INGEST_CONFIG, else config/feeds.toml. A missing default file is
+    fine (an empty config); a missing file that was asked for is an error.
+    """
+    env = os.environ if environ is None else environ
+    asked = config is not None or "INGEST_CONFIG" in env or require_file
+    path = (
+        Path(config) if config is not None else Path(env.get("INGEST_CONFIG", "config/feeds.toml"))
+    )
+    values: dict[str, object] = {"config": path}
+    if path.exists() or asked:
+        doc = read_toml(path)
+        table = doc.get("settings", {})
+        if not isinstance(table, dict):
+            raise ConfigError(str(path), "settings", "must be a table ([settings])")
+        unknown = set(doc) - {"settings", "feeds"}
+        if unknown:
+            raise ConfigError(
+                str(path),
+                sorted(unknown)[0],
+                "unknown top-level key (expected [settings] and [[feeds]])",
+            )
+        values.update(_apply(table, str(path), from_env=False))
+    values.update(_env_settings(env))
+    if overrides:
+        values.update(
+            _apply({k: v for k, v in overrides.items() if v is not None}, "command line", False)
+        )
+    settings = Settings(**values)  # type: ignore[arg-type]
+    if settings.min_interval_s > settings.max_interval_s:
+        raise ConfigError(str(path), "min_interval", "must not exceed max_interval")
+    return settings
+
+
+# --------------------------------------------------------------------------- feeds
+
+_FEED_KEYS = {
+    "url", "title", "tags", "interval", "min_interval", "max_interval",
+    "allow_private_network", "full_text", "cleanup", "keep", "block",
+}  # fmt: skip
+_RULE_FIELDS = ("title", "content", "url", "author", "tags", "any")
+
+
+def _rules(raw: object, where: str, source: str) -> tuple[FilterRule, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ConfigError(
+            source, where, 'must be a list of rules like {field = "title", pattern = "..."}'
+        )
+    rules = []
+    for i, item in enumerate(raw):
+        key = f"{where}[{i}]"
+        if isinstance(item, str):
+            item = {"field": "any", "pattern": item}
+        if not isinstance(item, dict):
+            raise ConfigError(source, key, "must be a table or a keyword string")
+        extra = set(item) - {"field", "pattern", "regex"}
+        if extra:
+            raise ConfigError(
+                source, f"{key}.{sorted(extra)[0]}", "unknown key (expected field, pattern, regex)"
+            )
+        fld = item.get("field", "any")
+        if fld not in _RULE_FIELDS:
+            raise ConfigError(
+                source, f"{key}.field", f"expected one of {', '.join(_RULE_FIELDS)}, got {fld!r}"
+            )
+        pattern = item.get("pattern")
+        if not isinstance(pattern, str) or not pattern:
+            raise ConfigError(source, f"{key}.pattern", "must be a non-empty string")
+        regex = item.get("regex", False)
+        if not isinstance(regex, bool):
+            raise ConfigError(source, f"{key}.regex", "must be true or false")
+        if regex:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(source, f"{key}.pattern", f"invalid regex: {exc}") from None
+        rules.append(FilterRule(field=fld, pattern=pattern, regex=regex))
+    return tuple(rules)
+
+
+def _interval(raw: object, source: str, key: str) -> int | None:
+    if raw is None:
+        return None
+    try:
+        seconds = int(parse_duration(raw))
+    except ValueError as exc:
+        raise ConfigError(source, key, str(exc)) from None
+    if seconds < 1:
+        raise ConfigError(source, key, "must be at least 1s")
+    return seconds
+
+
+def feed_spec(item: Mapping[str, object], source: str, where: str) -> FeedSpec:
+    """Validate one [[feeds]] table (also used by `feeds add`)."""
+    from .urls import validate_feed_url
+
+    unknown = set(item) - _FEED_KEYS
+    if unknown:
+        raise ConfigError(
+            source,
+            f"{where}.{sorted(unknown)[0]}",
+            f"unknown key (known: {', '.join(sorted(_FEED_KEYS))})",
+        )
+    url = item.get("url")
+    if not isinstance(url, str):
+        raise ConfigError(source, f"{where}.url", "missing (every feed needs a url)")
+    try:
+        url = validate_feed_url(url)
+    except ValueError as exc:
+        raise ConfigError(source, f"{where}.url", str(exc)) from None
+    title = item.get("title")
+    if title is not None and not isinstance(title, str):
+        raise ConfigError(source, f"{where}.title", "must be a string")
+    tags = item.get("tags", [])
+    if isinstance(tags, str):
+        tags = [tags]
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ConfigError(source, f"{where}.tags", "must be a list of strings")
+    flags = {}
+    for flag, default in (
+        ("allow_private_network", False),
+        ("full_text", False),
+        ("cleanup", True),
+    ):
+        value = item.get(flag, default)
+        if not isinstance(value, bool):
+            raise ConfigError(source, f"{where}.{flag}", f"must be true or false, got {value!r}")
+        flags[flag] = value
+    options = FeedOptions(
+        interval_s=_interval(item.get("interval"), source, f"{where}.interval"),
+        min_interval_s=_interval(item.get("min_interval"), source, f"{where}.min_interval"),
+        max_interval_s=_interval(item.get("max_interval"), source, f"{where}.max_interval"),
+        keep=_rules(item.get("keep"), f"{where}.keep", source),
+        block=_rules(item.get("block"), f"{where}.block", source),
+        **flags,
+    )
+    clean_tags = tuple(dict.fromkeys(t.strip() for t in tags if t.strip()))
+    return FeedSpec(url=url, title=title or None, tags=clean_tags, options=options)
+
+
+def load_feeds(path: Path | str) -> list[FeedSpec]:
+    """The [[feeds]] of a config file, validated. Duplicate URLs are an error."""
+    path = Path(path)
+    doc = read_toml(path)
+    feeds = doc.get("feeds", [])
+    if not isinstance(feeds, list):
+        raise ConfigError(str(path), "feeds", "must be an array of tables ([[feeds]])")
+    specs: list[FeedSpec] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(feeds):
+        where = f"feeds[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(str(path), where, "must be a table")
+        spec = feed_spec(item, str(path), where)
+        if spec.url in seen:
+            raise ConfigError(
+                str(path), f"{where}.url", f"duplicate of feeds[{seen[spec.url]}] ({spec.url})"
+            )
+        seen[spec.url] = i
+        specs.append(spec)
+    return specs

@@ -1,0 +1,111 @@
+"""Stores: the narrow interface the pipeline writes through, and its backends.
+
+`Store` is the whole contract; `open_store(path)` picks a backend (SQLite today; a
+PostgreSQL backend implements the same protocol). SQL never leaves the backend modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from ingest.models import Article, Feed, FetchResult, ParsedFeed, ScheduleDecision, WriteSummary
+    from ingest.settings import FeedSpec
+    from ingest.stories import Signature
+
+__all__ = ["Store", "open_store"]
+
+
+class Store(Protocol):
+    """What the pipeline and the CLI need from a store. Every method is one transaction."""
+
+    # -- feeds -------------------------------------------------------------------------
+    def add_feed(self, spec: FeedSpec, *, source: str = "cli") -> bool:
+        """Add a feed, or update its options and reactivate it if gone/disabled.
+        True when it was new."""
+        ...
+
+    def remove_feed(self, url: str) -> bool: ...
+
+    def set_status(self, url: str, status: str) -> bool:
+        """Enable ("ok") or disable ("disabled") a feed; reactivating a gone feed."""
+        ...
+
+    def sync_feeds(self, specs: Sequence[FeedSpec]) -> tuple[int, int, int]:
+        """Make the feed list match `specs`: (added, updated, removed)."""
+        ...
+
+    def get_feed(self, url: str) -> Feed | None: ...
+
+    def feeds(self) -> list[Feed]: ...
+
+    def claim_feeds(
+        self,
+        *,
+        now: datetime,
+        owner: str,
+        lease_s: int,
+        limit: int,
+        force: bool = False,
+        urls: Sequence[str] | None = None,
+    ) -> list[Feed]:
+        """Lease up to `limit` feeds due at `now` (every active feed with `force`) that this
+        run (`owner`) has not done yet and no other live run holds."""
+        ...
+
+    def release(self, owner: str, urls: Sequence[str]) -> None: ...
+
+    def next_due_at(self) -> datetime | None: ...
+
+    # -- the write of one fetch -----------------------------------------------------------
+    def known_identities(self, feed_url: str, identities: Sequence[str]) -> set[str]: ...
+
+    def record_fetch(
+        self,
+        feed: Feed,
+        result: FetchResult,
+        decision: ScheduleDecision,
+        *,
+        owner: str,
+        parsed: ParsedFeed | None = None,
+        articles: Sequence[tuple[Article, Signature | None]] = (),
+        error: Exception | None = None,
+    ) -> WriteSummary:
+        """In one transaction: the new and revised articles, their sources and stories, the
+        feed's new state (validators, body hash, schedule, status, error), a history row, and
+        the release of the lease."""
+        ...
+
+    # -- reading ------------------------------------------------------------------------
+    def articles(
+        self,
+        *,
+        since_id: int = 0,
+        feed_url: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> Iterator[dict[str, Any]]: ...
+
+    def search(self, query: str, *, limit: int = 20) -> list[dict[str, Any]]: ...
+
+    def stories(
+        self, *, since: datetime | None = None, min_sources: int = 1, limit: int = 50
+    ) -> list[dict[str, Any]]: ...
+
+    def fetch_history(self, url: str, *, limit: int = 10) -> list[dict[str, Any]]: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+def open_store(path: Path | str) -> Store:
+    """Open (creating and migrating) the store at `path`. A `postgresql://` URL is reserved
+    for the PostgreSQL backend."""
+    from .sqlite import SQLiteStore
+
+    return SQLiteStore(path)

@@ -1,0 +1,948 @@
+"""The SQLite store (sqlite-utils): WAL, busy timeout, versioned migrations, FTS5.
+
+Tables (see README "Record schema" for the downstream view):
+
+    feeds            one row per feed: options + scheduling state + lease
+    articles         one row per distinct article (id increasing: the downstream cursor)
+    article_sources  (feed_url, identity) -> article: every feed/outlet that carried it
+    stories          story_id -> representative article, counts
+    story_links      article -> story, with the level and similarity that justified it
+    filtered         what keep/block rules dropped, and why
+    fetches          recent fetch history per feed
+    articles_fts     FTS5 over title, summary, content_text
+
+Concurrency: writers take `BEGIN IMMEDIATE`; feeds are claimed with a lease (owner + expiry)
+so overlapping runs never fetch one feed at once and a killed run's lease simply expires.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import sqlite_utils
+
+from ingest.errors import FeedError, GoneError, StoreError
+from ingest.models import (
+    Article,
+    Feed,
+    FeedOptions,
+    FetchResult,
+    FilterRule,
+    ParsedFeed,
+    ScheduleDecision,
+    WriteSummary,
+)
+from ingest.timeutil import from_iso, to_iso
+
+if TYPE_CHECKING:
+    from ingest.settings import FeedSpec
+    from ingest.stories import Signature
+
+__all__ = ["ARTICLE_FIELDS", "SQLiteStore"]
+
+#: the article record, in export order (README "Record schema")
+ARTICLE_FIELDS = (
+    "id", "feed_url", "guid", "url", "canonical_url", "title", "authors", "published_at",
+    "updated_at", "fetched_at", "summary", "content_html", "content_text", "language", "tags",
+    "image_url", "enclosures", "word_count", "content_hash", "story_id",
+)  # fmt: skip
+_JSON_FIELDS = ("authors", "tags", "enclosures")
+HISTORY_KEEP = 20  # fetch rows kept per feed
+RECENT_TIMES_KEEP = 100  # entry timestamps kept per feed for the posting rhythm
+FULL_TEXT_WORDS = 120  # an article with at least this many words counts as full text
+FULLER_COPY = 1.5  # a same-URL copy this much longer replaces a thin stored text
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema
+    """
+    CREATE TABLE feeds (
+        url TEXT PRIMARY KEY,
+        title TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        options TEXT NOT NULL DEFAULT '{}',
+        source TEXT NOT NULL DEFAULT 'cli',
+        status TEXT NOT NULL DEFAULT 'ok',
+        etag TEXT,
+        last_modified TEXT,
+        body_hash TEXT,
+        last_http_status INTEGER,
+        last_error TEXT,
+        error_kind TEXT,
+        error_count INTEGER NOT NULL DEFAULT 0,
+        last_fetched_at TEXT,
+        last_attempt_at TEXT,
+        next_poll_at TEXT,
+        interval_s INTEGER,
+        schedule_reason TEXT,
+        recent_entry_times TEXT NOT NULL DEFAULT '[]',
+        last_new_count INTEGER NOT NULL DEFAULT 0,
+        last_known_count INTEGER NOT NULL DEFAULT 0,
+        moved_from TEXT,
+        lease_owner TEXT,
+        lease_until TEXT,
+        last_run TEXT,
+        added_at TEXT NOT NULL
+    );
+    CREATE INDEX feeds_due ON feeds(status, next_poll_at);
+
+    CREATE TABLE articles (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        feed_url TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        guid TEXT,
+        url TEXT,
+        canonical_url TEXT,
+        title TEXT NOT NULL,
+        authors TEXT NOT NULL DEFAULT '[]',
+        published_at TEXT,
+        updated_at TEXT,
+        fetched_at TEXT NOT NULL,
+        summary TEXT NOT NULL DEFAULT '',
+        content_html TEXT NOT NULL DEFAULT '',
+        content_text TEXT NOT NULL DEFAULT '',
+        language TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        image_url TEXT,
+        enclosures TEXT NOT NULL DEFAULT '[]',
+        word_count INTEGER NOT NULL DEFAULT 0,
+        content_hash TEXT NOT NULL,
+        story_id INTEGER,
+        date_source TEXT NOT NULL DEFAULT 'feed',
+        published_raw TEXT,
+        extra TEXT NOT NULL DEFAULT '{}',
+        revisions INTEGER NOT NULL DEFAULT 0,
+        first_seen_at TEXT NOT NULL
+    );
+    CREATE INDEX articles_canonical ON articles(canonical_url);
+    CREATE INDEX articles_feed ON articles(feed_url, id);
+    CREATE INDEX articles_story ON articles(story_id);
+    CREATE INDEX articles_published ON articles(published_at);
+
+    CREATE TABLE article_sources (
+        feed_url TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        url TEXT,
+        canonical_url TEXT,
+        content_hash TEXT NOT NULL,
+        first_seen_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL,
+        PRIMARY KEY (feed_url, identity)
+    ) WITHOUT ROWID;
+    CREATE INDEX sources_article ON article_sources(article_id);
+    CREATE INDEX sources_feed_canonical ON article_sources(feed_url, canonical_url);
+
+    CREATE TABLE stories (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        representative_id INTEGER NOT NULL,
+        first_seen_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        n_articles INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE INDEX stories_first_seen ON stories(first_seen_at);
+
+    CREATE TABLE story_links (
+        article_id INTEGER PRIMARY KEY,
+        story_id INTEGER NOT NULL,
+        level TEXT NOT NULL,
+        score REAL,
+        reason TEXT,
+        matched_article_id INTEGER
+    );
+    CREATE INDEX story_links_story ON story_links(story_id);
+
+    CREATE TABLE filtered (
+        id INTEGER PRIMARY KEY,
+        feed_url TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        title TEXT,
+        url TEXT,
+        reason TEXT NOT NULL,
+        at TEXT NOT NULL,
+        UNIQUE (feed_url, identity)
+    );
+
+    CREATE TABLE fetches (
+        id INTEGER PRIMARY KEY,
+        feed_url TEXT NOT NULL,
+        at TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        http_status INTEGER,
+        bytes INTEGER NOT NULL DEFAULT 0,
+        new INTEGER NOT NULL DEFAULT 0,
+        updated INTEGER NOT NULL DEFAULT 0,
+        duration_ms INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        next_poll_at TEXT,
+        reason TEXT
+    );
+    CREATE INDEX fetches_feed ON fetches(feed_url, id);
+    """,
+)
+
+
+def _options_to_json(options: FeedOptions) -> str:
+    data = asdict(options)
+    defaults = asdict(FeedOptions())
+    return json.dumps({k: v for k, v in data.items() if v != defaults[k]}, sort_keys=True)
+
+
+def _options_from_json(text: str) -> FeedOptions:
+    data = json.loads(text or "{}")
+    for key in ("keep", "block"):
+        if key in data:
+            data[key] = tuple(FilterRule(**rule) for rule in data[key])
+    return FeedOptions(**data)
+
+
+def _outlet(url: str | None) -> str | None:
+    if not url:
+        return None
+    host = (urlsplit(url).hostname or "").lower()
+    return host.removeprefix("www.") or None
+
+
+class SQLiteStore:
+    """The Store protocol on one SQLite file."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        try:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                str(path), timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+            self.db = sqlite_utils.Database(conn)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: cannot open the database: {exc}") from exc
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot create the database: {exc.strerror}") from exc
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection = self.db.conn
+        return conn
+
+    # ------------------------------------------------------------------ infrastructure
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken up front (BEGIN IMMEDIATE) so concurrent writers wait
+        on the busy timeout instead of failing half-way."""
+        conn = self.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"{self.path}: database is busy: {exc}") from exc
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        from storage import story_index
+
+        conn = self.conn
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path}: schema version {version} is newer than this program "
+                f"({len(MIGRATIONS)}); upgrade ingest"
+            )
+        for number in range(version, len(MIGRATIONS)):
+            with self._tx() as tx:
+                for statement in MIGRATIONS[number].split(";\n"):
+                    if statement.strip():
+                        tx.execute(statement)
+                if number == 0:
+                    self.db["articles"].enable_fts(
+                        ["title", "summary", "content_text"],
+                        fts_version="FTS5",
+                        create_triggers=True,
+                        tokenize="unicode61 remove_diacritics 2",
+                    )
+                tx.execute(f"PRAGMA user_version = {number + 1}")
+        with self._tx() as tx:
+            story_index.ensure_schema(tx)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # ------------------------------------------------------------------ feeds
+
+    def _feed(self, row: sqlite3.Row | dict[str, Any]) -> Feed:
+        r = dict(row)
+        return Feed(
+            url=r["url"],
+            title=r["title"],
+            tags=tuple(json.loads(r["tags"])),
+            options=_options_from_json(r["options"]),
+            status=r["status"],
+            etag=r["etag"],
+            last_modified=r["last_modified"],
+            body_hash=r["body_hash"],
+            last_http_status=r["last_http_status"],
+            last_error=r["last_error"],
+            error_count=r["error_count"],
+            last_fetched_at=from_iso(r["last_fetched_at"]),
+            next_poll_at=from_iso(r["next_poll_at"]),
+            interval_s=r["interval_s"],
+            schedule_reason=r["schedule_reason"],
+            recent_entry_times=tuple(
+                t for t in (from_iso(x) for x in json.loads(r["recent_entry_times"])) if t
+            ),
+            last_new_count=r["last_new_count"],
+            last_known_count=r["last_known_count"],
+        )
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cur = self.conn.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def add_feed(self, spec: FeedSpec, *, source: str = "cli") -> bool:
+        now = to_iso(datetime.now().astimezone())
+        with self._tx() as tx:
+            exists = tx.execute("SELECT status FROM feeds WHERE url = ?", (spec.url,)).fetchone()
+            if exists:
+                tx.execute(
+                    """UPDATE feeds SET title = COALESCE(?, title), tags = ?, options = ?,
+                       status = CASE WHEN status IN ('gone', 'disabled') THEN 'ok' ELSE status END,
+                       next_poll_at = CASE WHEN status IN ('gone', 'disabled') THEN NULL
+                                      ELSE next_poll_at END,
+                       error_count = CASE WHEN status = 'gone' THEN 0 ELSE error_count END
+                       WHERE url = ?""",
+                    (spec.title, json.dumps(list(spec.tags)), _options_to_json(spec.options), spec.url),
+                )
+                return False
+            tx.execute(
+                """INSERT INTO feeds (url, title, tags, options, source, added_at)
+                   VALUES (?, ?, ?, ?, ?, ?)""",
+                (
+                    spec.url,
+                    spec.title,
+                    json.dumps(list(spec.tags)),
+                    _options_to_json(spec.options),
+                    source,
+                    now,
+                ),
+            )
+            return True
+
+    def remove_feed(self, url: str) -> bool:
+        with self._tx() as tx:
+            return tx.execute("DELETE FROM feeds WHERE url = ?", (url,)).rowcount > 0
+
+    def set_status(self, url: str, status: str) -> bool:
+        if status not in ("ok", "disabled"):
+            raise ValueError(f"status must be ok or disabled, got {status!r}")
+        with self._tx() as tx:
+            cur = tx.execute(
+                """UPDATE feeds SET status = ?, next_poll_at = NULL,
+                   error_count = CASE WHEN ? = 'ok' THEN 0 ELSE error_count END
+                   WHERE url = ?""",
+                (status, status, url),
+            )
+            return cur.rowcount > 0
+
+    def sync_feeds(self, specs: Sequence[FeedSpec]) -> tuple[int, int, int]:
+        wanted = {s.url: s for s in specs}
+        current = {r["url"]: r for r in self._rows("SELECT url, title, tags, options FROM feeds")}
+        added = updated = 0
+        for spec in specs:
+            row = current.get(spec.url)
+            if row is None:
+                self.add_feed(spec, source="config")
+                added += 1
+            elif (
+                row["title"] != spec.title
+                or json.loads(row["tags"]) != list(spec.tags)
+                or row["options"] != _options_to_json(spec.options)
+            ):
+                self.add_feed(spec, source="config")
+                updated += 1
+        removed = 0
+        for url in current.keys() - wanted.keys():
+            removed += self.remove_feed(url)
+        return added, updated, removed
+
+    def get_feed(self, url: str) -> Feed | None:
+        rows = self._rows("SELECT * FROM feeds WHERE url = ?", (url,))
+        return self._feed(rows[0]) if rows else None
+
+    def feeds(self) -> list[Feed]:
+        return [self._feed(r) for r in self._rows("SELECT * FROM feeds ORDER BY url")]
+
+    def feed_rows(self) -> list[dict[str, Any]]:
+        """Every feed's state as stored (for `feeds list --json`)."""
+        return self._rows("SELECT * FROM feeds ORDER BY url")
+
+    def claim_feeds(
+        self,
+        *,
+        now: datetime,
+        owner: str,
+        lease_s: int,
+        limit: int,
+        force: bool = False,
+        urls: Sequence[str] | None = None,
+    ) -> list[Feed]:
+        now_s = to_iso(now)
+        until = to_iso(now + timedelta(seconds=lease_s))
+        where = [
+            "(lease_until IS NULL OR lease_until < ?)",
+            "(last_run IS NULL OR last_run != ?)",  # not twice in one run
+        ]
+        params: list[Any] = [now_s, owner]
+        if urls is not None:
+            where.append("url IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(list(urls)))
+        else:
+            where.append("status IN ('ok', 'error')")
+            if not force:
+                where.append("(next_poll_at IS NULL OR next_poll_at <= ?)")
+                params.append(now_s)
+        sql = f"""UPDATE feeds SET lease_owner = ?, lease_until = ?
+                  WHERE url IN (SELECT url FROM feeds WHERE {" AND ".join(where)}
+                                ORDER BY next_poll_at IS NOT NULL, next_poll_at, url LIMIT ?)
+                  RETURNING *"""
+        with self._tx() as tx:
+            cur = tx.execute(sql, [owner, until, *params, limit])
+            names = [d[0] for d in cur.description]
+            rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        return sorted((self._feed(r) for r in rows), key=lambda f: f.url)
+
+    def release(self, owner: str, urls: Sequence[str]) -> None:
+        if not urls:
+            return
+        with self._tx() as tx:
+            tx.execute(
+                """UPDATE feeds SET lease_owner = NULL, lease_until = NULL
+                   WHERE lease_owner = ? AND url IN (SELECT value FROM json_each(?))""",
+                (owner, json.dumps(list(urls))),
+            )
+
+    def next_due_at(self) -> datetime | None:
+        row = self.conn.execute(
+            """SELECT MIN(COALESCE(next_poll_at, '1970-01-01T00:00:00Z')) FROM feeds
+               WHERE status IN ('ok', 'error')"""
+        ).fetchone()
+        return from_iso(row[0]) if row else None
+
+    def due_count(self, now: datetime) -> int:
+        row = self.conn.execute(
+            """SELECT COUNT(*) FROM feeds WHERE status IN ('ok', 'error')
+               AND (next_poll_at IS NULL OR next_poll_at <= ?)""",
+            (to_iso(now),),
+        ).fetchone()
+        return int(row[0])
+
+    # ------------------------------------------------------------------ one fetch
+
+    def known_identities(self, feed_url: str, identities: Sequence[str]) -> set[str]:
+        cur = self.conn.execute(
+            """SELECT identity FROM article_sources WHERE feed_url = ?
+               AND identity IN (SELECT value FROM json_each(?))""",
+            (feed_url, json.dumps(list(identities))),
+        )
+        return {r[0] for r in cur.fetchall()}
+
+    def record_fetch(
+        self,
+        feed: Feed,
+        result: FetchResult,
+        decision: ScheduleDecision,
+        *,
+        owner: str,
+        parsed: ParsedFeed | None = None,
+        articles: Sequence[tuple[Article, Signature | None]] = (),
+        error: Exception | None = None,
+        window_days: int = 3,
+    ) -> WriteSummary:
+        error = error or result.error
+        now = result.fetched_at or decision.next_poll_at
+        now_s = to_iso(now)
+        new_ids: list[int] = []
+        updated = unchanged = filtered = 0
+        with self._tx() as tx:
+            # a lease that expired and was taken by another run: that run owns the feed now
+            row = tx.execute("SELECT lease_owner FROM feeds WHERE url = ?", (feed.url,)).fetchone()
+            if row is None:
+                raise StoreError(f"{feed.url}: feed was removed while it was being fetched")
+            for article, sig in articles:
+                if article.filtered:
+                    filtered += self._record_filtered(tx, article, now_s)
+                    continue
+                outcome, article_id = self._upsert_article(tx, article, sig, window_days)
+                if outcome == "new":
+                    new_ids.append(article_id)
+                elif outcome == "updated":
+                    updated += 1
+                else:
+                    unchanged += 1
+            self._update_feed_state(
+                tx, feed, result, decision, parsed, articles, error, now_s, owner,
+                new_count=len(new_ids), known_count=updated + unchanged,
+            )  # fmt: skip
+            outcome_name = (
+                "error"
+                if error
+                else "unchanged"
+                if result.unchanged_body
+                else "not_modified"
+                if result.not_modified
+                else "ok"
+            )
+            tx.execute(
+                """INSERT INTO fetches (feed_url, at, outcome, http_status, bytes, new, updated,
+                   duration_ms, error, next_poll_at, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
+                (
+                    feed.url,
+                    now_s,
+                    outcome_name,
+                    result.status,
+                    result.bytes_read,
+                    len(new_ids),
+                    updated,
+                    int(result.elapsed_s * 1000),
+                    str(error) if error else None,
+                    to_iso(decision.next_poll_at),
+                    decision.reason,
+                ),
+            )
+            tx.execute(
+                """DELETE FROM fetches WHERE feed_url = ? AND id <= (
+                       SELECT id FROM fetches WHERE feed_url = ? ORDER BY id DESC LIMIT 1 OFFSET ?)""",
+                (feed.url, feed.url, HISTORY_KEEP),
+            )
+        return WriteSummary(
+            feed_url=feed.url,
+            new=len(new_ids),
+            updated=updated,
+            unchanged=unchanged,
+            filtered=filtered,
+            new_ids=tuple(new_ids),
+        )
+
+    def _record_filtered(self, tx: sqlite3.Connection, a: Article, now_s: str | None) -> int:
+        cur = tx.execute(
+            """INSERT OR IGNORE INTO filtered (feed_url, identity, title, url, reason, at)
+               VALUES (?, ?, ?, ?, ?, ?)""",
+            (a.feed_url, a.identity, a.title, a.url, a.filtered, now_s),
+        )
+        return cur.rowcount
+
+    def _article_values(self, a: Article) -> dict[str, Any]:
+        return {
+            "feed_url": a.feed_url,
+            "identity": a.identity,
+            "guid": a.guid,
+            "url": a.url,
+            "canonical_url": a.canonical_url,
+            "title": a.title,
+            "authors": json.dumps(list(a.authors), ensure_ascii=False),
+            "published_at": to_iso(a.published_at),
+            "updated_at": to_iso(a.updated_at),
+            "fetched_at": to_iso(a.fetched_at),
+            "summary": a.summary,
+            "content_html": a.content_html,
+            "content_text": a.content_text,
+            "language": a.language,
+            "tags": json.dumps(list(a.tags), ensure_ascii=False),
+            "image_url": a.image_url,
+            "enclosures": json.dumps(
+                [{"url": e.url, "type": e.type, "length": e.length} for e in a.enclosures],
+                ensure_ascii=False,
+            ),
+            "word_count": a.word_count,
+            "content_hash": a.content_hash,
+            "date_source": a.date_source,
+            "published_raw": a.published_raw,
+            "extra": json.dumps(dict(a.extra), ensure_ascii=False, default=str),
+        }
+
+    def _upsert_article(
+        self,
+        tx: sqlite3.Connection,
+        a: Article,
+        sig: Signature | None,
+        window_days: int,
+    ) -> tuple[str, int]:
+        """new | updated | unchanged, and the article id. See README "Dedup rules"."""
+        now_s = to_iso(a.fetched_at)
+        src = tx.execute(
+            "SELECT article_id, content_hash FROM article_sources WHERE feed_url = ? AND identity = ?",
+            (a.feed_url, a.identity),
+        ).fetchone()
+        if src is None and a.canonical_url:
+            # guids that change on every fetch while the link stays: same feed, same canonical
+            # URL -> the same article under a new identity (Miniflux/FreshRSS would duplicate)
+            src = tx.execute(
+                """SELECT article_id, content_hash FROM article_sources
+                   WHERE feed_url = ? AND canonical_url = ? LIMIT 1""",
+                (a.feed_url, a.canonical_url),
+            ).fetchone()
+            if src is not None:
+                self._add_source(tx, a, src[0], now_s)
+        if src is not None:
+            article_id, old_hash = src
+            if old_hash == a.content_hash:
+                tx.execute(
+                    "UPDATE article_sources SET last_seen_at = ? WHERE feed_url = ? AND identity = ?",
+                    (now_s, a.feed_url, a.identity),
+                )
+                return "unchanged", int(article_id)
+            # a revision: update in place (the primary copy only if this feed owns it)
+            tx.execute(
+                """UPDATE article_sources SET content_hash = ?, last_seen_at = ?, url = ?,
+                   canonical_url = ? WHERE feed_url = ? AND identity = ?""",
+                (a.content_hash, now_s, a.url, a.canonical_url, a.feed_url, a.identity),
+            )
+            values = self._article_values(a)
+            owner = tx.execute("SELECT feed_url FROM articles WHERE id = ?", (article_id,)).fetchone()
+            if owner and owner[0] == a.feed_url:
+                for key in ("feed_url", "identity"):
+                    values.pop(key)
+                sets = ", ".join(f"{k} = :{k}" for k in values)
+                tx.execute(
+                    f"UPDATE articles SET {sets}, revisions = revisions + 1 WHERE id = :id",
+                    {**values, "id": article_id},
+                )
+            return "updated", int(article_id)
+
+        if a.canonical_url:
+            # the same canonical URL from another feed: one article, one more source
+            row = tx.execute(
+                "SELECT id, word_count FROM articles WHERE canonical_url = ? ORDER BY id LIMIT 1",
+                (a.canonical_url,),
+            ).fetchone()
+            if row is not None:
+                self._add_source(tx, a, row[0], now_s)
+                if a.word_count > row[1] * FULLER_COPY:
+                    # a fuller copy of the same URL (full text after a summary-only feed):
+                    # the article keeps its id and first feed, and gets the better text
+                    self._update_text(tx, int(row[0]), a)
+                    return "updated", int(row[0])
+                return "unchanged", int(row[0])
+
+        values = self._article_values(a)
+        values["first_seen_at"] = now_s
+        cols = ", ".join(values)
+        marks = ", ".join(f":{k}" for k in values)
+        cur = tx.execute(f"INSERT INTO articles ({cols}) VALUES ({marks})", values)
+        article_id = int(cur.lastrowid or 0)
+        self._add_source(tx, a, article_id, now_s)
+        self._assign_story(tx, a, article_id, sig, window_days)
+        return "new", article_id
+
+    def _update_text(self, tx: sqlite3.Connection, article_id: int, a: Article) -> None:
+        values = self._article_values(a)
+        keep = ("title", "summary", "content_html", "content_text", "word_count", "image_url",
+                "authors", "language")  # fmt: skip
+        sets = ", ".join(f"{k} = :{k}" for k in keep)
+        tx.execute(
+            f"UPDATE articles SET {sets}, revisions = revisions + 1 WHERE id = :id",
+            {**{k: values[k] for k in keep}, "id": article_id},
+        )
+
+    def _add_source(self, tx: sqlite3.Connection, a: Article, article_id: int, now_s: str | None) -> None:
+        tx.execute(
+            """INSERT OR IGNORE INTO article_sources (feed_url, identity, article_id, url,
+               canonical_url, content_hash, first_seen_at, last_seen_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            (a.feed_url, a.identity, article_id, a.url, a.canonical_url, a.content_hash, now_s, now_s),
+        )
+
+    def _assign_story(
+        self,
+        tx: sqlite3.Connection,
+        a: Article,
+        article_id: int,
+        sig: Signature | None,
+        window_days: int,
+    ) -> None:
+        from ingest.stories import match
+        from storage import story_index
+
+        when = a.published_at or a.fetched_at
+        found = None
+        if sig is not None:
+            cands = story_index.candidates(
+                tx, story_index_keys(sig), when - timedelta(days=window_days)
+            )
+            found = match(sig, cands)
+        now_s = to_iso(a.fetched_at)
+        if found is None:
+            cur = tx.execute(
+                """INSERT INTO stories (representative_id, first_seen_at, updated_at, n_articles)
+                   VALUES (?, ?, ?, 1)""",
+                (article_id, now_s, now_s),
+            )
+            story_id = int(cur.lastrowid or 0)
+            tx.execute(
+                "INSERT INTO story_links (article_id, story_id, level) VALUES (?, ?, 'self')",
+                (article_id, story_id),
+            )
+        else:
+            story_id = found.story_id
+            tx.execute(
+                """INSERT INTO story_links (article_id, story_id, level, score, reason,
+                   matched_article_id) VALUES (?, ?, ?, ?, ?, ?)""",
+                (article_id, story_id, found.level, found.score, found.reason, found.article_id),
+            )
+            tx.execute(
+                "UPDATE stories SET n_articles = n_articles + 1, updated_at = ? WHERE id = ?",
+                (now_s, story_id),
+            )
+            self._maybe_promote(tx, story_id, article_id, a)
+        tx.execute("UPDATE articles SET story_id = ? WHERE id = ?", (story_id, article_id))
+        if sig is not None:
+            story_index.add(tx, article_id, story_id, sig, when)
+
+    def _maybe_promote(
+        self, tx: sqlite3.Connection, story_id: int, article_id: int, a: Article
+    ) -> None:
+        """The representative: the earliest full-text article (>= FULL_TEXT_WORDS words);
+        without one, the earliest article. Ties go to the lower id."""
+        row = tx.execute(
+            """SELECT a.id, a.word_count, COALESCE(a.published_at, a.first_seen_at)
+               FROM stories s JOIN articles a ON a.id = s.representative_id WHERE s.id = ?""",
+            (story_id,),
+        ).fetchone()
+        if row is None:
+            return
+        _, rep_words, rep_when = row
+        new_when = to_iso(a.published_at or a.fetched_at)
+        new_key = (a.word_count < FULL_TEXT_WORDS, new_when, article_id)
+        rep_key = (rep_words < FULL_TEXT_WORDS, rep_when, row[0])
+        if new_key < rep_key:
+            tx.execute(
+                "UPDATE stories SET representative_id = ? WHERE id = ?", (article_id, story_id)
+            )
+
+    def _update_feed_state(
+        self,
+        tx: sqlite3.Connection,
+        feed: Feed,
+        result: FetchResult,
+        decision: ScheduleDecision,
+        parsed: ParsedFeed | None,
+        articles: Sequence[tuple[Article, Signature | None]],
+        error: Exception | None,
+        now_s: str | None,
+        owner: str,
+        *,
+        new_count: int,
+        known_count: int,
+    ) -> None:
+        times = [a.published_at for a, _ in articles if a.published_at and a.date_source == "feed"]
+        recent = sorted(
+            {*(to_iso(t) for t in times), *(to_iso(t) for t in feed.recent_entry_times)},
+            reverse=True,
+        )[:RECENT_TIMES_KEEP]
+        status = "ok"
+        if error is not None:
+            status = "gone" if isinstance(error, GoneError) else "error"
+        fields: dict[str, Any] = {
+            "status": status,
+            "last_attempt_at": now_s,
+            "last_http_status": result.status,
+            "next_poll_at": to_iso(decision.next_poll_at),
+            "interval_s": decision.interval_s,
+            "schedule_reason": decision.reason,
+            "lease_owner": None,
+            "lease_until": None,
+            "last_run": owner,
+        }
+        if error is not None:
+            fields["last_error"] = str(error)
+            fields["error_kind"] = error.kind if isinstance(error, FeedError) else "error"
+            fields["error_count"] = feed.error_count + 1
+        else:
+            fields.update(
+                last_error=None,
+                error_kind=None,
+                error_count=0,
+                last_fetched_at=now_s,
+                recent_entry_times=json.dumps(recent),
+                last_new_count=new_count if articles else feed.last_new_count,
+                last_known_count=known_count if articles else feed.last_known_count,
+            )
+            if result.etag is not None or result.last_modified is not None or not result.not_modified:
+                fields["etag"] = result.etag
+                fields["last_modified"] = result.last_modified
+            if result.body_hash:
+                fields["body_hash"] = result.body_hash
+            if parsed is not None and parsed.title and not feed.title:
+                fields["title"] = parsed.title
+        if result.permanent_redirect and result.permanent_redirect != feed.url:
+            self._move_feed(tx, feed.url, result.permanent_redirect)
+            feed_url = result.permanent_redirect
+        else:
+            feed_url = feed.url
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        tx.execute(f"UPDATE feeds SET {sets} WHERE url = ?", [*fields.values(), feed_url])
+
+    def _move_feed(self, tx: sqlite3.Connection, old: str, new: str) -> None:
+        """301/308: the feed lives at `new` from now on. If `new` is already a feed, the old
+        entry is folded into it."""
+        if tx.execute("SELECT 1 FROM feeds WHERE url = ?", (new,)).fetchone():
+            tx.execute("DELETE FROM feeds WHERE url = ?", (old,))
+            return
+        tx.execute("UPDATE feeds SET url = ?, moved_from = ? WHERE url = ?", (new, old, old))
+
+    # ------------------------------------------------------------------ reading
+
+    @staticmethod
+    def _record(row: dict[str, Any]) -> dict[str, Any]:
+        out = {k: row[k] for k in ARTICLE_FIELDS}
+        for key in _JSON_FIELDS:
+            out[key] = json.loads(out[key]) if out[key] else []
+        return out
+
+    def articles(
+        self,
+        *,
+        since_id: int = 0,
+        feed_url: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> Iterator[dict[str, Any]]:
+        """Article records in id order (streamed: constant memory however many rows)."""
+        where, params = ["id > ?"], [since_id]
+        if feed_url:
+            where.append(
+                "(feed_url = ? OR id IN (SELECT article_id FROM article_sources WHERE feed_url = ?))"
+            )
+            params += [feed_url, feed_url]
+        if since:
+            where.append("COALESCE(published_at, fetched_at) >= ?")
+            params.append(to_iso(since))  # type: ignore[arg-type]
+        sql = (
+            f"SELECT {', '.join(ARTICLE_FIELDS)} FROM articles WHERE {' AND '.join(where)} "
+            f"ORDER BY id {'DESC' if newest_first else 'ASC'}"
+        )
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        # a separate read connection so a long export never blocks writers (WAL snapshot)
+        reader = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30.0)
+        try:
+            cur = reader.execute(sql, params)
+            names = [d[0] for d in cur.description]
+            while batch := cur.fetchmany(500):
+                for row in batch:
+                    yield self._record(dict(zip(names, row, strict=True)))
+        finally:
+            reader.close()
+
+    def sources(self, article_id: int) -> list[dict[str, Any]]:
+        return self._rows(
+            """SELECT feed_url, url, first_seen_at FROM article_sources WHERE article_id = ?
+               ORDER BY first_seen_at, feed_url""",
+            (article_id,),
+        )
+
+    def search(self, query: str, *, limit: int = 20) -> list[dict[str, Any]]:
+        """FTS5 query syntax; a query that is not valid FTS5 (plain text with hyphens or a
+        stray quote) is searched as its words instead."""
+        sql = f"""SELECT a.id, a.title, a.url, a.published_at, a.feed_url,
+                      snippet(articles_fts, 2, '[', ']', '…', 12) AS snippet
+                  FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
+                  WHERE articles_fts MATCH ? ORDER BY rank LIMIT {int(limit)}"""
+        if not query.strip():
+            raise StoreError("empty search query")
+        try:
+            return self._rows(sql, (query,))
+        except sqlite3.OperationalError:
+            words = " ".join('"' + w.replace('"', '""') + '"' for w in query.split())
+            return self._rows(sql, (words,))
+
+    def stories(
+        self, *, since: datetime | None = None, min_sources: int = 1, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        where, params = ["1 = 1"], []
+        if since:
+            where.append("s.first_seen_at >= ?")
+            params.append(to_iso(since))
+        stories = self._rows(
+            f"""SELECT s.id AS story_id, r.title, r.url, s.first_seen_at, s.n_articles,
+                   (SELECT COUNT(*) FROM article_sources src JOIN articles a2
+                      ON a2.id = src.article_id WHERE a2.story_id = s.id) AS n_sources
+                FROM stories s JOIN articles r ON r.id = s.representative_id
+                WHERE {" AND ".join(where)} AND (SELECT COUNT(*) FROM article_sources src
+                      JOIN articles a3 ON a3.id = src.article_id WHERE a3.story_id = s.id) >= ?
+                ORDER BY s.first_seen_at DESC, s.id DESC LIMIT {int(limit)}""",
+            [*params, min_sources],
+        )
+        for story in stories:
+            story["sources"] = self._rows(
+                """SELECT a.id AS article_id, src.feed_url, f.title AS feed_title, src.url,
+                       src.first_seen_at, l.level, l.score, l.reason
+                   FROM articles a JOIN article_sources src ON src.article_id = a.id
+                   LEFT JOIN story_links l ON l.article_id = a.id
+                   LEFT JOIN feeds f ON f.url = src.feed_url
+                   WHERE a.story_id = ? ORDER BY a.id, src.first_seen_at, src.feed_url""",
+                (story["story_id"],),
+            )
+            seen: set[int] = set()
+            for source in story["sources"]:
+                # the outlet: the carrying feed's title, else its host
+                source["outlet"] = source.pop("feed_title") or _outlet(source["feed_url"])
+                if source["article_id"] in seen:  # another feed carrying the same URL
+                    source.update(level="same_url", score=1.0, reason="same canonical URL")
+                seen.add(source["article_id"])
+        return stories
+
+    def fetch_history(self, url: str, *, limit: int = 10) -> list[dict[str, Any]]:
+        return self._rows(
+            f"SELECT * FROM fetches WHERE feed_url = ? ORDER BY id DESC LIMIT {int(limit)}", (url,)
+        )
+
+    def filtered(self, feed_url: str | None = None) -> list[dict[str, Any]]:
+        if feed_url:
+            return self._rows("SELECT * FROM filtered WHERE feed_url = ? ORDER BY id", (feed_url,))
+        return self._rows("SELECT * FROM filtered ORDER BY id")
+
+    def stats(self) -> dict[str, Any]:
+        one = lambda sql: self.conn.execute(sql).fetchone()[0]  # noqa: E731
+        by_status = dict(
+            self.conn.execute("SELECT status, COUNT(*) FROM feeds GROUP BY status").fetchall()
+        )
+        return {
+            "feeds": one("SELECT COUNT(*) FROM feeds"),
+            "feeds_by_status": {s: by_status.get(s, 0) for s in ("ok", "error", "gone", "disabled")},
+            "articles": one("SELECT COUNT(*) FROM articles"),
+            "sources": one("SELECT COUNT(*) FROM article_sources"),
+            "stories": one("SELECT COUNT(*) FROM stories"),
+            "multi_source_stories": one(
+                "SELECT COUNT(*) FROM (SELECT story_id FROM articles GROUP BY story_id HAVING COUNT(*) > 1)"
+            ),
+            "filtered": one("SELECT COUNT(*) FROM filtered"),
+            "last_article_id": one("SELECT COALESCE(MAX(id), 0) FROM articles"),
+            "last_fetched_at": one("SELECT MAX(last_fetched_at) FROM feeds"),
+            "db_bytes": self.path.stat().st_size if self.path.exists() else 0,
+        }
+
+
+def story_index_keys(sig: Signature) -> list[int]:
+    from ingest.stories import band_keys
+
+    return band_keys(sig)

@@ -1,0 +1,167 @@
+"""End to end: OPML of local feeds -> `ingest run` -> store, against a real loopback server."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from feedserver import FeedServer
+from samplefeeds import make_items, opml, rss
+
+from ingest.cli import cli
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+ROOT = Path(__file__).resolve().parents[1]
+LOCAL_ENV = {"INGEST_ALLOW_PRIVATE_NETWORKS": "1", "INGEST_PER_HOST_DELAY": "0",
+             "INGEST_PER_HOST_CONCURRENCY": "8"}  # fmt: skip
+
+
+@pytest.fixture
+def ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    for key in [k for k in os.environ if k.startswith("INGEST_")]:
+        monkeypatch.delenv(key)
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(cli, ["--db", str(tmp_path / "e2e.db"), *args], env=LOCAL_ENV,
+                             catch_exceptions=False)  # fmt: skip
+
+    return invoke
+
+
+def export(ingest) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+    return [json.loads(line) for line in ingest("articles", "export").output.splitlines()]
+
+
+def test_import_run_conditional_and_changed(ingest, feed_server: FeedServer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    n_feeds, n_items = 6, 8
+    urls = []
+    for f in range(n_feeds):
+        body = rss(f"Feed {f}", f"https://site{f}.example/", make_items(f, n_items, site=f"https://site{f}.example"))
+        validators = {} if f == 0 else {"etag": "auto", "last_modified": "Mon, 23 Nov 2026 10:00:00 GMT"}
+        urls.append(feed_server.route(f"/feed{f}.xml", body=body, conditional=f != 0, **validators))
+    (tmp_path / "farm.opml").write_bytes(opml(urls))
+    assert ingest("feeds", "import", "farm.opml").output == f"imported {n_feeds} feeds from farm.opml ({n_feeds} new)\n"
+
+    r = ingest("run")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith(f"{n_feeds} feeds: {n_feeds} ok, 0 not modified, 0 unchanged, 0 failed; "
+                               f"{n_feeds * n_items} new, 0 updated articles in ")  # fmt: skip
+    records = export(ingest)
+    assert len(records) == n_feeds * n_items
+    assert len({(r["feed_url"], r["guid"]) for r in records}) == n_feeds * n_items
+
+    # a second pass: conditional requests, 304s (and one unchanged body without validators)
+    feed_server.clear_log()
+    r = ingest("run", "--all")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith(f"{n_feeds} feeds: 0 ok, {n_feeds - 1} not modified, 1 unchanged, 0 failed; 0 new")
+    for f in range(1, n_feeds):
+        (req,) = feed_server.requests_for(f"/feed{f}.xml")
+        assert req.headers["if-none-match"] and req.headers["if-modified-since"]
+    assert len(export(ingest)) == n_feeds * n_items
+
+    # a feed that changed adds only its new items
+    changed = make_items(3, n_items, site="https://site3.example") + make_items(3, 2, start=100, site="https://site3.example")
+    feed_server.update("/feed3.xml", body=rss("Feed 3", "https://site3.example/", changed))
+    r = ingest("run", "--all")
+    assert "; 2 new, 0 updated articles" in r.stdout
+    assert len(export(ingest)) == n_feeds * n_items + 2
+    feed = json.loads(ingest("feeds", "list", "--json").output)
+    assert {f["status"] for f in feed} == {"ok"}
+    assert all(f["next_poll_at"] and f["schedule_reason"] for f in feed)
+
+
+def test_failures_are_named_and_lose_nothing(ingest, feed_server: FeedServer) -> None:  # type: ignore[no-untyped-def]
+    good = feed_server.route("/good.xml", body=rss("Good", "https://g.example/", make_items(1, 3)), etag="auto")
+    feed_server.route("/html", body=b"<html><body>not a feed</body></html>", content_type="text/html")
+    ingest("feeds", "add", good)
+    ingest("feeds", "add", feed_server.url("/missing.xml"))
+    ingest("feeds", "add", feed_server.url("/html"))
+    r = ingest("run")
+    assert r.exit_code == 1
+    assert f"failed {feed_server.url('/html')}: " in r.stdout
+    assert f"failed {feed_server.url('/missing.xml')}: " in r.stdout and "404" in r.stdout
+    assert len(export(ingest)) == 3
+    # the good feed breaks later: its articles stay, the feed says why
+    feed_server.route("/good.xml", body=b"<rss><channel><item>", status=500)
+    r = ingest("run", "--feed", good)
+    assert r.exit_code == 1
+    assert len(export(ingest)) == 3
+    (rec,) = [f for f in json.loads(ingest("feeds", "list", "--json").output) if f["url"] == good]
+    assert (rec["status"], rec["last_http_status"], rec["error_count"]) == ("error", 500, 1)
+    assert rec["last_error"].startswith(good + ": ")
+
+
+def test_one_story_many_outlets_and_same_topic_stays_apart(ingest, feed_server: FeedServer) -> None:  # type: ignore[no-untyped-def]
+    base = feed_server.serve_dir(ROOT / "config" / "demo", prefix="/demo/")
+    for name in ("harbor-herald.xml", "valley-times.xml", "coast-daily.json"):
+        ingest("feeds", "add", base + name)
+    r = ingest("run")
+    assert r.exit_code == 0, r.output
+    stories = [json.loads(line) for line in ingest("stories", "list", "--json").output.splitlines()]
+    multi = [s for s in stories if s["n_sources"] > 1]
+    assert len(multi) == 1, stories
+    (gale,) = multi
+    outlets = {s["feed_url"].rsplit("/", 1)[1] for s in gale["sources"]}
+    assert outlets == {"harbor-herald.xml", "valley-times.xml", "coast-daily.json"}
+    # the same-topic local ferry story (another event) is a story of its own
+    ferry = [s for s in stories if "ferry" in s["title"].lower()]
+    assert len(ferry) == 1 and ferry[0]["n_sources"] == 1
+    records = {r["title"]: r for r in export(ingest)}
+    # the Herald and Coast Daily link the same wire URL: one article, with the fuller text
+    (herald,) = [r for r in records.values()
+                 if r["canonical_url"] == "https://wire.example/2026/11/gale-shuts-northern-ports"]  # fmt: skip
+    assert herald["content_text"].count("Dock workers lash containers") == 1
+    assert "Related News" not in herald["content_text"] and "Load more" not in herald["content_text"]
+    assert "Forecasters expect the storm to weaken" in herald["content_text"]
+    lighthouse = next(r for t, r in records.items() if "lighthouse" in t.lower())
+    assert "<script" not in lighthouse["content_html"] and "onclick" not in lighthouse["content_html"]
+
+
+def test_demo_runs_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from ingest import demo
+
+    monkeypatch.chdir(tmp_path)
+    assert demo.main(tmp_path / "demo.db") == 0
+    out = capsys.readouterr().out
+    assert "fetched 3 feeds: 6 new articles, 0 failed" in out
+    assert "stories carried by more than one source:" in out
+    assert "second pass right after: 0 new articles" in out
+
+
+@pytest.mark.slow
+def test_every_corpus_file_is_ingested_without_a_crash(ingest, feed_server: FeedServer) -> None:  # type: ignore[no-untyped-def]
+    corpus = SHARED / "corpus"
+    if not (corpus / "MANIFEST.tsv").exists():
+        pytest.skip("../shared/corpus is absent")
+    base = feed_server.serve_dir(corpus, prefix="/corpus/")
+    paths = []
+    for line in (corpus / "MANIFEST.tsv").read_text(encoding="utf-8").splitlines()[1:]:
+        cols = line.split("\t")
+        if cols[5].startswith("feed"):
+            paths.append(cols[0])
+    urls = [base + p for p in paths]
+    from urllib.parse import quote
+
+    urls = [base + quote(p) for p in paths]
+    Path("corpus.opml").write_bytes(opml(urls))
+    r = ingest("feeds", "import", "corpus.opml")
+    assert r.exit_code == 0
+    r = ingest("run", "--all")
+    assert r.exit_code in (0, 1), r.output
+    feeds = json.loads(ingest("feeds", "list", "--json").output)
+    assert len(feeds) == len(set(urls))
+    failed = [f for f in feeds if f["status"] != "ok"]
+    for f in failed:
+        assert f["last_error"] and f["last_error"].startswith(f["url"] + ": ")
+    assert all(f["last_attempt_at"] for f in feeds)
+    stats = json.loads(ingest("stats", "--json").output)
+    print(f"corpus: {len(feeds)} feeds, {len(failed)} failed, {stats['articles']} articles, "
+          f"{stats['stories']} stories")  # fmt: skip
+    assert stats["articles"] > 5000
+    assert len(failed) < len(feeds) * 0.1

@@ -1,0 +1,237 @@
+"""The SQLite store on real database files."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from factories import NOW, article, decision, ok_result
+
+from ingest.errors import GoneError, HTTPStatusError, StoreError
+from ingest.settings import FeedSpec
+from ingest.stories import signature
+from storage.sqlite import ARTICLE_FIELDS, HISTORY_KEEP, MIGRATIONS, SQLiteStore
+
+A = "https://a.example/feed"
+B = "https://b.example/feed"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SQLiteStore:
+    s = SQLiteStore(tmp_path / "t.db")
+    s.add_feed(FeedSpec(url=A))
+    s.add_feed(FeedSpec(url=B))
+    return s
+
+
+def claim(store: SQLiteStore, owner: str = "me", **kw: object) -> list[str]:
+    args: dict[str, object] = {"now": NOW, "owner": owner, "lease_s": 600, "limit": 100}
+    args.update(kw)
+    return [f.url for f in store.claim_feeds(**args)]  # type: ignore[arg-type]
+
+
+def record(store: SQLiteStore, url: str, *arts: object, **kw: object) -> object:
+    feed = store.get_feed(url)
+    assert feed is not None
+    pairs = [(a, signature(a.title, a.content_text)) for a in arts]  # type: ignore[attr-defined]
+    return store.record_fetch(feed, kw.pop("result", ok_result(url)), decision(), owner="me",  # type: ignore[arg-type]
+                              articles=pairs, **kw)  # type: ignore[arg-type]  # fmt: skip
+
+
+def test_schema_is_versioned_and_reopening_is_idempotent(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    SQLiteStore(path).close()
+    store = SQLiteStore(path)
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"feeds", "articles", "article_sources", "stories", "articles_fts"} <= tables
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    SQLiteStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer than this program"):
+        SQLiteStore(path)
+
+
+def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match=r"t\.db: cannot open the database"):
+        SQLiteStore(path)
+
+
+def test_claims_are_exclusive_and_expire(store: SQLiteStore) -> None:
+    assert claim(store, "one") == [A, B]
+    assert claim(store, "two") == []  # leased by "one"
+    # a killed run's lease expires
+    assert claim(store, "two", now=NOW + timedelta(seconds=601)) == [A, B]
+
+
+def test_claim_skips_feeds_not_due_and_attempted(store: SQLiteStore) -> None:
+    assert claim(store) == [A, B]
+    record(store, A)
+    store.release("me", [B])
+    # A is scheduled an hour ahead and was attempted in this run: not claimed again
+    assert claim(store, now=NOW + timedelta(seconds=1)) == [B]
+    store.release("me", [B])
+    assert claim(store, force=True, now=NOW + timedelta(seconds=1)) == [B]
+    store.release("me", [B])
+    # a later run with --all takes A again
+    assert claim(store, "run2", force=True, now=NOW + timedelta(seconds=6)) == [A, B]
+
+
+def test_new_unchanged_and_revised(store: SQLiteStore) -> None:
+    claim(store)
+    s = record(store, A, article(identity="g1"), article(identity="g2"))
+    assert (s.new, s.updated, s.unchanged) == (2, 0, 0)  # type: ignore[attr-defined]
+    claim(store, "run2", force=True, now=NOW + timedelta(seconds=6))
+    s = record(store, A, article(identity="g1"),
+               article(identity="g2", title="Title g2, corrected", content_hash="hash-g2-v2"))  # fmt: skip
+    assert (s.new, s.updated, s.unchanged) == (0, 1, 1)  # type: ignore[attr-defined]
+    rows = list(store.articles())
+    assert [r["title"] for r in rows] == ["Title g1", "Title g2, corrected"]
+    assert (
+        store.conn.execute("SELECT revisions FROM articles WHERE identity='g2'").fetchone()[0] == 1
+    )
+
+
+def test_same_canonical_url_from_two_feeds_is_one_article_with_both_sources(
+    store: SQLiteStore,
+) -> None:
+    claim(store)
+    record(store, A, article(identity="a1", canonical_url="https://wire.example/x"))
+    s = record(store, B, article(feed_url=B, identity="b7", url="https://b.example/x?utm_source=1",
+                                 canonical_url="https://wire.example/x"))  # fmt: skip
+    assert s.new == 0  # type: ignore[attr-defined]
+    rows = list(store.articles())
+    assert len(rows) == 1
+    assert [src["feed_url"] for src in store.sources(rows[0]["id"])] == [A, B]
+    assert [r["id"] for r in store.articles(feed_url=B)] == [rows[0]["id"]]
+
+
+def test_guid_changing_every_fetch_with_same_link_is_not_a_new_article(store: SQLiteStore) -> None:
+    claim(store)
+    record(store, A, article(identity="rand-1", canonical_url="https://a.example/story"))
+    s = record(store, A, article(identity="rand-2", canonical_url="https://a.example/story"))
+    assert s.new == 0  # type: ignore[attr-defined]
+    assert len(list(store.articles())) == 1
+
+
+def test_filtered_articles_are_recorded_not_stored(store: SQLiteStore) -> None:
+    claim(store)
+    s = record(
+        store, A, article(identity="x", filtered="block rule title~'advert'"), article(identity="y")
+    )
+    assert (s.new, s.filtered) == (1, 1)  # type: ignore[attr-defined]
+    assert [f["reason"] for f in store.filtered(A)] == ["block rule title~'advert'"]
+
+
+def test_feed_state_after_success_and_errors(store: SQLiteStore) -> None:
+    claim(store)
+    store.release("me", [B])
+    record(store, A, article())
+    feed = store.get_feed(A)
+    assert feed and (feed.status, feed.etag, feed.body_hash, feed.error_count) == (
+        "ok",
+        '"e1"',
+        "b1",
+        0,
+    )
+    assert feed.recent_entry_times == (NOW,)
+    err = HTTPStatusError(A, 500, "HTTP 500 Internal Server Error")
+    record(store, A, result=ok_result(A, status=500, body=None, error=err))
+    record(store, A, result=ok_result(A, status=500, body=None, error=err))
+    feed = store.get_feed(A)
+    assert feed and (feed.status, feed.error_count, feed.last_error) == (
+        "error", 2, f"{A}: HTTP 500 Internal Server Error")  # fmt: skip
+    assert feed.etag == '"e1"'  # validators survive errors
+    record(
+        store,
+        A,
+        result=ok_result(A, status=410, body=None, error=GoneError(A, 410, "HTTP 410 Gone")),
+    )
+    assert store.get_feed(A).status == "gone"  # type: ignore[union-attr]
+    assert claim(store, "run2", force=True, now=NOW + timedelta(seconds=6)) == [B]
+    store.release("me", [B])
+    store.add_feed(FeedSpec(url=A))  # `feeds add` reactivates a gone feed
+    assert store.get_feed(A).status == "ok"  # type: ignore[union-attr]
+
+
+def test_permanent_redirect_moves_the_feed(store: SQLiteStore) -> None:
+    claim(store)
+    new = "https://a.example/new-feed"
+    record(store, A, result=ok_result(A, permanent_redirect=new))
+    assert store.get_feed(A) is None
+    moved = store.feed_rows()
+    assert [(r["url"], r["moved_from"]) for r in moved if r["url"] == new] == [(new, A)]
+
+
+def test_history_is_trimmed(store: SQLiteStore) -> None:
+    claim(store)
+    for _ in range(HISTORY_KEEP + 5):
+        record(store, A)
+    assert len(store.fetch_history(A, limit=100)) == HISTORY_KEEP
+
+
+def test_export_fields_and_cursor(store: SQLiteStore) -> None:
+    claim(store)
+    record(store, A, *(article(identity=f"g{i}") for i in range(5)))
+    rows = list(store.articles())
+    assert tuple(rows[0]) == ARTICLE_FIELDS
+    assert rows[0]["authors"] == ["Jo Writer"] and rows[0]["tags"] == ["news"]
+    ids = [r["id"] for r in rows]
+    assert ids == sorted(ids)
+    assert [r["id"] for r in store.articles(since_id=ids[2])] == ids[3:]
+    assert all(r["story_id"] for r in rows)
+
+
+def test_full_text_search(store: SQLiteStore) -> None:
+    claim(store)
+    record(store, A, article(identity="s1", title="Gale closes ports", content_text="Harbour crews worked."),
+           article(identity="s2", title="Budget passes", content_text="The school board voted."))  # fmt: skip
+    assert [r["title"] for r in store.search("harbour")] == ["Gale closes ports"]
+    assert store.search("nothing-like-this") == []  # not FTS5 syntax: searched as words
+    assert [r["title"] for r in store.search('"school board')] == ["Budget passes"]
+    with pytest.raises(StoreError, match="empty search query"):
+        store.search("  ")
+
+
+def test_story_groups_near_duplicates_and_keeps_sources(store: SQLiteStore) -> None:
+    text = (
+        "A fierce autumn gale forced the closure of three northern ports on Monday, harbour "
+        "authorities said, as crews worked through the night to tie down stacked containers and "
+        "move small vessels to sheltered berths. Wind gusts above 110 kilometres an hour were "
+        "measured at the outer breakwater shortly after dawn, and the coastguard asked all leisure "
+        "craft to stay in port until the warning is lifted on Wednesday."
+    )
+    other = (
+        "The district board passed next year's school budget at one in the morning after six "
+        "hours of debate over bus routes and teacher pay, with two members voting against it and "
+        "parents filling the hall until the very end of a long and heated session."
+    )
+    claim(store)
+    record(store, A, article(identity="w1", title="Gale shuts northern ports", content_text=text,
+                             word_count=len(text.split())),
+           article(identity="o1", title="School budget passes", content_text=other))  # fmt: skip
+    record(store, B, article(feed_url=B, identity="w2", url="https://b.example/storm",
+                             canonical_url="https://b.example/storm", title="Storm closes harbours",
+                             content_text="NORTH BAY (Wire) - " + text + " Reporting by the wire desk.",
+                             word_count=len(text.split()) + 8))  # fmt: skip
+    rows = {r["feed_url"] + r["title"]: r for r in store.articles()}
+    assert len(rows) == 3
+    w1, w2 = rows[A + "Gale shuts northern ports"], rows[B + "Storm closes harbours"]
+    assert w1["story_id"] == w2["story_id"] != rows[A + "School budget passes"]["story_id"]
+    (story,) = store.stories(min_sources=2)
+    assert story["n_sources"] == 2
+    assert {s["feed_url"] for s in story["sources"]} == {A, B}
+    levels = {s["article_id"]: s["level"] for s in story["sources"]}
+    assert levels[w2["id"]] == "duplicate"
+    assert json.loads(json.dumps(story))  # JSON-serializable for `stories list --json`
