@@ -1,0 +1,149 @@
+"""The persistent LSH index for story grouping, on a plain sqlite3 connection (issue #5).
+
+The caller owns the transaction (the store calls this inside its per-feed transaction); these
+functions never commit.  Two tables:
+
+    story_sig(article_id PK, story_id, published_at, sig BLOB)      -- one row per article
+    story_band(key, published_at, article_id) PRIMARY KEY (key, published_at, article_id)
+        WITHOUT ROWID                                                -- one row per band key
+
+A lookup is one range scan of the clustered primary key per band key, bounded by the time
+window, so its cost depends on how many articles share a band in the window, not on how many
+articles are stored.  `published_at` is stored as integer Unix seconds; None is stored as 0
+(such rows are only found when `since` is None).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from ingest.errors import StoreError
+from ingest.stories import Candidate, Signature, band_keys
+
+__all__ = ["add", "candidates", "ensure_schema", "remove"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS story_sig (
+    article_id   INTEGER PRIMARY KEY,
+    story_id     INTEGER NOT NULL,
+    published_at INTEGER NOT NULL,
+    sig          BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS story_band (
+    key          INTEGER NOT NULL,
+    published_at INTEGER NOT NULL,
+    article_id   INTEGER NOT NULL,
+    PRIMARY KEY (key, published_at, article_id)
+) WITHOUT ROWID;
+"""
+_MAX_KEYS = 200  # well under SQLite's bound-parameter limit
+
+
+def _ts(when: datetime | None) -> int:
+    if when is None:
+        return 0
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp())
+
+
+def _dt(ts: int) -> datetime | None:
+    return None if ts == 0 else datetime.fromtimestamp(ts, UTC)
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    """Create the index tables if missing (idempotent; no commit)."""
+    try:
+        for stmt in _SCHEMA.split(";"):
+            if stmt.strip():
+                conn.execute(stmt)
+    except sqlite3.Error as exc:
+        raise StoreError(f"story index: cannot create tables: {exc}") from exc
+
+
+def candidates(
+    conn: sqlite3.Connection,
+    keys: Sequence[int],
+    since: datetime | None,
+    limit: int = 50,
+) -> list[Candidate]:
+    """Stored articles sharing at least one band key, published at or after `since`
+    (all when None): the `limit` with the most shared keys, ties to the newest, then the
+    highest article id.  Deterministic order."""
+    if not keys or limit <= 0:
+        return []
+    keys = list(dict.fromkeys(keys))[:_MAX_KEYS]
+    marks = ",".join("?" * len(keys))
+    lo = _ts(since) if since is not None else -(1 << 62)
+    sql = f"""
+        WITH hits AS (
+            SELECT article_id, count(*) AS n, max(published_at) AS ts
+            FROM story_band
+            WHERE key IN ({marks}) AND published_at >= ?
+            GROUP BY article_id
+            ORDER BY n DESC, ts DESC, article_id DESC
+            LIMIT ?
+        )
+        SELECT s.article_id, s.story_id, s.published_at, s.sig
+        FROM hits JOIN story_sig AS s ON s.article_id = hits.article_id
+        ORDER BY hits.n DESC, hits.ts DESC, hits.article_id DESC
+    """
+    try:
+        rows = conn.execute(sql, [*keys, lo, limit]).fetchall()
+    except sqlite3.Error as exc:
+        raise StoreError(f"story index: lookup failed: {exc}") from exc
+    return [
+        Candidate(int(aid), int(sid), Signature.from_bytes(bytes(blob)), _dt(int(ts)))
+        for aid, sid, ts, blob in rows
+    ]
+
+
+def add(
+    conn: sqlite3.Connection,
+    article_id: int,
+    story_id: int,
+    sig: Signature,
+    published_at: datetime | None,
+) -> None:
+    """Index an article (replacing what was indexed for the same id, e.g. a revision)."""
+    ts = _ts(published_at)
+    try:
+        old = conn.execute(
+            "SELECT published_at, sig FROM story_sig WHERE article_id = ?", (article_id,)
+        ).fetchone()
+        if old is not None:
+            _remove_bands(conn, article_id, int(old[0]), Signature.from_bytes(bytes(old[1])))
+        conn.execute(
+            "INSERT OR REPLACE INTO story_sig (article_id, story_id, published_at, sig) "
+            "VALUES (?, ?, ?, ?)",
+            (article_id, story_id, ts, sig.to_bytes()),
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO story_band (key, published_at, article_id) VALUES (?, ?, ?)",
+            [(k, ts, article_id) for k in band_keys(sig)],
+        )
+    except sqlite3.Error as exc:
+        raise StoreError(f"story index: cannot add article {article_id}: {exc}") from exc
+
+
+def _remove_bands(conn: sqlite3.Connection, article_id: int, ts: int, sig: Signature) -> None:
+    conn.executemany(
+        "DELETE FROM story_band WHERE key = ? AND published_at = ? AND article_id = ?",
+        [(k, ts, article_id) for k in band_keys(sig)],
+    )
+
+
+def remove(conn: sqlite3.Connection, article_id: int) -> None:
+    """Drop an article from the index (retention, deletion). No error when absent."""
+    try:
+        old = conn.execute(
+            "SELECT published_at, sig FROM story_sig WHERE article_id = ?", (article_id,)
+        ).fetchone()
+        if old is None:
+            return
+        _remove_bands(conn, article_id, int(old[0]), Signature.from_bytes(bytes(old[1])))
+        conn.execute("DELETE FROM story_sig WHERE article_id = ?", (article_id,))
+    except sqlite3.Error as exc:
+        raise StoreError(f"story index: cannot remove article {article_id}: {exc}") from exc

@@ -1,0 +1,150 @@
+"""Unit tests of the pure story-grouping core (ingest.stories)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from ingest.stories import (
+    BODY_BANDS,
+    Candidate,
+    Signature,
+    band_keys,
+    match,
+    score,
+    signature,
+)
+
+# Texts written for these tests (our own words, not third-party copy).
+FERRY = (
+    "A passenger ferry carrying 212 people ran aground off the coast of Orkney on Tuesday "
+    "morning after losing engine power in heavy seas, the coastguard said. "
+    "Lifeboats from Stromness and Kirkwall were sent to the scene and all passengers were "
+    "brought ashore by mid-afternoon. Three crew members were treated for minor injuries. "
+    "The operator, Northern Isles Shipping, said an inspection of the hull would begin once "
+    "the tide allowed and that sailings on the route were suspended until Friday. "
+    "Marine investigators have opened an inquiry into the engine failure, the second on the "
+    "same vessel in eighteen months. Local councillors called for the ageing ship to be "
+    "replaced and said islanders depended on a reliable link to the mainland for food, "
+    "medicine and work. The vessel was built in 1996 and was due for a refit next spring."
+)
+BRIDGE = (
+    "A road bridge over the river Tay was closed on Tuesday after engineers found cracks in "
+    "two of its supporting piers during a routine inspection, the regional council said. "
+    "Traffic was diverted through Perth, adding up to forty minutes to journeys for "
+    "commuters. The council said the cracks were not an immediate danger but that it would "
+    "not reopen the crossing until a full survey had been completed. Hauliers warned that "
+    "deliveries to the north east would be delayed, and local businesses asked for a "
+    "temporary ferry service. The bridge carries around 25,000 vehicles a day and was last "
+    "strengthened in 2009. Repairs are expected to take several months."
+)
+# another write-up of the FERRY event, in different words
+FERRY_OTHER = (
+    "Coastguard teams rescued everyone aboard a Northern Isles Shipping ferry that hit rocks "
+    "near Orkney on Tuesday. The ship, with 212 passengers and crew, drifted onto the shore "
+    "after an engine failure in a storm. Lifeboats from Stromness and Kirkwall took people "
+    "off; three crew had minor injuries. Sailings are suspended until Friday and marine "
+    "investigators are looking into the engine failure."
+)
+
+
+def _sig(text: str, title: str = "Ferry runs aground off Orkney") -> Signature:
+    return signature(title, text)
+
+
+def _cand(aid: int, sig: Signature, story: int | None = None) -> Candidate:
+    return Candidate(
+        aid, story if story is not None else aid, sig, datetime(2024, 5, 1, tzinfo=UTC)
+    )
+
+
+@pytest.mark.parametrize(
+    ("variant", "title"),
+    [
+        ("Advertisement. Share this story. " + FERRY + " Sign up for our newsletter.", None),
+        (FERRY, "Hundreds rescued as Orkney ferry loses power"),  # other headline
+        ("KIRKWALL (Wire) - " + FERRY + " (Reporting by A. Writer; editing by B. Desk)", None),
+        (FERRY.replace("heavy seas", "rough seas").replace("Three", "3"), None),  # light edits
+        (FERRY[:330], None),  # summary-only copy of the full text
+        (FERRY + " Update: the operator said the ferry had been refloated on Wednesday.", None),
+        (
+            FERRY.replace("The vessel was built in 1996 and was due for a refit next spring.", ""),
+            None,
+        ),
+    ],
+    ids=["boilerplate", "headline", "dateline-credit", "light-edits", "summary", "revision", "cut"],
+)
+def test_duplicate_variants_match(variant: str, title: str | None) -> None:
+    original = _sig(FERRY)
+    copy = signature(title or "Ferry runs aground off Orkney", variant)
+    level, value, reason = score(copy, original)
+    assert level == "duplicate", (value, reason)
+    m = match(copy, [_cand(7, original, story=70)])
+    assert m is not None and m.level == "duplicate" and m.story_id == 70 and m.article_id == 7
+    assert m.reason and 0 < m.score <= 1
+
+
+def test_different_articles_same_topic_do_not_match() -> None:
+    a = signature("Ferry runs aground off Orkney", FERRY)
+    b = signature("Tay road bridge closed after cracks found", BRIDGE)
+    assert score(a, b)[0] is None
+    assert match(a, [_cand(1, b)]) is None
+
+
+def test_other_write_up_of_same_event_is_an_event_not_a_duplicate() -> None:
+    a = signature("Ferry runs aground off Orkney", FERRY)
+    b = signature("Everyone rescued after Orkney ferry hits rocks", FERRY_OTHER)
+    level, _, reason = score(a, b)
+    assert level == "event", reason
+
+
+def test_match_prefers_duplicate_then_score_then_earliest_id() -> None:
+    sig = _sig(FERRY)
+    other = signature("Everyone rescued after Orkney ferry hits rocks", FERRY_OTHER)
+    cands = [_cand(5, other, 50), _cand(9, sig, 90), _cand(3, sig, 30), _cand(4, _sig(BRIDGE))]
+    m = match(sig, cands)
+    assert m is not None and (m.level, m.article_id, m.story_id) == ("duplicate", 3, 30)
+    assert match(sig, list(reversed(cands))) == m
+    assert match(sig, []) is None
+
+
+def test_signature_is_deterministic_and_round_trips() -> None:
+    a, b = _sig(FERRY), _sig(FERRY)
+    assert a == b
+    assert Signature.from_bytes(a.to_bytes()) == a
+    assert band_keys(a) == band_keys(b)
+    empty = signature("", "")
+    assert Signature.from_bytes(empty.to_bytes()) == empty
+    assert band_keys(empty) == []
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"\x01", b"\x09" + b"\x00" * 40, _sig(FERRY).to_bytes() + b"x"]
+)
+def test_from_bytes_rejects_foreign_bytes(data: bytes) -> None:
+    with pytest.raises(ValueError):
+        Signature.from_bytes(data)
+
+
+def test_band_keys_are_stable_int64_and_shared_by_copies() -> None:
+    keys = band_keys(_sig(FERRY))
+    # pinned: a change here silently orphans every stored index row (bump the version)
+    assert keys[:3] == [501381643061541401, -4011530351370682187, 8632161363961234023]
+    assert keys[:BODY_BANDS] == band_keys(signature("another title", FERRY))[:BODY_BANDS]
+    assert len(keys) >= BODY_BANDS
+    assert all(-(2**63) <= k < 2**63 for k in keys)
+    assert len(set(keys)) == len(keys)
+    copy = band_keys(signature("Other headline", "Advertisement " + FERRY))
+    assert set(keys) & set(copy)
+    assert not set(band_keys(_sig(BRIDGE))[:BODY_BANDS]) & set(keys[:BODY_BANDS])
+
+
+def test_headline_only_items_use_the_title() -> None:
+    long = "Orkney ferry with 212 people aboard runs aground in a storm after engine failure"
+    a, b = signature(long, ""), signature(long, "")
+    assert a.n_body > 0 and band_keys(a)
+    assert score(a, b)[0] == "duplicate"
+    # a short identical headline alone is too little to call two items one article
+    short = signature("Ferry runs aground", "")
+    assert score(short, signature("Ferry runs aground", ""))[0] != "duplicate"

@@ -1,0 +1,100 @@
+"""The persistent LSH index (storage.story_index) on a real SQLite file."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from test_stories import BRIDGE, FERRY, FERRY_OTHER  # tests/ is on sys.path (see conftest)
+
+from ingest.stories import band_keys, match, signature
+from storage import story_index
+
+T0 = datetime(2024, 5, 1, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
+    c = sqlite3.connect(tmp_path / "stories.db")
+    story_index.ensure_schema(c)
+    story_index.ensure_schema(c)  # idempotent
+    yield c
+    c.close()
+
+
+def test_copy_is_found_and_matched(conn: sqlite3.Connection) -> None:
+    story_index.add(conn, 1, 1, signature("Ferry runs aground", FERRY), T0)
+    story_index.add(conn, 2, 2, signature("Tay bridge closed", BRIDGE), T0)
+    conn.commit()
+    new = signature("Hundreds rescued off Orkney", "Advertisement. " + FERRY + " More news")
+    found = story_index.candidates(conn, band_keys(new), since=T0 - timedelta(days=3))
+    assert [c.article_id for c in found] == [1]
+    assert found[0].published_at == T0 and found[0].story_id == 1
+    m = match(new, found)
+    assert m is not None and m.story_id == 1 and m.level == "duplicate"
+
+
+def test_time_window_excludes_old_articles(conn: sqlite3.Connection) -> None:
+    sig = signature("Ferry runs aground", FERRY)
+    story_index.add(conn, 1, 1, sig, T0 - timedelta(days=10))
+    story_index.add(conn, 2, 2, sig, None)
+    assert story_index.candidates(conn, band_keys(sig), since=T0 - timedelta(days=3)) == []
+    assert {c.article_id for c in story_index.candidates(conn, band_keys(sig), None)} == {1, 2}
+
+
+def test_limit_and_deterministic_order(conn: sqlite3.Connection) -> None:
+    sig = signature("Ferry runs aground", FERRY)
+    other = signature("Everyone rescued", FERRY_OTHER)
+    for aid in (5, 3, 9):
+        story_index.add(conn, aid, aid, sig, T0)
+    story_index.add(conn, 4, 4, other, T0 + timedelta(hours=1))
+    keys = band_keys(sig)
+    got = [c.article_id for c in story_index.candidates(conn, keys, None, limit=10)]
+    # most shared keys first; equal counts: newest, then highest id
+    assert got[:3] == [9, 5, 3]
+    assert [c.article_id for c in story_index.candidates(conn, keys, None, limit=2)] == [9, 5]
+    assert story_index.candidates(conn, [], None) == []
+
+
+def test_re_adding_replaces_old_keys(conn: sqlite3.Connection) -> None:
+    story_index.add(conn, 1, 1, signature("Ferry", FERRY), T0)
+    story_index.add(conn, 1, 7, signature("Bridge", BRIDGE), T0)  # a revision, another story
+    n_keys = conn.execute("SELECT count(*) FROM story_band WHERE article_id = 1").fetchone()[0]
+    assert n_keys == len(band_keys(signature("Bridge", BRIDGE)))
+    ferry_keys = band_keys(signature("Ferry", FERRY))[:20]
+    assert story_index.candidates(conn, ferry_keys, None) == []
+    [c] = story_index.candidates(conn, band_keys(signature("Bridge", BRIDGE)), None)
+    assert c.story_id == 7
+
+
+def test_remove(conn: sqlite3.Connection) -> None:
+    sig = signature("Ferry", FERRY)
+    story_index.add(conn, 1, 1, sig, T0)
+    story_index.remove(conn, 1)
+    story_index.remove(conn, 1)  # absent: no error
+    assert story_index.candidates(conn, band_keys(sig), None) == []
+    assert conn.execute("SELECT count(*) FROM story_band").fetchone()[0] == 0
+
+
+def test_caller_owns_the_transaction(tmp_path: Path) -> None:
+    c = sqlite3.connect(tmp_path / "tx.db")
+    story_index.ensure_schema(c)
+    c.commit()
+    story_index.add(c, 1, 1, signature("Ferry", FERRY), T0)
+    c.rollback()
+    assert c.execute("SELECT count(*) FROM story_sig").fetchone()[0] == 0
+    c.close()
+
+
+def test_lookup_uses_the_primary_key(conn: sqlite3.Connection) -> None:
+    plan = " ".join(
+        str(r)
+        for r in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT article_id FROM story_band "
+            "WHERE key IN (1, 2) AND published_at >= 0"
+        )
+    )
+    assert "PRIMARY KEY" in plan and "SCAN" not in plan
