@@ -176,7 +176,9 @@ def feeds_add(
     try:
         spec = feed_spec(item, "command line", "feed")
     except ConfigError as exc:
-        raise click.BadParameter(exc.reason, param_hint="'URL'" if exc.key == "feed.url" else exc.key) from None
+        raise click.BadParameter(
+            exc.reason, param_hint="'URL'" if exc.key == "feed.url" else exc.key
+        ) from None
     added = app.store.add_feed(spec)
     click.echo(f"{'added' if added else 'updated'} {spec.url}")
 
@@ -223,6 +225,7 @@ def _feed_record(row: dict[str, Any]) -> dict[str, Any]:
         "last_http_status": row["last_http_status"],
         "last_error": row["last_error"],
         "error_kind": row["error_kind"],
+        "last_warning": row["last_warning"],
         "error_count": row["error_count"],
         "last_fetched_at": row["last_fetched_at"],
         "last_attempt_at": row["last_attempt_at"],
@@ -330,9 +333,15 @@ def _print_report(report: RunReport, timings: bool) -> None:
     counts: dict[str, int] = {}
     for o in report.outcomes:
         counts[o.outcome] = counts.get(o.outcome, 0) + 1
-    parts = [f"{counts.get(k, 0)} {label}" for k, label in (
-        ("ok", "ok"), ("not_modified", "not modified"), ("unchanged", "unchanged"),
-        ("error", "failed"))]  # fmt: skip
+    parts = [
+        f"{counts.get(k, 0)} {label}"
+        for k, label in (
+            ("ok", "ok"),
+            ("not_modified", "not modified"),
+            ("unchanged", "unchanged"),
+            ("error", "failed"),
+        )
+    ]
     click.echo(
         f"{len(report.outcomes)} feeds: {', '.join(parts)}; "
         f"{report.new} new, {report.updated} updated articles in {report.elapsed_s:.2f} s"
@@ -361,7 +370,9 @@ def run(app: App, force: bool, urls: tuple[str, ...], timings: bool, verbose: bo
     from .logs import log_fetch
 
     if not verbose:
-        logging.getLogger("ingest").setLevel(max(logging.WARNING, logging.getLogger("ingest").level))
+        logging.getLogger("ingest").setLevel(
+            max(logging.WARNING, logging.getLogger("ingest").level)
+        )
 
     store = app.store
     if urls:
@@ -384,9 +395,7 @@ def run(app: App, force: bool, urls: tuple[str, ...], timings: bool, verbose: bo
 @cli.command("daemon")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), help="Serve /metrics and /healthz.")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True)
-@click.option(
-    "--tick", default="15s", show_default=True, help="How often to look for due feeds."
-)
+@click.option("--tick", default="15s", show_default=True, help="How often to look for due feeds.")
 @click.pass_obj
 @handle_errors
 def daemon(app: App, metrics_port: int | None, metrics_host: str, tick: str) -> None:
@@ -398,7 +407,9 @@ def daemon(app: App, metrics_port: int | None, metrics_host: str, tick: str) -> 
         tick_s = parse_duration(tick)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--tick'") from None
-    run_daemon(app.store, app.settings, tick_s=tick_s, metrics_port=metrics_port, metrics_host=metrics_host)
+    run_daemon(
+        app.store, app.settings, tick_s=tick_s, metrics_port=metrics_port, metrics_host=metrics_host
+    )
 
 
 # ------------------------------------------------------------------------------ articles
@@ -448,8 +459,7 @@ def articles_search(app: App, query: str, limit: int) -> None:
 def _csv_rows(records: Iterator[dict[str, Any]], fields: tuple[str, ...]) -> Iterator[list[Any]]:
     for r in records:
         yield [
-            json.dumps(r[k], ensure_ascii=False) if isinstance(r[k], list) else r[k]
-            for k in fields
+            json.dumps(r[k], ensure_ascii=False) if isinstance(r[k], list) else r[k] for k in fields
         ]
 
 
@@ -493,9 +503,7 @@ def stories() -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON lines, one story each.")
 @click.pass_obj
 @handle_errors
-def stories_list(
-    app: App, since: str | None, min_sources: int, limit: int, as_json: bool
-) -> None:
+def stories_list(app: App, since: str | None, min_sources: int, limit: int, as_json: bool) -> None:
     """Stories, newest first, with their sources."""
     rows = app.store.stories(since=parse_since(since), min_sources=min_sources, limit=limit)
     for s in rows:

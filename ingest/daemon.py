@@ -96,9 +96,10 @@ async def _main(
     log.info("daemon started (tick %.0f s, db %s)", tick_s, settings.db)
     await stop.wait()
     log.info("stopping: finishing feeds in flight")
-    scheduler.shutdown(wait=False)
+    scheduler.pause()  # no new ticks; shutdown() would cancel the one in flight, so wait first
     if running:
         await asyncio.gather(*running, return_exceptions=True)
+    scheduler.shutdown(wait=False)
     if metrics is not None:
         metrics.close()
     log.info("daemon stopped")

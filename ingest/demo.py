@@ -15,9 +15,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from .logs import setup_logging
+from .models import FeedOptions
 from .pipeline import run_once
 from .settings import FeedSpec, load_settings
-from .models import FeedOptions
 
 __all__ = ["main"]
 
@@ -25,7 +25,7 @@ DEMO_DIR = Path(__file__).resolve().parent.parent / "config" / "demo"
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 

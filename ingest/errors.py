@@ -81,7 +81,7 @@ class NetworkError(FetchError):
     kind = "network"
 
 
-class TimeoutError_(FetchError):  # noqa: N801 - avoid shadowing the builtin
+class TimeoutError_(FetchError):  # noqa: N801, N818 - avoid shadowing the builtin
     kind = "timeout"
 
 

@@ -25,7 +25,7 @@ def parse_opml(data: bytes, source: str) -> tuple[list[FeedSpec], list[str]]:
     except etree.XMLSyntaxError as exc:
         raise ConfigError(source, None, f"not a valid OPML file: {exc}") from None
     if not isinstance(root.tag, str) or root.tag.lower() != "opml":
-        raise ConfigError(source, None, f"not an OPML file (root element <{root.tag}>)")
+        raise ConfigError(source, None, f"not an OPML file (root element <{root.tag!r}>)")
     body = root.find("body")
     if body is None:
         raise ConfigError(source, None, "OPML file has no <body>")
@@ -69,7 +69,7 @@ def export_opml(feeds: Sequence[Feed], title: str = "ingest feeds") -> str:
     ]
     for feed in feeds:
         name = feed.title or feed.url
-        attrs = f"type=\"rss\" text={quoteattr(name)} title={quoteattr(name)} xmlUrl={quoteattr(feed.url)}"
+        attrs = f'type="rss" text={quoteattr(name)} title={quoteattr(name)} xmlUrl={quoteattr(feed.url)}'
         if feed.tags:
             attrs += f" category={quoteattr(','.join(feed.tags))}"
         lines.append(f"    <outline {attrs}/>")

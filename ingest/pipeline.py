@@ -195,7 +195,8 @@ async def process_feed(
             else:
                 loop = asyncio.get_running_loop()
                 parsed, pairs, took = await loop.run_in_executor(
-                    executor, lambda: process_body(*args, **kwargs)  # type: ignore[arg-type]
+                    executor,
+                    lambda: process_body(*args, **kwargs),  # type: ignore[arg-type]
                 )
             for stage, seconds in took.items():
                 stage_s[stage] += seconds

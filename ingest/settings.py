@@ -97,9 +97,15 @@ _DURATION_KEYS = {
 }
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.I)
 _SIZE_UNITS = {
-    None: 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2,
-    "gb": 1000**3, "gib": 1024**3,
-}  # fmt: skip
+    None: 1,
+    "b": 1,
+    "kb": 1000,
+    "kib": 1024,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "gb": 1000**3,
+    "gib": 1024**3,
+}
 _SIZE_KEYS = {"max_body", "max_body_bytes", "max_decompressed", "max_decompressed_bytes"}
 _CHOICES = {"log_format": ("text", "json"), "log_level": ("DEBUG", "INFO", "WARNING", "ERROR")}
 _ZERO_OK = {"parse_workers"}
@@ -267,9 +273,18 @@ def load_settings(
 # --------------------------------------------------------------------------- feeds
 
 _FEED_KEYS = {
-    "url", "title", "tags", "interval", "min_interval", "max_interval",
-    "allow_private_network", "full_text", "cleanup", "keep", "block",
-}  # fmt: skip
+    "url",
+    "title",
+    "tags",
+    "interval",
+    "min_interval",
+    "max_interval",
+    "allow_private_network",
+    "full_text",
+    "cleanup",
+    "keep",
+    "block",
+}
 _RULE_FIELDS = ("title", "content", "url", "author", "tags", "any")
 
 

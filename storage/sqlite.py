@@ -18,6 +18,8 @@ so overlapping runs never fetch one feed at once and a killed run's lease simply
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -26,8 +28,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import sqlite_utils
 
 from ingest.errors import FeedError, GoneError, StoreError
 from ingest.models import (
@@ -50,10 +50,27 @@ __all__ = ["ARTICLE_FIELDS", "SQLiteStore"]
 
 #: the article record, in export order (README "Record schema")
 ARTICLE_FIELDS = (
-    "id", "feed_url", "guid", "url", "canonical_url", "title", "authors", "published_at",
-    "updated_at", "fetched_at", "summary", "content_html", "content_text", "language", "tags",
-    "image_url", "enclosures", "word_count", "content_hash", "story_id",
-)  # fmt: skip
+    "id",
+    "feed_url",
+    "guid",
+    "url",
+    "canonical_url",
+    "title",
+    "authors",
+    "published_at",
+    "updated_at",
+    "fetched_at",
+    "summary",
+    "content_html",
+    "content_text",
+    "language",
+    "tags",
+    "image_url",
+    "enclosures",
+    "word_count",
+    "content_hash",
+    "story_id",
+)
 _JSON_FIELDS = ("authors", "tags", "enclosures")
 HISTORY_KEEP = 20  # fetch rows kept per feed
 RECENT_TIMES_KEEP = 100  # entry timestamps kept per feed for the posting rhythm
@@ -75,6 +92,7 @@ MIGRATIONS: tuple[str, ...] = (
         body_hash TEXT,
         last_http_status INTEGER,
         last_error TEXT,
+        last_warning TEXT,
         error_kind TEXT,
         error_count INTEGER NOT NULL DEFAULT 0,
         last_fetched_at TEXT,
@@ -203,6 +221,16 @@ def _options_from_json(text: str) -> FeedOptions:
     return FeedOptions(**data)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _outlet(url: str | None) -> str | None:
     if not url:
         return None
@@ -221,7 +249,7 @@ class SQLiteStore:
             conn = sqlite3.connect(
                 str(path), timeout=30.0, isolation_level=None, check_same_thread=False
             )
-            self.db = sqlite_utils.Database(conn)
+            self._conn = conn
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
@@ -234,8 +262,7 @@ class SQLiteStore:
 
     @property
     def conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection = self.db.conn
-        return conn
+        return self._conn
 
     # ------------------------------------------------------------------ infrastructure
 
@@ -272,7 +299,11 @@ class SQLiteStore:
                     if statement.strip():
                         tx.execute(statement)
                 if number == 0:
-                    self.db["articles"].enable_fts(
+                    # sqlite-utils sets up FTS5 and its triggers; imported here only, because
+                    # importing it costs a cron run ~80 ms and pulls in numpy when installed
+                    import sqlite_utils
+
+                    sqlite_utils.Database(tx).table("articles").enable_fts(
                         ["title", "summary", "content_text"],
                         fts_version="FTS5",
                         create_triggers=True,
@@ -329,7 +360,12 @@ class SQLiteStore:
                                       ELSE next_poll_at END,
                        error_count = CASE WHEN status = 'gone' THEN 0 ELSE error_count END
                        WHERE url = ?""",
-                    (spec.title, json.dumps(list(spec.tags)), _options_to_json(spec.options), spec.url),
+                    (
+                        spec.title,
+                        json.dumps(list(spec.tags)),
+                        _options_to_json(spec.options),
+                        spec.url,
+                    ),
                 )
                 return False
             tx.execute(
@@ -424,10 +460,32 @@ class SQLiteStore:
                                 ORDER BY next_poll_at IS NOT NULL, next_poll_at, url LIMIT ?)
                   RETURNING *"""
         with self._tx() as tx:
+            self._expire_dead_leases(tx, now_s)
             cur = tx.execute(sql, [owner, until, *params, limit])
             names = [d[0] for d in cur.description]
             rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
         return sorted((self._feed(r) for r in rows), key=lambda f: f.url)
+
+    @staticmethod
+    def _expire_dead_leases(tx: sqlite3.Connection, now_s: str | None) -> None:
+        """A lease held by a process of this host that no longer exists (a run killed with
+        SIGKILL) is void at once, instead of blocking its feeds until it expires."""
+        host = socket.gethostname()
+        owners = [
+            r[0]
+            for r in tx.execute(
+                "SELECT DISTINCT lease_owner FROM feeds WHERE lease_until >= ?", (now_s,)
+            )
+        ]
+        for owner in owners:
+            parts = str(owner).split(":")
+            if len(parts) == 3 and parts[0] == host and parts[1].isdigit():
+                pid = int(parts[1])
+                if pid != os.getpid() and not _alive(pid):
+                    tx.execute(
+                        "UPDATE feeds SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?",
+                        (owner,),
+                    )
 
     def release(self, owner: str, urls: Sequence[str]) -> None:
         if not urls:
@@ -498,9 +556,18 @@ class SQLiteStore:
                 else:
                     unchanged += 1
             self._update_feed_state(
-                tx, feed, result, decision, parsed, articles, error, now_s, owner,
-                new_count=len(new_ids), known_count=updated + unchanged,
-            )  # fmt: skip
+                tx,
+                feed,
+                result,
+                decision,
+                parsed,
+                articles,
+                error,
+                now_s,
+                owner,
+                new_count=len(new_ids),
+                known_count=updated + unchanged,
+            )
             outcome_name = (
                 "error"
                 if error
@@ -616,7 +683,9 @@ class SQLiteStore:
                 (a.content_hash, now_s, a.url, a.canonical_url, a.feed_url, a.identity),
             )
             values = self._article_values(a)
-            owner = tx.execute("SELECT feed_url FROM articles WHERE id = ?", (article_id,)).fetchone()
+            owner = tx.execute(
+                "SELECT feed_url FROM articles WHERE id = ?", (article_id,)
+            ).fetchone()
             if owner and owner[0] == a.feed_url:
                 for key in ("feed_url", "identity"):
                     values.pop(key)
@@ -654,20 +723,39 @@ class SQLiteStore:
 
     def _update_text(self, tx: sqlite3.Connection, article_id: int, a: Article) -> None:
         values = self._article_values(a)
-        keep = ("title", "summary", "content_html", "content_text", "word_count", "image_url",
-                "authors", "language")  # fmt: skip
+        keep = (
+            "title",
+            "summary",
+            "content_html",
+            "content_text",
+            "word_count",
+            "image_url",
+            "authors",
+            "language",
+        )
         sets = ", ".join(f"{k} = :{k}" for k in keep)
         tx.execute(
             f"UPDATE articles SET {sets}, revisions = revisions + 1 WHERE id = :id",
             {**{k: values[k] for k in keep}, "id": article_id},
         )
 
-    def _add_source(self, tx: sqlite3.Connection, a: Article, article_id: int, now_s: str | None) -> None:
+    def _add_source(
+        self, tx: sqlite3.Connection, a: Article, article_id: int, now_s: str | None
+    ) -> None:
         tx.execute(
             """INSERT OR IGNORE INTO article_sources (feed_url, identity, article_id, url,
                canonical_url, content_hash, first_seen_at, last_seen_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-            (a.feed_url, a.identity, article_id, a.url, a.canonical_url, a.content_hash, now_s, now_s),
+            (
+                a.feed_url,
+                a.identity,
+                article_id,
+                a.url,
+                a.canonical_url,
+                a.content_hash,
+                now_s,
+                now_s,
+            ),
         )
 
     def _assign_story(
@@ -678,15 +766,17 @@ class SQLiteStore:
         sig: Signature | None,
         window_days: int,
     ) -> None:
-        from ingest.stories import match
+        from ingest.stories import band_keys, match
         from storage import story_index
 
         when = a.published_at or a.fetched_at
         found = None
         if sig is not None:
-            cands = story_index.candidates(
-                tx, story_index_keys(sig), when - timedelta(days=window_days)
-            )
+            try:
+                since: datetime | None = when - timedelta(days=window_days)
+            except OverflowError:  # a date in year 1
+                since = None
+            cands = story_index.candidates(tx, band_keys(sig), since)
             found = match(sig, cands)
         now_s = to_iso(a.fetched_at)
         if found is None:
@@ -753,10 +843,8 @@ class SQLiteStore:
         known_count: int,
     ) -> None:
         times = [a.published_at for a, _ in articles if a.published_at and a.date_source == "feed"]
-        recent = sorted(
-            {*(to_iso(t) for t in times), *(to_iso(t) for t in feed.recent_entry_times)},
-            reverse=True,
-        )[:RECENT_TIMES_KEEP]
+        stamps = {to_iso(t) for t in (*times, *feed.recent_entry_times)}
+        recent = sorted((t for t in stamps if t), reverse=True)[:RECENT_TIMES_KEEP]
         status = "ok"
         if error is not None:
             status = "gone" if isinstance(error, GoneError) else "error"
@@ -785,13 +873,19 @@ class SQLiteStore:
                 last_new_count=new_count if articles else feed.last_new_count,
                 last_known_count=known_count if articles else feed.last_known_count,
             )
-            if result.etag is not None or result.last_modified is not None or not result.not_modified:
+            if (
+                result.etag is not None
+                or result.last_modified is not None
+                or not result.not_modified
+            ):
                 fields["etag"] = result.etag
                 fields["last_modified"] = result.last_modified
             if result.body_hash:
                 fields["body_hash"] = result.body_hash
-            if parsed is not None and parsed.title and not feed.title:
-                fields["title"] = parsed.title
+            if parsed is not None:
+                fields["last_warning"] = parsed.bozo  # recovered from, e.g. not well-formed XML
+                if parsed.title and not feed.title:
+                    fields["title"] = parsed.title
         if result.permanent_redirect and result.permanent_redirect != feed.url:
             self._move_feed(tx, feed.url, result.permanent_redirect)
             feed_url = result.permanent_redirect
@@ -827,7 +921,8 @@ class SQLiteStore:
         newest_first: bool = False,
     ) -> Iterator[dict[str, Any]]:
         """Article records in id order (streamed: constant memory however many rows)."""
-        where, params = ["id > ?"], [since_id]
+        where: list[str] = ["id > ?"]
+        params: list[Any] = [since_id]
         if feed_url:
             where.append(
                 "(feed_url = ? OR id IN (SELECT article_id FROM article_sources WHERE feed_url = ?))"
@@ -835,7 +930,7 @@ class SQLiteStore:
             params += [feed_url, feed_url]
         if since:
             where.append("COALESCE(published_at, fetched_at) >= ?")
-            params.append(to_iso(since))  # type: ignore[arg-type]
+            params.append(to_iso(since))
         sql = (
             f"SELECT {', '.join(ARTICLE_FIELDS)} FROM articles WHERE {' AND '.join(where)} "
             f"ORDER BY id {'DESC' if newest_first else 'ASC'}"
@@ -878,7 +973,8 @@ class SQLiteStore:
     def stories(
         self, *, since: datetime | None = None, min_sources: int = 1, limit: int = 50
     ) -> list[dict[str, Any]]:
-        where, params = ["1 = 1"], []
+        where: list[str] = ["1 = 1"]
+        params: list[Any] = []
         if since:
             where.append("s.first_seen_at >= ?")
             params.append(to_iso(since))
@@ -922,13 +1018,17 @@ class SQLiteStore:
         return self._rows("SELECT * FROM filtered ORDER BY id")
 
     def stats(self) -> dict[str, Any]:
-        one = lambda sql: self.conn.execute(sql).fetchone()[0]  # noqa: E731
+        def one(sql: str) -> Any:
+            return self.conn.execute(sql).fetchone()[0]
+
         by_status = dict(
             self.conn.execute("SELECT status, COUNT(*) FROM feeds GROUP BY status").fetchall()
         )
         return {
             "feeds": one("SELECT COUNT(*) FROM feeds"),
-            "feeds_by_status": {s: by_status.get(s, 0) for s in ("ok", "error", "gone", "disabled")},
+            "feeds_by_status": {
+                s: by_status.get(s, 0) for s in ("ok", "error", "gone", "disabled")
+            },
             "articles": one("SELECT COUNT(*) FROM articles"),
             "sources": one("SELECT COUNT(*) FROM article_sources"),
             "stories": one("SELECT COUNT(*) FROM stories"),
@@ -940,9 +1040,3 @@ class SQLiteStore:
             "last_fetched_at": one("SELECT MAX(last_fetched_at) FROM feeds"),
             "db_bytes": self.path.stat().st_size if self.path.exists() else 0,
         }
-
-
-def story_index_keys(sig: Signature) -> list[int]:
-    from ingest.stories import band_keys
-
-    return band_keys(sig)

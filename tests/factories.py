@@ -37,8 +37,15 @@ def article(feed_url: str = "https://a.example/feed", identity: str = "g1", **kw
 
 
 def ok_result(url: str, **kw: Any) -> FetchResult:
-    values: dict[str, Any] = {"url": url, "final_url": url, "status": 200, "body": b"<rss/>",
-                              "body_hash": "b1", "etag": '"e1"', "fetched_at": NOW}  # fmt: skip
+    values: dict[str, Any] = {
+        "url": url,
+        "final_url": url,
+        "status": 200,
+        "body": b"<rss/>",
+        "body_hash": "b1",
+        "etag": '"e1"',
+        "fetched_at": NOW,
+    }
     values.update(kw)
     return FetchResult(**values)
 

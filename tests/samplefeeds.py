@@ -7,14 +7,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from xml.sax.saxutils import escape
 
-WORDS = (
-    "harbour council river budget school storm ferry bridge station market festival museum "
-    "library farmers rail tunnel election mayor hospital teachers workers union weather "
-    "forecast coast island village city county minister court judge police fire crews "
-    "volunteers engineers residents visitors students families drivers pilots sailors "
-    "announced said reported voted opened closed repaired delayed approved rejected "
-    "expanded reduced measured warned promised planned built replaced restored moved"
-).split()
+WORDS = ["harbour", "council", "river", "budget", "school", "storm", "ferry", "bridge", "station", "market", "festival", "museum", "library", "farmers", "rail", "tunnel", "election", "mayor", "hospital", "teachers", "workers", "union", "weather", "forecast", "coast", "island", "village", "city", "county", "minister", "court", "judge", "police", "fire", "crews", "volunteers", "engineers", "residents", "visitors", "students", "families", "drivers", "pilots", "sailors", "announced", "said", "reported", "voted", "opened", "closed", "repaired", "delayed", "approved", "rejected", "expanded", "reduced", "measured", "warned", "promised", "planned", "built", "replaced", "restored", "moved"]
 
 
 def sentence(rng: random.Random, n: int = 14) -> str:
@@ -38,7 +31,7 @@ def rss(title: str, link: str, items: list[dict[str, str]]) -> bytes:
             "<item>"
             f"<title>{escape(it['title'])}</title>"
             f"<link>{escape(it['link'])}</link>"
-            f"<guid isPermaLink=\"false\">{escape(it['guid'])}</guid>"
+            f'<guid isPermaLink="false">{escape(it["guid"])}</guid>'
             f"<pubDate>{it['date']}</pubDate>"
             f"<content:encoded><![CDATA[{it['html']}]]></content:encoded>"
             "</item>"
@@ -47,7 +40,9 @@ def rss(title: str, link: str, items: list[dict[str, str]]) -> bytes:
     return "\n".join(parts).encode()
 
 
-def make_items(seed: int, n: int, start: int = 0, site: str = "https://site.example") -> list[dict[str, str]]:
+def make_items(
+    seed: int, n: int, start: int = 0, site: str = "https://site.example"
+) -> list[dict[str, str]]:
     rng = random.Random(seed)
     base = datetime(2026, 11, 20, tzinfo=UTC)
     items = []
@@ -66,5 +61,7 @@ def make_items(seed: int, n: int, start: int = 0, site: str = "https://site.exam
 
 
 def opml(urls: list[str]) -> bytes:
-    outlines = "".join(f'<outline text="feed {i}" xmlUrl="{escape(u)}"/>' for i, u in enumerate(urls))
+    outlines = "".join(
+        f'<outline text="feed {i}" xmlUrl="{escape(u)}"/>' for i, u in enumerate(urls)
+    )
     return f'<?xml version="1.0"?><opml version="2.0"><body>{outlines}</body></opml>'.encode()

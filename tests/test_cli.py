@@ -20,7 +20,9 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
     runner = CliRunner()
 
     def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
-        return runner.invoke(cli, ["--db", str(tmp_path / "t.db"), *args], env=env, catch_exceptions=False)
+        return runner.invoke(
+            cli, ["--db", str(tmp_path / "t.db"), *args], env=env, catch_exceptions=False
+        )
 
     return invoke
 
@@ -46,42 +48,89 @@ def test_every_command_has_help(path: tuple[str, ...]) -> None:
 
 
 def test_feeds_add_list_remove(run) -> None:  # type: ignore[no-untyped-def]
-    r = run("feeds", "add", "https://a.example/rss", "--title", "A", "--tag", "world", "--interval", "30m")
+    r = run(
+        "feeds",
+        "add",
+        "https://a.example/rss",
+        "--title",
+        "A",
+        "--tag",
+        "world",
+        "--interval",
+        "30m",
+    )
     assert (r.exit_code, r.output) == (0, "added https://a.example/rss\n")
     assert run("feeds", "add", "https://a.example/rss").output == "updated https://a.example/rss\n"
     r = run("feeds", "list")
     assert r.output == f"{'ok':<10} next {'now':<20} https://a.example/rss\n"
     (rec,) = json.loads(run("feeds", "list", "--json").output)
-    assert {k: rec[k] for k in ("url", "title", "tags", "status", "error_count", "next_poll_at")} == {
-        "url": "https://a.example/rss", "title": "A", "tags": [], "status": "ok",
-        "error_count": 0, "next_poll_at": None}  # fmt: skip
-    for key in ("last_http_status", "last_error", "last_fetched_at", "interval_s", "schedule_reason"):
+    assert {
+        k: rec[k] for k in ("url", "title", "tags", "status", "error_count", "next_poll_at")
+    } == {
+        "url": "https://a.example/rss",
+        "title": "A",
+        "tags": [],
+        "status": "ok",
+        "error_count": 0,
+        "next_poll_at": None,
+    }
+    for key in (
+        "last_http_status",
+        "last_error",
+        "last_fetched_at",
+        "interval_s",
+        "schedule_reason",
+    ):
         assert key in rec
-    assert run("feeds", "disable", "https://a.example/rss").output == "disabled https://a.example/rss\n"
+    assert (
+        run("feeds", "disable", "https://a.example/rss").output
+        == "disabled https://a.example/rss\n"
+    )
     assert json.loads(run("feeds", "list", "--json").output)[0]["status"] == "disabled"
-    assert run("feeds", "enable", "https://a.example/rss").output == "enabled https://a.example/rss\n"
-    assert run("feeds", "remove", "https://a.example/rss").output == "removed https://a.example/rss\n"
+    assert (
+        run("feeds", "enable", "https://a.example/rss").output == "enabled https://a.example/rss\n"
+    )
+    assert (
+        run("feeds", "remove", "https://a.example/rss").output == "removed https://a.example/rss\n"
+    )
     assert run("feeds", "list").output == "no feeds (add one with `ingest feeds add URL`)\n"
     r = run("feeds", "remove", "https://a.example/rss")
-    assert (r.exit_code, r.output) == (1, "Error: no such feed: https://a.example/rss (see `ingest feeds list`)\n")
+    assert (r.exit_code, r.output) == (
+        1,
+        "Error: no such feed: https://a.example/rss (see `ingest feeds list`)\n",
+    )
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("feeds", "add", "ftp://x.example/f"),
-         "Error: Invalid value for 'URL': invalid URL 'ftp://x.example/f': only http and https feeds can be fetched"),
-        (("feeds", "add", "https://x.example/f", "--interval", "often"),
-         "Error: Invalid value for '--interval': expected a duration like 30s, 15m or 2h, got 'often'"),
-        (("articles", "list", "--since", "last tuesday"),
-         "Error: Invalid value: 'last tuesday' is neither a date (2026-11-24), a timestamp nor an age (24h, 7d)"),
-        (("articles", "export", "--format", "xml"), "Error: Invalid value for '--format': 'xml' is not one of 'jsonl', 'csv'."),
-        (("run", "--feed", "https://nope.example/f"), "Error: Invalid value for '--feed': no such feed: https://nope.example/f"),
+        (
+            ("feeds", "add", "ftp://x.example/f"),
+            "Error: Invalid value for 'URL': invalid URL 'ftp://x.example/f': only http and https feeds can be fetched",
+        ),
+        (
+            ("feeds", "add", "https://x.example/f", "--interval", "often"),
+            "Error: Invalid value for '--interval': expected a duration like 30s, 15m or 2h, got 'often'",
+        ),
+        (
+            ("articles", "list", "--since", "last tuesday"),
+            "Error: Invalid value: 'last tuesday' is neither a date (2026-11-24), a timestamp nor an age (24h, 7d)",
+        ),
+        (
+            ("articles", "export", "--format", "xml"),
+            "Error: Invalid value for '--format': 'xml' is not one of 'jsonl', 'csv'.",
+        ),
+        (
+            ("run", "--feed", "https://nope.example/f"),
+            "Error: Invalid value for '--feed': no such feed: https://nope.example/f",
+        ),
         (("feeds", "import", "missing.opml"), "Error: missing.opml: No such file or directory"),
         (("feeds", "sync"), "Error: config/feeds.toml: file not found"),
     ],
-)  # fmt: skip
-def test_bad_arguments_exit_2_with_a_clear_message(run, args: tuple[str, ...], message: str) -> None:  # type: ignore[no-untyped-def]
+)
+def test_bad_arguments_exit_2_with_a_clear_message(
+    run, args: tuple[str, ...], message: str
+) -> None:  # type: ignore[no-untyped-def]
     r = run(*args)
     assert r.exit_code == 2
     assert message in r.output
@@ -91,10 +140,16 @@ def test_bad_config_and_env_exit_2(run, tmp_path: Path) -> None:  # type: ignore
     bad = tmp_path / "bad.toml"
     bad.write_text("[settings]\nconcurrency = 'x'\n")
     r = run("--config", str(bad), "stats")
-    assert (r.exit_code, r.output) == (2, f"Error: {bad}: concurrency: expected a whole number, got 'x'\n")
+    assert (r.exit_code, r.output) == (
+        2,
+        f"Error: {bad}: concurrency: expected a whole number, got 'x'\n",
+    )
     r = run("stats", env={"INGEST_READ_TIMEOUT": "forever"})
     assert r.exit_code == 2
-    assert r.output == "Error: environment: INGEST_READ_TIMEOUT: expected a duration like 30s, 15m or 2h, got 'forever'\n"
+    assert (
+        r.output
+        == "Error: environment: INGEST_READ_TIMEOUT: expected a duration like 30s, 15m or 2h, got 'forever'\n"
+    )
 
 
 def test_unreadable_database_is_a_clear_error(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -111,7 +166,9 @@ def test_run_with_nothing_due(run) -> None:  # type: ignore[no-untyped-def]
 
 def test_sync_import_export(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     config = tmp_path / "c.toml"
-    config.write_text('[[feeds]]\nurl = "https://a.example/rss"\n[[feeds]]\nurl = "https://b.example/rss"\n')
+    config.write_text(
+        '[[feeds]]\nurl = "https://a.example/rss"\n[[feeds]]\nurl = "https://b.example/rss"\n'
+    )
     r = run("--config", str(config), "feeds", "sync")
     assert r.output == f"synced 2 feeds from {config}: 2 added, 0 updated, 0 removed\n"
     config.write_text('[[feeds]]\nurl = "https://a.example/rss"\ntitle = "A"\n')
@@ -127,9 +184,11 @@ def test_sync_import_export(run, tmp_path: Path) -> None:  # type: ignore[no-unt
 def test_empty_store_reads(run) -> None:  # type: ignore[no-untyped-def]
     assert run("articles", "export").output == ""
     header = run("articles", "export", "--format", "csv").output.splitlines()
-    assert header == ["id,feed_url,guid,url,canonical_url,title,authors,published_at,updated_at,fetched_at,"
-                      "summary,content_html,content_text,language,tags,image_url,enclosures,word_count,"
-                      "content_hash,story_id"]  # fmt: skip
+    assert header == [
+        "id,feed_url,guid,url,canonical_url,title,authors,published_at,updated_at,fetched_at,"
+        "summary,content_html,content_text,language,tags,image_url,enclosures,word_count,"
+        "content_hash,story_id"
+    ]
     assert run("articles", "search", "anything").output == "no matches\n"
     stats = json.loads(run("stats", "--json").output)
     assert (stats["feeds"], stats["articles"], stats["stories"]) == (0, 0, 0)

@@ -15,8 +15,11 @@ from ingest.cli import cli
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 ROOT = Path(__file__).resolve().parents[1]
-LOCAL_ENV = {"INGEST_ALLOW_PRIVATE_NETWORKS": "1", "INGEST_PER_HOST_DELAY": "0",
-             "INGEST_PER_HOST_CONCURRENCY": "8"}  # fmt: skip
+LOCAL_ENV = {
+    "INGEST_ALLOW_PRIVATE_NETWORKS": "1",
+    "INGEST_PER_HOST_DELAY": "0",
+    "INGEST_PER_HOST_CONCURRENCY": "8",
+}
 
 
 @pytest.fixture
@@ -27,8 +30,9 @@ def ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-
     runner = CliRunner()
 
     def invoke(*args: str) -> Result:
-        return runner.invoke(cli, ["--db", str(tmp_path / "e2e.db"), *args], env=LOCAL_ENV,
-                             catch_exceptions=False)  # fmt: skip
+        return runner.invoke(
+            cli, ["--db", str(tmp_path / "e2e.db"), *args], env=LOCAL_ENV, catch_exceptions=False
+        )
 
     return invoke
 
@@ -37,20 +41,33 @@ def export(ingest) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
     return [json.loads(line) for line in ingest("articles", "export").output.splitlines()]
 
 
-def test_import_run_conditional_and_changed(ingest, feed_server: FeedServer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_import_run_conditional_and_changed(
+    ingest, feed_server: FeedServer, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     n_feeds, n_items = 6, 8
     urls = []
     for f in range(n_feeds):
-        body = rss(f"Feed {f}", f"https://site{f}.example/", make_items(f, n_items, site=f"https://site{f}.example"))
-        validators = {} if f == 0 else {"etag": "auto", "last_modified": "Mon, 23 Nov 2026 10:00:00 GMT"}
+        body = rss(
+            f"Feed {f}",
+            f"https://site{f}.example/",
+            make_items(f, n_items, site=f"https://site{f}.example"),
+        )
+        validators = (
+            {} if f == 0 else {"etag": "auto", "last_modified": "Mon, 23 Nov 2026 10:00:00 GMT"}
+        )
         urls.append(feed_server.route(f"/feed{f}.xml", body=body, conditional=f != 0, **validators))
     (tmp_path / "farm.opml").write_bytes(opml(urls))
-    assert ingest("feeds", "import", "farm.opml").output == f"imported {n_feeds} feeds from farm.opml ({n_feeds} new)\n"
+    assert (
+        ingest("feeds", "import", "farm.opml").output
+        == f"imported {n_feeds} feeds from farm.opml ({n_feeds} new)\n"
+    )
 
     r = ingest("run")
     assert r.exit_code == 0, r.output
-    assert r.stdout.startswith(f"{n_feeds} feeds: {n_feeds} ok, 0 not modified, 0 unchanged, 0 failed; "
-                               f"{n_feeds * n_items} new, 0 updated articles in ")  # fmt: skip
+    assert r.stdout.startswith(
+        f"{n_feeds} feeds: {n_feeds} ok, 0 not modified, 0 unchanged, 0 failed; "
+        f"{n_feeds * n_items} new, 0 updated articles in "
+    )
     records = export(ingest)
     assert len(records) == n_feeds * n_items
     assert len({(r["feed_url"], r["guid"]) for r in records}) == n_feeds * n_items
@@ -59,14 +76,18 @@ def test_import_run_conditional_and_changed(ingest, feed_server: FeedServer, tmp
     feed_server.clear_log()
     r = ingest("run", "--all")
     assert r.exit_code == 0, r.output
-    assert r.stdout.startswith(f"{n_feeds} feeds: 0 ok, {n_feeds - 1} not modified, 1 unchanged, 0 failed; 0 new")
+    assert r.stdout.startswith(
+        f"{n_feeds} feeds: 0 ok, {n_feeds - 1} not modified, 1 unchanged, 0 failed; 0 new"
+    )
     for f in range(1, n_feeds):
         (req,) = feed_server.requests_for(f"/feed{f}.xml")
         assert req.headers["if-none-match"] and req.headers["if-modified-since"]
     assert len(export(ingest)) == n_feeds * n_items
 
     # a feed that changed adds only its new items
-    changed = make_items(3, n_items, site="https://site3.example") + make_items(3, 2, start=100, site="https://site3.example")
+    changed = make_items(3, n_items, site="https://site3.example") + make_items(
+        3, 2, start=100, site="https://site3.example"
+    )
     feed_server.update("/feed3.xml", body=rss("Feed 3", "https://site3.example/", changed))
     r = ingest("run", "--all")
     assert "; 2 new, 0 updated articles" in r.stdout
@@ -77,8 +98,12 @@ def test_import_run_conditional_and_changed(ingest, feed_server: FeedServer, tmp
 
 
 def test_failures_are_named_and_lose_nothing(ingest, feed_server: FeedServer) -> None:  # type: ignore[no-untyped-def]
-    good = feed_server.route("/good.xml", body=rss("Good", "https://g.example/", make_items(1, 3)), etag="auto")
-    feed_server.route("/html", body=b"<html><body>not a feed</body></html>", content_type="text/html")
+    good = feed_server.route(
+        "/good.xml", body=rss("Good", "https://g.example/", make_items(1, 3)), etag="auto"
+    )
+    feed_server.route(
+        "/html", body=b"<html><body>not a feed</body></html>", content_type="text/html"
+    )
     ingest("feeds", "add", good)
     ingest("feeds", "add", feed_server.url("/missing.xml"))
     ingest("feeds", "add", feed_server.url("/html"))
@@ -114,16 +139,25 @@ def test_one_story_many_outlets_and_same_topic_stays_apart(ingest, feed_server: 
     assert len(ferry) == 1 and ferry[0]["n_sources"] == 1
     records = {r["title"]: r for r in export(ingest)}
     # the Herald and Coast Daily link the same wire URL: one article, with the fuller text
-    (herald,) = [r for r in records.values()
-                 if r["canonical_url"] == "https://wire.example/2026/11/gale-shuts-northern-ports"]  # fmt: skip
+    (herald,) = [
+        r
+        for r in records.values()
+        if r["canonical_url"] == "https://wire.example/2026/11/gale-shuts-northern-ports"
+    ]
     assert herald["content_text"].count("Dock workers lash containers") == 1
-    assert "Related News" not in herald["content_text"] and "Load more" not in herald["content_text"]
+    assert (
+        "Related News" not in herald["content_text"] and "Load more" not in herald["content_text"]
+    )
     assert "Forecasters expect the storm to weaken" in herald["content_text"]
     lighthouse = next(r for t, r in records.items() if "lighthouse" in t.lower())
-    assert "<script" not in lighthouse["content_html"] and "onclick" not in lighthouse["content_html"]
+    assert (
+        "<script" not in lighthouse["content_html"] and "onclick" not in lighthouse["content_html"]
+    )
 
 
-def test_demo_runs_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_runs_offline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from ingest import demo
 
     monkeypatch.chdir(tmp_path)
@@ -161,7 +195,9 @@ def test_every_corpus_file_is_ingested_without_a_crash(ingest, feed_server: Feed
         assert f["last_error"] and f["last_error"].startswith(f["url"] + ": ")
     assert all(f["last_attempt_at"] for f in feeds)
     stats = json.loads(ingest("stats", "--json").output)
-    print(f"corpus: {len(feeds)} feeds, {len(failed)} failed, {stats['articles']} articles, "
-          f"{stats['stories']} stories")  # fmt: skip
+    print(
+        f"corpus: {len(feeds)} feeds, {len(failed)} failed, {stats['articles']} articles, "
+        f"{stats['stories']} stories"
+    )
     assert stats["articles"] > 5000
     assert len(failed) < len(feeds) * 0.1

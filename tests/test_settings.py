@@ -18,9 +18,19 @@ def write(tmp_path: Path, text: str, name: str = "feeds.toml") -> Path:
 
 @pytest.mark.parametrize(
     ("value", "seconds"),
-    [(90, 90.0), (1.5, 1.5), ("90", 90.0), ("90s", 90.0), ("15m", 900.0), ("2h", 7200.0),
-     ("1d", 86400.0), ("1w", 604800.0), ("250ms", 0.25), (" 3 m ", 180.0)],
-)  # fmt: skip
+    [
+        (90, 90.0),
+        (1.5, 1.5),
+        ("90", 90.0),
+        ("90s", 90.0),
+        ("15m", 900.0),
+        ("2h", 7200.0),
+        ("1d", 86400.0),
+        ("1w", 604800.0),
+        ("250ms", 0.25),
+        (" 3 m ", 180.0),
+    ],
+)
 def test_parse_duration(value: object, seconds: float) -> None:
     assert parse_duration(value) == seconds
 
@@ -44,7 +54,11 @@ def test_file_then_env_then_overrides(tmp_path: Path) -> None:
     )
     s = load_settings(path, environ={})
     assert (s.db, s.concurrency, s.read_timeout_s, s.max_body_bytes) == (
-        Path("a.db"), 7, 30.0, 2 * 1024 * 1024)  # fmt: skip
+        Path("a.db"),
+        7,
+        30.0,
+        2 * 1024 * 1024,
+    )
     s = load_settings(
         path,
         environ={
@@ -53,10 +67,15 @@ def test_file_then_env_then_overrides(tmp_path: Path) -> None:
             "INGEST_ALLOW_PRIVATE_NETWORKS": "1",
             "INGEST_READ_TIMEOUT": "5s",
             "INGEST_MAX_BODY": "1000",
-        },  # fmt: skip
+        },
     )
     assert (s.db, s.concurrency, s.allow_private_networks, s.read_timeout_s, s.max_body_bytes) == (
-        Path("b.db"), 3, True, 5.0, 1000)  # fmt: skip
+        Path("b.db"),
+        3,
+        True,
+        5.0,
+        1000,
+    )
     s = load_settings(path, environ={"INGEST_DB": "b.db"}, overrides={"db": "c.db"})
     assert s.db == Path("c.db")
 
@@ -138,17 +157,38 @@ def test_feeds_are_validated(tmp_path: Path) -> None:
     [
         ('[[feeds]]\ntitle = "no url"\n', "feeds[0].url", "missing"),
         ('[[feeds]]\nurl = "ftp://x.example/f"\n', "feeds[0].url", "only http and https"),
-        ('[[feeds]]\nurl = "https://x.example/f"\ninterval = "often"\n', "feeds[0].interval", "duration"),
-        ('[[feeds]]\nurl = "https://x.example/f"\ncolour = "red"\n', "feeds[0].colour", "unknown key"),
-        ('[[feeds]]\nurl = "https://x.example/f"\ntags = [1]\n', "feeds[0].tags", "list of strings"),
-        ('[[feeds]]\nurl = "https://x.example/f"\nblock = [{field = "body", pattern = "x"}]\n',
-         "feeds[0].block[0].field", "expected one of"),
-        ('[[feeds]]\nurl = "https://x.example/f"\nkeep = [{pattern = "(", regex = true}]\n',
-         "feeds[0].keep[0].pattern", "invalid regex"),
-        ('[[feeds]]\nurl = "https://x.example/f"\n[[feeds]]\nurl = "https://x.example/f"\n',
-         "feeds[1].url", "duplicate of feeds[0]"),
+        (
+            '[[feeds]]\nurl = "https://x.example/f"\ninterval = "often"\n',
+            "feeds[0].interval",
+            "duration",
+        ),
+        (
+            '[[feeds]]\nurl = "https://x.example/f"\ncolour = "red"\n',
+            "feeds[0].colour",
+            "unknown key",
+        ),
+        (
+            '[[feeds]]\nurl = "https://x.example/f"\ntags = [1]\n',
+            "feeds[0].tags",
+            "list of strings",
+        ),
+        (
+            '[[feeds]]\nurl = "https://x.example/f"\nblock = [{field = "body", pattern = "x"}]\n',
+            "feeds[0].block[0].field",
+            "expected one of",
+        ),
+        (
+            '[[feeds]]\nurl = "https://x.example/f"\nkeep = [{pattern = "(", regex = true}]\n',
+            "feeds[0].keep[0].pattern",
+            "invalid regex",
+        ),
+        (
+            '[[feeds]]\nurl = "https://x.example/f"\n[[feeds]]\nurl = "https://x.example/f"\n',
+            "feeds[1].url",
+            "duplicate of feeds[0]",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_feeds_name_file_and_key(tmp_path: Path, text: str, key: str, reason: str) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as info:

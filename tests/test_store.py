@@ -37,8 +37,14 @@ def record(store: SQLiteStore, url: str, *arts: object, **kw: object) -> object:
     feed = store.get_feed(url)
     assert feed is not None
     pairs = [(a, signature(a.title, a.content_text)) for a in arts]  # type: ignore[attr-defined]
-    return store.record_fetch(feed, kw.pop("result", ok_result(url)), decision(), owner="me",  # type: ignore[arg-type]
-                              articles=pairs, **kw)  # type: ignore[arg-type]  # fmt: skip
+    return store.record_fetch(
+        feed,
+        kw.pop("result", ok_result(url)),
+        decision(),
+        owner="me",  # type: ignore[arg-type]
+        articles=pairs,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def test_schema_is_versioned_and_reopening_is_idempotent(tmp_path: Path) -> None:
@@ -93,8 +99,12 @@ def test_new_unchanged_and_revised(store: SQLiteStore) -> None:
     s = record(store, A, article(identity="g1"), article(identity="g2"))
     assert (s.new, s.updated, s.unchanged) == (2, 0, 0)  # type: ignore[attr-defined]
     claim(store, "run2", force=True, now=NOW + timedelta(seconds=6))
-    s = record(store, A, article(identity="g1"),
-               article(identity="g2", title="Title g2, corrected", content_hash="hash-g2-v2"))  # fmt: skip
+    s = record(
+        store,
+        A,
+        article(identity="g1"),
+        article(identity="g2", title="Title g2, corrected", content_hash="hash-g2-v2"),
+    )
     assert (s.new, s.updated, s.unchanged) == (0, 1, 1)  # type: ignore[attr-defined]
     rows = list(store.articles())
     assert [r["title"] for r in rows] == ["Title g1", "Title g2, corrected"]
@@ -108,8 +118,16 @@ def test_same_canonical_url_from_two_feeds_is_one_article_with_both_sources(
 ) -> None:
     claim(store)
     record(store, A, article(identity="a1", canonical_url="https://wire.example/x"))
-    s = record(store, B, article(feed_url=B, identity="b7", url="https://b.example/x?utm_source=1",
-                                 canonical_url="https://wire.example/x"))  # fmt: skip
+    s = record(
+        store,
+        B,
+        article(
+            feed_url=B,
+            identity="b7",
+            url="https://b.example/x?utm_source=1",
+            canonical_url="https://wire.example/x",
+        ),
+    )
     assert s.new == 0  # type: ignore[attr-defined]
     rows = list(store.articles())
     assert len(rows) == 1
@@ -151,7 +169,10 @@ def test_feed_state_after_success_and_errors(store: SQLiteStore) -> None:
     record(store, A, result=ok_result(A, status=500, body=None, error=err))
     feed = store.get_feed(A)
     assert feed and (feed.status, feed.error_count, feed.last_error) == (
-        "error", 2, f"{A}: HTTP 500 Internal Server Error")  # fmt: skip
+        "error",
+        2,
+        f"{A}: HTTP 500 Internal Server Error",
+    )
     assert feed.etag == '"e1"'  # validators survive errors
     record(
         store,
@@ -195,8 +216,12 @@ def test_export_fields_and_cursor(store: SQLiteStore) -> None:
 
 def test_full_text_search(store: SQLiteStore) -> None:
     claim(store)
-    record(store, A, article(identity="s1", title="Gale closes ports", content_text="Harbour crews worked."),
-           article(identity="s2", title="Budget passes", content_text="The school board voted."))  # fmt: skip
+    record(
+        store,
+        A,
+        article(identity="s1", title="Gale closes ports", content_text="Harbour crews worked."),
+        article(identity="s2", title="Budget passes", content_text="The school board voted."),
+    )
     assert [r["title"] for r in store.search("harbour")] == ["Gale closes ports"]
     assert store.search("nothing-like-this") == []  # not FTS5 syntax: searched as words
     assert [r["title"] for r in store.search('"school board')] == ["Budget passes"]
@@ -218,13 +243,30 @@ def test_story_groups_near_duplicates_and_keeps_sources(store: SQLiteStore) -> N
         "parents filling the hall until the very end of a long and heated session."
     )
     claim(store)
-    record(store, A, article(identity="w1", title="Gale shuts northern ports", content_text=text,
-                             word_count=len(text.split())),
-           article(identity="o1", title="School budget passes", content_text=other))  # fmt: skip
-    record(store, B, article(feed_url=B, identity="w2", url="https://b.example/storm",
-                             canonical_url="https://b.example/storm", title="Storm closes harbours",
-                             content_text="NORTH BAY (Wire) - " + text + " Reporting by the wire desk.",
-                             word_count=len(text.split()) + 8))  # fmt: skip
+    record(
+        store,
+        A,
+        article(
+            identity="w1",
+            title="Gale shuts northern ports",
+            content_text=text,
+            word_count=len(text.split()),
+        ),
+        article(identity="o1", title="School budget passes", content_text=other),
+    )
+    record(
+        store,
+        B,
+        article(
+            feed_url=B,
+            identity="w2",
+            url="https://b.example/storm",
+            canonical_url="https://b.example/storm",
+            title="Storm closes harbours",
+            content_text="NORTH BAY (Wire) - " + text + " Reporting by the wire desk.",
+            word_count=len(text.split()) + 8,
+        ),
+    )
     rows = {r["feed_url"] + r["title"]: r for r in store.articles()}
     assert len(rows) == 3
     w1, w2 = rows[A + "Gale shuts northern ports"], rows[B + "Storm closes harbours"]
