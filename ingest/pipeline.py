@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import os
 import socket
@@ -194,10 +195,8 @@ async def process_feed(
                 parsed, pairs, took = process_body(*args, **kwargs)  # type: ignore[arg-type]
             else:
                 loop = asyncio.get_running_loop()
-                parsed, pairs, took = await loop.run_in_executor(
-                    executor,
-                    lambda: process_body(*args, **kwargs),  # type: ignore[arg-type]
-                )
+                job = functools.partial(process_body, *args, **kwargs)  # type: ignore[arg-type]
+                parsed, pairs, took = await loop.run_in_executor(executor, job)
             for stage, seconds in took.items():
                 stage_s[stage] += seconds
         except ParseError as exc:

@@ -201,3 +201,31 @@ def test_every_corpus_file_is_ingested_without_a_crash(ingest, feed_server: Feed
     )
     assert stats["articles"] > 5000
     assert len(failed) < len(feeds) * 0.1
+
+
+def test_parse_workers_store_the_same_records(
+    feed_server: FeedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    urls = [
+        feed_server.route(
+            f"/w{i}.xml", body=rss(f"W{i}", "https://w.example/", make_items(40 + i, 6))
+        )
+        for i in range(4)
+    ]
+    (tmp_path / "w.opml").write_bytes(opml(urls))
+    exported = []
+    for workers in ("0", "2"):
+        env = {**LOCAL_ENV, "INGEST_PARSE_WORKERS": workers}
+        db = str(tmp_path / f"w{workers}.db")
+        runner = CliRunner()
+        assert runner.invoke(cli, ["--db", db, "feeds", "import", "w.opml"], env=env).exit_code == 0
+        r = runner.invoke(cli, ["--db", db, "run", "--timings"], env=env)
+        assert r.exit_code == 0, r.output
+        assert "stages: fetch=" in r.stdout and " parse=" in r.stdout and " store=" in r.stdout
+        lines = runner.invoke(cli, ["--db", db, "articles", "export"], env=env).stdout.splitlines()
+        exported.append(
+            sorted((json.loads(x)["guid"], json.loads(x)["content_hash"]) for x in lines)
+        )
+    assert len(exported[0]) == 24
+    assert exported[0] == exported[1]

@@ -1,0 +1,412 @@
+"""ParsedFeed entries -> Article records (pure: no I/O).
+
+    normalize_feed(parsed, feed_url=, fetched_at=, options=)  every entry, identities
+                                                              assigned, filters applied
+    normalize_entry(entry, parsed, ...)                       one entry, identity ""
+
+Field rules (README "Record schema"; tests/test_normalize*.py table them):
+
+- url: feedburner:origLink (the publisher's address) before the entry link, resolved
+  against the entry's xml:base, else the feed URL; canonical_url via ingest.urls.
+- title: plain text (HTML titles stripped, entities decoded, whitespace collapsed); an
+  entry without a title gets the start of its text (extra["title_source"] = "content").
+- content_html: the richest content (longest HTML, else text), else the summary; sanitized
+  by nh3 (ingest.text.sanitize), relative links/images resolved; plain text becomes <p>s;
+  with options.cleanup (default) repeated blocks and page debris removed (ingest.text).
+- content_text: block-aware text of content_html. word_count: its whitespace-split words.
+- summary: the entry summary as plain text when it is not just the content again, else the
+  start of the content text; at most ~300 characters.
+- content_hash: xxh3-128 hex of casefolded, whitespace-collapsed title + "\\n" + text.
+- published_at: the entry's published date, else its updated date (date_source
+  "updated"), else fetched_at (date_source "first_seen"). A date more than
+  `future_tolerance_s` after fetched_at is clamped to fetched_at (date_source "clamped");
+  published_raw always keeps the string the feed gave. updated_at is clamped the same way
+  and never earlier than published_at. Dates without an offset are UTC (see ingest.parse).
+- authors: names only: "jo@x.org (Jo Smith)" / "Jo Smith <jo@x.org>" -> "Jo Smith", a bare
+  email address is dropped; de-duplicated case-insensitively, order kept.
+- tags: trimmed, whitespace collapsed, de-duplicated case-insensitively (first spelling).
+- language: entry declaration, else feed declaration (ingest.language.normalize_language),
+  else detected from the text when it is long enough (extra["language_source"] =
+  "detected"), else (normalize_feed only) detected once from the titles and texts of all
+  the feed's undetected articles together ("detected_feed").
+- image_url: media:content image (the widest), media:thumbnail, an image enclosure, itunes:image / JSON
+  Feed image, else the first <img> of the content; http(s) only, resolved.
+- enclosures: resolved http(s) URLs, de-duplicated, with type and integer length.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html as _html
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urljoin
+
+import xxhash
+
+from . import language as _language
+from .filters import filter_reason
+from .identity import assign_identities
+from .models import Article, Content, Enclosure, FeedOptions, ParsedFeed, RawEntry
+from .text import (
+    cleanup,
+    collapse_ws,
+    first_image,
+    html_to_text,
+    sanitize,
+    summarize,
+    text_to_html,
+)
+from .urls import canonical_url
+
+__all__ = [
+    "clean_authors",
+    "clean_tags",
+    "content_hash",
+    "normalize_entry",
+    "normalize_feed",
+    "resolve_dates",
+]
+
+SUMMARY_CHARS = 300
+TITLE_FALLBACK_CHARS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class _FeedContext:
+    """What normalize needs from the feed, worked out once per feed."""
+
+    feed_url: str
+    base: str
+    language: str | None
+    fetched_at: datetime
+    options: FeedOptions
+    future_limit: datetime
+
+
+def _context(
+    parsed: ParsedFeed,
+    feed_url: str,
+    fetched_at: datetime,
+    options: FeedOptions,
+    future_tolerance_s: int,
+) -> _FeedContext:
+    return _FeedContext(
+        feed_url=feed_url,
+        base=feed_url,
+        language=_language.normalize_language(parsed.language),
+        fetched_at=fetched_at,
+        options=options,
+        future_limit=fetched_at + timedelta(seconds=future_tolerance_s),
+    )
+
+
+def normalize_feed(
+    parsed: ParsedFeed,
+    *,
+    feed_url: str,
+    fetched_at: datetime,
+    options: FeedOptions = FeedOptions(),
+    future_tolerance_s: int = 600,
+) -> list[Article]:
+    """Every entry of `parsed` as an Article, identities assigned (ingest.identity) and the
+    feed's keep/block rules applied: a filtered article is still returned, with `filtered`
+    saying why."""
+    ctx = _context(parsed, feed_url, fetched_at, options, future_tolerance_s)
+    articles = [_normalize(e, ctx) for e in parsed.entries]
+    if ctx.language is None:
+        articles = _detect_feed_language(articles)
+    articles = assign_identities(articles)
+    if options.keep or options.block:
+        articles = [
+            dataclasses.replace(a, filtered=reason) if (reason := filter_reason(a, options)) else a
+            for a in articles
+        ]
+    return articles
+
+
+def normalize_entry(
+    entry: RawEntry,
+    parsed: ParsedFeed,
+    *,
+    feed_url: str,
+    fetched_at: datetime,
+    options: FeedOptions = FeedOptions(),
+    future_tolerance_s: int = 600,
+) -> Article:
+    """One entry as an Article with identity "" (no filters applied)."""
+    return _normalize(entry, _context(parsed, feed_url, fetched_at, options, future_tolerance_s))
+
+
+# --------------------------------------------------------------------------- the record
+
+
+def _normalize(entry: RawEntry, ctx: _FeedContext) -> Article:
+    base = _resolve(ctx.base, entry.base) or ctx.base
+    url = _http_url(entry.orig_link, base) or _http_url(entry.link, base)
+    if url is None and entry.guid and entry.guid.startswith(("http://", "https://")):
+        url = _http_url(entry.guid, base)  # RSS guid isPermaLink
+    extra: dict[str, Any] = dict(entry.extra)
+
+    body = _pick_content(entry.content, entry.summary)
+    content_html = ""
+    if body is not None:
+        content_html = _to_html(body, _resolve(base, body.base) or base)
+        if ctx.options.cleanup:
+            content_html = cleanup(content_html)
+    content_text = html_to_text(content_html)
+    if "<" in content_text and _ESCAPED_MARKUP.search(content_text):
+        # double-escaped HTML ("&amp;lt;p&amp;gt;", WordPress comment feeds): its text is
+        # markup; read that as the HTML it was meant to be
+        content_html = sanitize(content_text.replace("\n", " "), base)
+        if ctx.options.cleanup:
+            content_html = cleanup(content_html)
+        content_text = html_to_text(content_html)
+
+    title = _title(entry)
+    if not title and content_text:
+        title = summarize(content_text, TITLE_FALLBACK_CHARS)
+        extra["title_source"] = "content"
+
+    summary = ""
+    if entry.summary is not None and entry.summary is not body:
+        s = entry.summary
+        if not (body is not None and body.value.startswith(s.value[:200])):
+            if s.type == "text/plain":
+                s_text = s.value
+            elif "<" in s.value:
+                s_text = html_to_text(sanitize(s.value))
+            else:
+                s_text = _html.unescape(s.value)
+            if "<" in s_text and _ESCAPED_MARKUP.search(s_text):
+                s_text = html_to_text(sanitize(s_text))
+            if s_text and not content_text.startswith(collapse_ws(s_text)[:80]):
+                summary = summarize(s_text, SUMMARY_CHARS)
+    if not summary and content_text:
+        summary = summarize(content_text.split("\n\n", 1)[0], SUMMARY_CHARS)
+
+    published, updated, source = resolve_dates(
+        entry.published, entry.updated, ctx.fetched_at, ctx.future_limit
+    )
+    lang = _language.normalize_language(entry.language) or ctx.language
+    if lang is None and content_text:
+        lang = _language.detect(content_text)
+        if lang:
+            extra["language_source"] = "detected"
+
+    enclosures = _enclosures(entry.enclosures, base)
+    return Article(
+        feed_url=ctx.feed_url,
+        identity="",
+        guid=entry.guid,
+        url=url,
+        canonical_url=canonical_url(url) if url else None,
+        title=title,
+        authors=clean_authors(entry.authors),
+        published_at=published,
+        updated_at=updated,
+        fetched_at=ctx.fetched_at,
+        summary=summary,
+        content_html=content_html,
+        content_text=content_text,
+        language=lang,
+        tags=clean_tags(entry.tags),
+        image_url=_image(entry, enclosures, content_html, base),
+        enclosures=enclosures,
+        word_count=len(content_text.split()),
+        content_hash=content_hash(title, content_text),
+        date_source=source,
+        published_raw=entry.published_raw or entry.updated_raw,
+        extra=extra,
+    )
+
+
+def _detect_feed_language(articles: list[Article]) -> list[Article]:
+    """Articles too short to detect one by one (no declaration anywhere) get the language
+    of their titles and texts taken together, when the model is sure of it: one detection
+    per feed. A mixed-language feed gets no answer, which is right."""
+    missing = [i for i, a in enumerate(articles) if a.language is None]
+    if not missing:
+        return articles
+    sample = "\n".join(f"{articles[i].title}\n{articles[i].content_text[:400]}" for i in missing)
+    lang = _language.detect(sample[: _language.DETECT_SAMPLE_CHARS * 2])
+    if lang is None:
+        return articles
+    out = list(articles)
+    for i in missing:
+        extra = {**out[i].extra, "language_source": "detected_feed"}
+        out[i] = dataclasses.replace(out[i], language=lang, extra=extra)
+    return out
+
+
+# --------------------------------------------------------------------------- fields
+
+
+def content_hash(title: str, text: str) -> str:
+    """xxh3-128 hex of the casefolded, whitespace-collapsed title and text."""
+    key = collapse_ws(title).casefold() + "\n" + collapse_ws(text).casefold()
+    return xxhash.xxh3_128_hexdigest(key.encode("utf-8"))
+
+
+def resolve_dates(
+    published: datetime | None,
+    updated: datetime | None,
+    fetched_at: datetime,
+    future_limit: datetime,
+) -> tuple[datetime, datetime | None, str]:
+    """(published_at, updated_at, date_source); see the module docstring."""
+    if published is not None:
+        when, source = published, "feed"
+    elif updated is not None:
+        when, source = updated, "updated"
+    else:
+        when, source = fetched_at, "first_seen"
+    if when > future_limit:
+        when, source = fetched_at, "clamped"
+    if updated is not None:
+        if updated > future_limit:
+            updated = fetched_at
+        if updated < when:
+            updated = when
+    return when, updated, source
+
+
+_ANGLE_EMAIL = re.compile(r"\s*<[^<>@\s]+@[^<>\s]+>\s*")
+_PAREN_NAME = re.compile(r"^\s*\S+@\S+\s*\((.+)\)\s*$")
+_EMAIL = re.compile(r"^\s*(?:mailto:)?[^\s@()<>]+@[^\s@()<>]+\.[^\s@()<>]+\s*$")
+_BARE_EMAIL = re.compile(r"\(?\b[^\s@()<>]+@[^\s@()<>]+\.[a-z]{2,}\b\)?", re.I)
+
+
+def clean_authors(raw: Iterable[str]) -> tuple[str, ...]:
+    """Author names, emails stripped, de-duplicated case-insensitively."""
+    out: dict[str, str] = {}
+    for value in raw:
+        if not value:
+            continue
+        v = _html.unescape(value)
+        m = _PAREN_NAME.match(v)
+        if m:
+            v = m.group(1)
+        elif _EMAIL.match(v):
+            continue
+        else:
+            v = _ANGLE_EMAIL.sub(" ", v)
+            v = _BARE_EMAIL.sub(" ", v)
+        name = collapse_ws(v).strip(" ,;()")
+        if name.lower().startswith("by "):
+            name = name[3:].strip()
+        if name and name.casefold() not in out:
+            out[name.casefold()] = name
+    return tuple(out.values())
+
+
+def clean_tags(raw: Iterable[str]) -> tuple[str, ...]:
+    """Tags trimmed, whitespace collapsed, de-duplicated case-insensitively."""
+    out: dict[str, str] = {}
+    for value in raw:
+        tag = collapse_ws(_html.unescape(value)) if value else ""
+        if tag and tag.casefold() not in out:
+            out[tag.casefold()] = tag
+    return tuple(out.values())
+
+
+def _title(entry: RawEntry) -> str:
+    if not entry.title:
+        return ""
+    if entry.title_type == "text/plain":
+        return collapse_ws(entry.title)
+    return collapse_ws(html_to_text(sanitize(entry.title)))
+
+
+def _pick_content(contents: Sequence[Content], summary: Content | None) -> Content | None:
+    best: Content | None = None
+    for c in contents:
+        if best is None or (c.type != "text/plain", len(c.value)) > (
+            best.type != "text/plain",
+            len(best.value),
+        ):
+            best = c
+    if best is None:
+        return summary
+    if summary is not None and len(summary.value) > 2 * len(best.value) + 200:
+        return summary  # a stub <content> beside the real text in <description>
+    return best
+
+
+def _to_html(c: Content, base: str) -> str:
+    if c.type == "text/plain":
+        return text_to_html(c.value)
+    return sanitize(c.value, base)
+
+
+def _resolve(base: str, ref: str | None) -> str | None:
+    if not ref:
+        return None
+    if ref.startswith(_ABSOLUTE):  # the common case, without urljoin's cost
+        return ref.strip()
+    try:
+        return urljoin(base, ref.strip())
+    except ValueError:
+        return None
+
+
+_ABSOLUTE = ("http://", "https://")
+# markup still present in text that came out of HTML: the feed escaped its HTML twice
+_ESCAPED_MARKUP = re.compile(
+    r"<(?:a\s+href=|img\s+src=|/?(?:p|br|div|span|em|strong|b|i|ul|li|h[1-6])\s*/?>)", re.I
+)
+
+
+def _http_url(ref: str | None, base: str) -> str | None:
+    url = _resolve(base, ref)
+    if url and url.startswith(("http://", "https://")) and " " not in url.strip():
+        return url
+    return None
+
+
+def _enclosures(raw: Sequence[Enclosure], base: str) -> tuple[Enclosure, ...]:
+    out: list[Enclosure] = []
+    seen: set[str] = set()
+    for enc in raw:
+        url = _http_url(enc.url, base)
+        if url is None or url in seen:
+            continue
+        seen.add(url)
+        length = enc.length if enc.length is not None and enc.length >= 0 else None
+        ctype = enc.type.strip().lower() if enc.type and enc.type.strip() else None
+        out.append(Enclosure(url=url, type=ctype, length=length))
+    return tuple(out)
+
+
+_IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:$|[?#])", re.I)
+
+
+def _is_image(medium: str | None, ctype: str | None, url: str) -> bool:
+    if medium:
+        return medium.lower() == "image"
+    if ctype:
+        return ctype.lower().startswith("image/")
+    return _IMAGE_EXT.search(url) is not None
+
+
+def _image(
+    entry: RawEntry, enclosures: Sequence[Enclosure], content_html: str, base: str
+) -> str | None:
+    candidates: list[str] = []
+    media = entry.media
+    images = [m for m in media if m.kind == "content" and _is_image(m.medium, m.type, m.url)]
+    # the largest declared rendition (Guardian: 140 and 460 px); document order on ties
+    images.sort(key=lambda m: -(m.width or 0))
+    candidates += [m.url for m in images]
+    candidates += [m.url for m in media if m.kind == "thumbnail"]
+    candidates += [e.url for e in enclosures if _is_image(None, e.type, e.url)]
+    candidates += [m.url for m in media if m.kind == "image"]
+    for c in candidates:
+        url = _http_url(c, base)
+        if url:
+            return url
+    img = first_image(content_html)
+    return _http_url(img, base) if img else None

@@ -1,0 +1,393 @@
+"""Feed bytes -> ParsedFeed (pure: no I/O).
+
+    parse(body, url, headers) -> ParsedFeed        raises errors.ParseError only when the
+                                                   body is not a feed at all
+
+- JSON documents (sniffed: first non-blank byte `{`) go to `ingest.jsonfeed`.
+- Everything else goes to feedparser (RSS 0.9x/1.0/2.0, Atom 0.3/1.0, RDF, CDF) with
+  `sanitize_html=False, resolve_relative_uris=False`: normalize sanitizes with nh3 and
+  resolves URLs itself against xml:base / the feed URL, identically for every parser.
+- feedparser's `*_parsed` dates are UTC struct_times; a date without an offset is read as
+  UTC by feedparser (RFC 822 says so for RSS; for Atom it is the usual intent). The raw
+  strings are kept in `published_raw` / `updated_raw`.
+- External entities are never resolved (feedparser turns off expat's external general
+  entities; the test suite feeds it laminas' XXE probe).
+- Dates feedparser cannot read because their month / weekday names are not English
+  ("Seg, 24 Set 2018 19:42:40 -0300": pt, es, fr, de, it, nl) are translated and re-read.
+- A gzip body served without Content-Encoding is inflated (capped at MAX_GUNZIP_BYTES).
+- Relative links stay relative unless an xml:base is in force (normalize resolves them
+  against the feed URL); guids are kept as the feed wrote them.
+- A recoverable problem (ill-formed XML that feedparser's loose parser still read, a wrong
+  declared encoding) is reported in `ParsedFeed.bozo`, not raised.
+- ParseError (naming the URL and the reason): empty body, an HTML page, JSON that is not a
+  JSON Feed or is truncated, or anything feedparser finds no feed in.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import time
+import zlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from .errors import ParseError
+from .jsonfeed import looks_like_json, parse_json_feed
+from .models import Content, Enclosure, Media, ParsedFeed, RawEntry
+
+__all__ = ["parse"]
+
+_FORMATS = {
+    "rss20": "rss20", "rss": "rss20", "rss10": "rss10", "rss090": "rss10",
+    "rss091n": "rss09x", "rss091u": "rss09x", "rss092": "rss09x", "rss093": "rss09x",
+    "rss094": "rss09x", "atom10": "atom10", "atom": "atom10", "atom03": "atom03",
+    "atom02": "atom03", "atom01": "atom03", "cdf": "cdf", "json1": "json10", "json11": "json11",
+}  # fmt: skip
+_GZIP_MAGIC = b"\x1f\x8b"
+_SENTINEL_ROOT = "http://document-base.invalid/"
+_SENTINEL_DIR = _SENTINEL_ROOT + "d/"
+MAX_GUNZIP_BYTES = 128 * 1024 * 1024
+_SKIP_HOURS = re.compile(rb"<skipHours\b[^>]*>(.*?)</skipHours>", re.S | re.I)
+_SKIP_DAYS = re.compile(rb"<skipDays\b[^>]*>(.*?)</skipDays>", re.S | re.I)
+_HOUR = re.compile(rb"<hour\b[^>]*>\s*(\d{1,2})\s*</hour>", re.I)
+_DAY = re.compile(rb"<day\b[^>]*>\s*([A-Za-z]+)\s*</day>", re.I)
+_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)\b", re.I | re.S)
+
+
+def parse(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
+    """Parse one feed document. See the module docstring."""
+    try:
+        return _parse(body, url, headers or {})
+    except ParseError:
+        raise
+    except Exception as exc:  # a parser bug must not take the pipeline down
+        raise ParseError(url, f"parser failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _parse(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:
+    if not body or not body.strip():
+        raise ParseError(url, "empty document")
+    if body[:2] == _GZIP_MAGIC:  # a .gz file served without Content-Encoding
+        body = _gunzip(body, url)
+    if looks_like_json(body):
+        return parse_json_feed(body, url)
+    response_headers = {k.lower(): v for k, v in headers.items()}
+    # feedparser resolves links, permalink guids and xml:base against the document base,
+    # and only restores an outer xml:base after an inner one when the document base is
+    # not empty. A sentinel base keeps scoping right and is mapped back to relative
+    # references (`_u`), which normalize resolves against the feed URL; guids stay raw.
+    # Without any xml:base there is nothing to scope, and resolving costs ~100 us a entry.
+    if b"xml:base" in body:
+        response_headers["content-location"] = _SENTINEL_DIR
+    else:
+        response_headers.pop("content-location", None)
+    # no header at all is not the server's "wrong type" (NonXMLContentType bozo); and
+    # application/xml lets the XML declaration pick the encoding (text/xml would force ASCII)
+    response_headers.setdefault("content-type", "application/xml")
+    d = feedparser.parse(
+        body,
+        response_headers=response_headers,
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
+    version = d.get("version") or ""
+    raw_entries = d.get("entries") or []
+    feed = d.get("feed") or {}
+    bozo_exc = d.get("bozo_exception") if d.get("bozo") else None
+    if not version and not raw_entries and not (feed.get("title") or feed.get("link")):
+        if _HTML_START.match(body[:2048]):
+            raise ParseError(url, "an HTML page, not a feed")
+        reason = f": {bozo_exc}" if bozo_exc else ""
+        raise ParseError(url, f"not a recognizable feed{reason}")
+    lang = _s(feed.get("language"))
+    entries = tuple(_entry(e, lang) for e in raw_entries)
+    skip_hours, skip_days = _skips(body) if b"skip" in body else ((), ())
+    return ParsedFeed(
+        url=url,
+        format=_FORMATS.get(version, "unknown"),
+        title=_s(feed.get("title")),
+        link=_u(feed.get("link")),
+        language=lang,
+        entries=entries,
+        ttl_minutes=_int(feed.get("ttl")),
+        sy_update_period=(_s(feed.get("sy_updateperiod")) or "").lower() or None,
+        sy_update_frequency=_int(feed.get("sy_updatefrequency")),
+        skip_hours=skip_hours,
+        skip_days=skip_days,
+        bozo=f"{type(bozo_exc).__name__}: {bozo_exc}" if bozo_exc else None,
+        parser="feedparser",
+    )
+
+
+def _gunzip(body: bytes, url: str) -> bytes:
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = d.decompress(body, MAX_GUNZIP_BYTES)
+    except zlib.error as exc:
+        raise ParseError(url, f"body looks gzip-compressed but is not: {exc}") from None
+    if d.unconsumed_tail:
+        raise ParseError(url, f"gzip body inflates beyond {MAX_GUNZIP_BYTES} bytes")
+    return out
+
+
+def _skips(body: bytes) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    hours: list[int] = []
+    days: list[str] = []
+    m = _SKIP_HOURS.search(body)
+    if m:
+        hours = sorted({int(h) for h in _HOUR.findall(m.group(1)) if 0 <= int(h) <= 24})
+    m = _SKIP_DAYS.search(body)
+    if m:
+        found = {d.decode("ascii").lower() for d in _DAY.findall(m.group(1))}
+        days = [d.capitalize() for d in _DAYS if d in found]
+    return tuple(h % 24 for h in hours), tuple(days)
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _s(value: object) -> str | None:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return None
+
+
+def _u(value: object) -> str | None:
+    """A URL-ish value with the sentinel document base taken back out (see _parse)."""
+    v = _s(value)
+    if v is None or not v.startswith(_SENTINEL_ROOT):
+        return v
+    if v.startswith(_SENTINEL_DIR):
+        return v[len(_SENTINEL_DIR) :] or None
+    return "/" + v[len(_SENTINEL_ROOT) :]
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        v = value.strip().replace(",", "")
+        if v.isdigit():
+            return int(v)
+    return None
+
+
+# Month names feeds write in their own language (RFC 822 wants English): pt, es, fr, de,
+# it, nl. Full names and the usual abbreviations -> the English abbreviation.
+_MONTHS: dict[str, str] = {}
+for _en, _names in {
+    "Jan": "janeiro jan enero ene janvier janv januar jän gennaio gen januari",
+    "Feb": "fevereiro fev febrero feb février févr fevr februar febbraio februari",
+    "Mar": "março marco mar marzo mars märz mär mrz maart mrt",
+    "Apr": "abril abr avril avr april aprile apr",
+    "May": "maio mai mayo may mai maggio mag mei",
+    "Jun": "junho jun junio juin juni giugno giu",
+    "Jul": "julho jul julio juillet juil juli luglio lug",
+    "Aug": "agosto ago août aout august aug augustus",
+    "Sep": "setembro set septiembre sep sept septembre september settembre",
+    "Oct": "outubro out octubre oct octobre oktober okt ottobre ott",
+    "Nov": "novembro nov noviembre novembre november",
+    "Dec": "dezembro dez diciembre dic décembre déc dec dezember dicembre december",
+}.items():
+    for _name in _names.split():
+        _MONTHS[_name] = _en
+_WORD = re.compile(r"[^\W\d_]+\.?")
+_WEEKDAY_PREFIX = re.compile(r"^\s*[^\W\d_]+\.?,?\s+(?=\d)")
+
+
+def _localized_date(raw: str | None) -> datetime | None:
+    """A date feedparser could not read because its month / weekday names are not English
+    ("Seg, 24 Set 2018 19:42:40 -0300"): names translated, then feedparser's reader."""
+    if not raw or not any(c.isalpha() for c in raw):
+        return None
+    text = _WEEKDAY_PREFIX.sub("", raw)
+    changed = text != raw
+
+    def _month(m: re.Match[str]) -> str:
+        nonlocal changed
+        word = m.group(0).rstrip(".").lower()
+        en = _MONTHS.get(word)
+        if en is None:
+            return m.group(0)
+        changed = True
+        return en
+
+    text = _WORD.sub(_month, text)
+    if not changed:
+        return None
+    from feedparser.datetimes import _parse_date
+
+    try:
+        return _dt(_parse_date(text))
+    except Exception:  # feedparser's date readers raise assorted errors on junk
+        return None
+
+
+def _raw_get(d: Mapping[str, Any], key: str) -> Any:
+    return dict.get(d, key) if isinstance(d, dict) else d.get(key)
+
+
+def _dt(parsed: object) -> datetime | None:
+    if not isinstance(parsed, time.struct_time | tuple):
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    except (OverflowError, ValueError, OSError, TypeError):
+        return None
+
+
+def _content(detail: Mapping[str, Any] | None, value: object = None) -> Content | None:
+    if detail is None:
+        v = _s(value)
+        return Content(v) if v else None
+    v = detail.get("value")
+    if not isinstance(v, str) or not v.strip():
+        return None
+    ctype = (detail.get("type") or "text/html").lower()
+    if ctype in ("text", "plain"):
+        ctype = "text/plain"
+    elif ctype in ("html",):
+        ctype = "text/html"
+    elif ctype in ("xhtml",):
+        ctype = "application/xhtml+xml"
+    return Content(v, ctype, _u(detail.get("base")), _s(detail.get("language")))
+
+
+def _authors(e: Mapping[str, Any]) -> tuple[str, ...]:
+    out: list[str] = []
+    for a in e.get("authors") or ():
+        if isinstance(a, Mapping):
+            name = _s(a.get("name"))
+            email = _s(a.get("email"))
+            if name and email and email not in name:
+                out.append(f"{name} <{email}>")
+            elif name or email:
+                out.append(str(name or email))
+    if not out:
+        single = _s(e.get("author"))
+        if single:
+            out.append(single)
+    return tuple(out)
+
+
+def _media(e: Mapping[str, Any]) -> tuple[Media, ...]:
+    out: list[Media] = []
+    for m in e.get("media_content") or ():
+        if isinstance(m, Mapping) and _s(m.get("url")):
+            out.append(
+                Media(
+                    url=str(_u(m.get("url"))),
+                    kind="content",
+                    type=_s(m.get("type")),
+                    medium=_s(m.get("medium")),
+                    width=_int(m.get("width")),
+                    height=_int(m.get("height")),
+                )
+            )
+    for m in e.get("media_thumbnail") or ():
+        if isinstance(m, Mapping) and _s(m.get("url")):
+            out.append(
+                Media(
+                    url=str(_s(m.get("url"))),
+                    kind="thumbnail",
+                    medium="image",
+                    width=_int(m.get("width")),
+                    height=_int(m.get("height")),
+                )
+            )
+    image = e.get("image")
+    if isinstance(image, Mapping) and _u(image.get("href")):
+        out.append(Media(url=str(_u(image.get("href"))), kind="image", medium="image"))
+    return tuple(out)
+
+
+def _enclosures(e: Mapping[str, Any]) -> tuple[Enclosure, ...]:
+    out: list[Enclosure] = []
+    seen: set[str] = set()
+    for enc in e.get("enclosures") or ():
+        if not isinstance(enc, Mapping):
+            continue
+        href = _u(enc.get("href")) or _u(enc.get("url"))
+        if not href or href in seen:
+            continue
+        seen.add(href)
+        out.append(Enclosure(url=href, type=_s(enc.get("type")), length=_int(enc.get("length"))))
+    return tuple(out)
+
+
+_EXTRA_KEYS = (
+    ("comments", "comments"),
+    ("itunes_duration", "duration"),
+    ("itunes_episode", "episode"),
+    ("itunes_season", "season"),
+    ("itunes_episodetype", "episode_type"),
+    ("itunes_explicit", "explicit"),
+    ("subtitle", "subtitle"),  # itunes:subtitle
+)
+
+
+def _entry(e: Mapping[str, Any], feed_lang: str | None) -> RawEntry:
+    contents = tuple(
+        c for c in (_content(x) for x in e.get("content") or () if isinstance(x, Mapping)) if c
+    )
+    summary = _content(e.get("summary_detail"), e.get("summary"))
+    title_detail = e.get("title_detail") or {}
+    title_type = (title_detail.get("type") or "text/plain").lower()
+    base = None
+    for detail in (*contents, summary):
+        if detail is not None and detail.base:
+            base = detail.base
+            break
+    if base is None:
+        base = _u(title_detail.get("base"))
+    extra: dict[str, Any] = {}
+    for key, name in _EXTRA_KEYS:
+        v = e.get(key)
+        if isinstance(v, bool):
+            extra[name] = v
+        elif isinstance(v, str | int) and str(v).strip():
+            extra[name] = _u(" ".join(v.split())) if isinstance(v, str) else v
+    source = e.get("source")
+    if isinstance(source, Mapping):
+        src = {k: source[k] for k in ("title", "href") if isinstance(source.get(k), str)}
+        if src:
+            extra["source"] = src
+    tags = tuple(
+        str(t.get("term") or t.get("label")).strip()
+        for t in e.get("tags") or ()
+        if isinstance(t, Mapping) and (_s(t.get("term")) or _s(t.get("label")))
+    )
+    language = (
+        (contents[0].language if contents else None)
+        or (summary.language if summary else None)
+        or _s(title_detail.get("language"))
+    )
+    if language == feed_lang:
+        language = None
+    return RawEntry(
+        guid=_u(e.get("id")),
+        link=_u(e.get("link")),
+        orig_link=_u(e.get("feedburner_origlink")) or _u(e.get("pheedo_origlink")),
+        title=_s(e.get("title")),
+        title_type="text/html" if "html" in title_type else "text/plain",
+        summary=summary,
+        content=contents,
+        authors=_authors(e),
+        published=_dt(e.get("published_parsed")) or _localized_date(_s(e.get("published"))),
+        published_raw=_s(e.get("published")),
+        # dict.get: FeedParserDict.get("updated") falls back to "published" (feedparser #310)
+        updated=_dt(_raw_get(e, "updated_parsed")) or _localized_date(_s(_raw_get(e, "updated"))),
+        updated_raw=_s(_raw_get(e, "updated")),
+        tags=tags,
+        enclosures=_enclosures(e),
+        media=_media(e),
+        language=language,
+        base=base,
+        extra=extra,
+    )

@@ -1,0 +1,90 @@
+"""URL helpers: validating feed URLs and canonicalizing article URLs (pure)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+__all__ = ["canonical_url", "validate_feed_url"]
+
+
+def validate_feed_url(url: str) -> str:
+    """Return the feed URL stripped, or raise ValueError saying what is wrong with it."""
+    url = url.strip()
+    if not url:
+        raise ValueError("empty URL")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ValueError(f"invalid URL {url!r}: {exc}") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(f"invalid URL {url!r}: only http and https feeds can be fetched")
+    if not parts.hostname:
+        raise ValueError(f"invalid URL {url!r}: no host")
+    return url
+
+
+# --------------------------------------------------------------------------- canonical URLs
+
+# Query parameters that only track the click, never select content. Exact names (lower case)
+# and prefixes. Everything else is kept: ?id=, ?p=, ?page=, ?v= select the article.
+_TRACKING_EXACT = frozenset(
+    {
+        "fbclid", "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "msclkid", "yclid",
+        "twclid", "ttclid", "li_fat_id", "igshid", "mc_cid", "mc_eid", "_hsenc", "_hsmi",
+        "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id", "vero_conv", "rb_clickid",
+        "s_cid", "cmpid", "ncid", "ocid", "ito", "icid", "wt.mc_id", "wt_mc_id", "wt_mc", "wt_zmc", "ns_mchannel",
+        "ns_source", "ns_campaign", "ns_linkname", "ns_fee", "sr_share", "at_medium",
+        "at_campaign", "at_custom1", "at_custom2", "at_custom3", "at_custom4", "spm",
+        "share", "smid", "cmp", "guccounter", "guce_referrer", "guce_referrer_sig",
+    }
+)  # fmt: skip
+_TRACKING_PREFIXES = ("utm_", "ga_", "hmb_", "pk_", "piwik_", "mtm_", "matomo_", "__twitter_")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _is_tracking(name: str) -> bool:
+    n = name.lower()
+    return n in _TRACKING_EXACT or n.startswith(_TRACKING_PREFIXES)
+
+
+def canonical_url(url: str) -> str:
+    """A stable form of an article URL for matching the same page across feeds and fetches.
+
+    Scheme and host lowercased, default port, fragment, userinfo and tracking parameters
+    (utm_*, fbclid, gclid, mc_cid, mc_eid, ... see `_TRACKING_EXACT`) dropped; the remaining
+    query parameters kept and sorted, percent-encoding normalized (w3lib.url.canonicalize_url).
+    http and https stay distinct. A URL that cannot be parsed is returned stripped.
+    """
+    from urllib.parse import parse_qsl, urlencode, urlunsplit
+
+    from w3lib.url import canonicalize_url
+
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return url
+    host = parts.hostname.rstrip(".")
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = host if port is None or port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        kept = [(k, v) for k, v in pairs if not _is_tracking(k)]
+        if len(kept) != len(pairs):
+            query = urlencode(kept)
+    path = parts.path or "/"
+    if not query and path.isascii() and "%" not in path and " " not in path:
+        return f"{scheme}://{netloc}{path}"  # nothing for w3lib to normalize (fast path)
+    try:
+        return canonicalize_url(
+            urlunsplit((scheme, netloc, path, query, "")), keep_blank_values=True
+        )
+    except ValueError:
+        return urlunsplit((scheme, netloc, path, query, ""))
