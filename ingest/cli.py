@@ -488,6 +488,23 @@ def articles_export(app: App, fmt: str, since_id: int) -> None:
     out.flush()
 
 
+@articles.command("prune")
+@click.option("--older-than", required=True, help="Age to keep, e.g. 90d.")
+@click.option("--dry-run", is_flag=True, help="Only count what would go.")
+@click.pass_obj
+@handle_errors
+def articles_prune(app: App, older_than: str, dry_run: bool) -> None:
+    """Delete old articles; tombstones keep them from coming back."""
+    from .settings import parse_duration
+
+    try:
+        age = parse_duration(older_than)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--older-than'") from None
+    n = app.store.prune(datetime.now(UTC) - timedelta(seconds=age), dry_run=dry_run)
+    click.echo(f"{'would delete' if dry_run else 'deleted'} {n} articles older than {older_than}")
+
+
 # ------------------------------------------------------------------------------ stories
 
 

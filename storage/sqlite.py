@@ -203,6 +203,15 @@ MIGRATIONS: tuple[str, ...] = (
         reason TEXT
     );
     CREATE INDEX fetches_feed ON fetches(feed_url, id);
+
+    CREATE TABLE tombstones (
+        feed_url TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        canonical_url TEXT,
+        deleted_at TEXT NOT NULL,
+        PRIMARY KEY (feed_url, identity)
+    ) WITHOUT ROWID;
+    CREATE INDEX tombstones_canonical ON tombstones(feed_url, canonical_url);
     """,
 )
 
@@ -654,6 +663,12 @@ class SQLiteStore:
     ) -> tuple[str, int]:
         """new | updated | unchanged, and the article id. See README "Dedup rules"."""
         now_s = to_iso(a.fetched_at)
+        if tx.execute(
+            """SELECT 1 FROM tombstones WHERE feed_url = ? AND (identity = ? OR canonical_url = ?)
+               LIMIT 1""",
+            (a.feed_url, a.identity, a.canonical_url),
+        ).fetchone():
+            return "unchanged", 0  # pruned on purpose: it must not come back
         src = tx.execute(
             "SELECT article_id, content_hash FROM article_sources WHERE feed_url = ? AND identity = ?",
             (a.feed_url, a.identity),
@@ -901,6 +916,48 @@ class SQLiteStore:
             tx.execute("DELETE FROM feeds WHERE url = ?", (old,))
             return
         tx.execute("UPDATE feeds SET url = ?, moved_from = ? WHERE url = ?", (new, old, old))
+
+    # ------------------------------------------------------------------ retention
+
+    def prune(self, older_than: datetime, *, dry_run: bool = False) -> int:
+        """Delete articles published (else first seen) before `older_than`. Each feed item
+        that carried them leaves a tombstone, so a feed that still lists an old item does not
+        bring it back (FreshRSS #3571). Returns how many articles went (or would go)."""
+        from storage import story_index
+
+        cutoff = to_iso(older_than)
+        where = "COALESCE(published_at, first_seen_at) < ?"
+        if dry_run:
+            row = self.conn.execute(f"SELECT COUNT(*) FROM articles WHERE {where}", (cutoff,))
+            return int(row.fetchone()[0])
+        now_s = to_iso(datetime.now().astimezone())
+        with self._tx() as tx:
+            ids = [r[0] for r in tx.execute(f"SELECT id FROM articles WHERE {where}", (cutoff,))]
+            for article_id in ids:
+                tx.execute(
+                    """INSERT OR REPLACE INTO tombstones (feed_url, identity, canonical_url,
+                       deleted_at) SELECT feed_url, identity, canonical_url, ?
+                       FROM article_sources WHERE article_id = ?""",
+                    (now_s, article_id),
+                )
+                story_index.remove(tx, article_id)
+                tx.execute("DELETE FROM article_sources WHERE article_id = ?", (article_id,))
+                tx.execute("DELETE FROM story_links WHERE article_id = ?", (article_id,))
+                tx.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+            # stories: drop the empty ones, re-elect representatives that were pruned
+            tx.execute("DELETE FROM stories WHERE id NOT IN (SELECT story_id FROM articles "
+                       "WHERE story_id IS NOT NULL)")  # fmt: skip
+            tx.execute(
+                """UPDATE stories SET
+                     n_articles = (SELECT COUNT(*) FROM articles a WHERE a.story_id = stories.id),
+                     representative_id = (SELECT a.id FROM articles a WHERE a.story_id = stories.id
+                        ORDER BY a.word_count < ?, COALESCE(a.published_at, a.first_seen_at), a.id
+                        LIMIT 1)
+                   WHERE representative_id NOT IN (SELECT id FROM articles)
+                      OR n_articles != (SELECT COUNT(*) FROM articles a WHERE a.story_id = stories.id)""",
+                (FULL_TEXT_WORDS,),
+            )
+        return len(ids)
 
     # ------------------------------------------------------------------ reading
 

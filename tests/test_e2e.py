@@ -229,3 +229,35 @@ def test_parse_workers_store_the_same_records(
         )
     assert len(exported[0]) == 24
     assert exported[0] == exported[1]
+
+
+ARTICLE_PAGE = b"""<!doctype html><html><head><title>Lock keepers vote to strike</title></head><body>
+<nav><a href="/">Home</a> | <a href="/news">News</a> | <a href="/sport">Sport</a></nav>
+<article><h1>Lock keepers vote to strike over winter rota</h1>
+<p>Lock keepers on the northern canal voted on Tuesday to strike for two days next month, their
+union said, after talks over the winter rota broke down for the third time this autumn.</p>
+<p>The keepers say the new rota leaves single staff in charge of the flight of eleven locks at
+night, which they argue is unsafe when the water is high and the towpath lights are out.</p>
+<p>The canal trust said it was disappointed by the vote and would keep the locks open with
+managers trained for the work, though boaters were warned to expect delays at the busiest gates.</p>
+<p>Both sides have agreed to meet again on Friday with an independent mediator in the room.</p>
+</article><footer>Copyright the made-up Canal Courier. Subscribe to our newsletter.</footer>
+</body></html>"""
+
+
+def test_full_text_is_extracted_for_opted_in_feeds(ingest, feed_server: FeedServer) -> None:  # type: ignore[no-untyped-def]
+    page = feed_server.route("/news/lock-keepers", body=ARTICLE_PAGE, content_type="text/html")
+    teaser = {"title": "Lock keepers vote to strike", "link": page, "guid": "lk-1",
+              "date": "Tue, 24 Nov 2026 08:00:00 +0000", "html": "<p>Keepers vote to strike.</p>"}  # fmt: skip
+    feed = feed_server.route("/teasers.xml", body=rss("Courier", "https://c.example/", [teaser]))
+    r = ingest("feeds", "add", feed, "--full-text")
+    assert r.exit_code == 0
+    assert ingest("run").exit_code == 0
+    (rec,) = export(ingest)
+    assert "flight of eleven locks" in rec["content_text"]
+    assert "Subscribe to our newsletter" not in rec["content_text"]
+    assert rec["word_count"] > 80
+    assert len(feed_server.requests_for("/news/lock-keepers")) == 1
+    # known articles are not fetched again
+    ingest("run", "--all")
+    assert len(feed_server.requests_for("/news/lock-keepers")) == 1

@@ -277,3 +277,37 @@ def test_story_groups_near_duplicates_and_keeps_sources(store: SQLiteStore) -> N
     levels = {s["article_id"]: s["level"] for s in story["sources"]}
     assert levels[w2["id"]] == "duplicate"
     assert json.loads(json.dumps(story))  # JSON-serializable for `stories list --json`
+
+
+def test_pruned_articles_do_not_come_back(store: SQLiteStore) -> None:
+    old, new = NOW - timedelta(days=100), NOW - timedelta(days=1)
+    claim(store)
+    record(
+        store,
+        A,
+        article(identity="old", published_at=old),
+        article(identity="new", published_at=new),
+    )
+    record(
+        store,
+        B,
+        article(
+            feed_url=B, identity="b-old", published_at=old, canonical_url="https://a.example/old"
+        ),
+    )  # same URL: a second source
+    assert store.prune(NOW - timedelta(days=90), dry_run=True) == 1
+    assert store.prune(NOW - timedelta(days=90)) == 1
+    assert [r["guid"] for r in store.articles()] == ["new"]
+    assert store.stats()["stories"] == 1
+    # both feeds still list the old item: it stays deleted
+    s = record(store, A, article(identity="old", published_at=old))
+    s2 = record(
+        store,
+        B,
+        article(
+            feed_url=B, identity="b-old", published_at=old, canonical_url="https://a.example/old"
+        ),
+    )
+    assert (s.new, s2.new) == (0, 0)  # type: ignore[attr-defined]
+    assert [r["guid"] for r in store.articles()] == ["new"]
+    assert store.search("old") == []
