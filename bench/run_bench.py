@@ -1,0 +1,368 @@
+"""`make bench`: the project against lemon24/reader on a loopback feed farm (issue #6).
+
+    python -m bench.run_bench [--quick] [--sizes 300,1000] [--no-reader] [--big-mb 50]
+
+For each size N: a farm of N feeds x 50 items (bench.farm, a separate process, feeds spread
+over 127.1.x.y hosts, 5 per host, every tenth feed without validators), then for each tool:
+
+  cold       an empty database, every feed fetched, parsed and stored
+  warm       right after: conditional requests, 304 for the feeds that send validators
+  unchanged  the farm stops sending validators: every feed answers 200 with the same bytes
+
+Each scenario is one whole process, timed from spawn to exit, as cron would run it:
+`.venv/bin/ingest --db X run --all --timings`, and for reader `update_feeds(scheduled=False)`
+in its own venv (bench/.venv-reader, created here when missing). The peak RSS is the peak of
+the sum of VmRSS over the process tree, sampled every 10 ms from /proc. Then one feed of
+`--big-mb` MB is ingested alone (peak RSS). Results: a table on stdout and bench/out/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Measure", "main", "measure", "tree_rss_kb"]
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+READER_VENV = BENCH / ".venv-reader"
+READER_PKGS = ["reader==3.26", "sgmllib3k"]
+TARGETS = {"cold": 10.0, "warm": 10.0, "unchanged": 20.0}
+RSS_TARGET_MB = 120.0
+
+# the settings our runs use, printed with the results
+OUR_ENV = {
+    "INGEST_ALLOW_PRIVATE_NETWORKS": "1",  # the farm is on 127.0.0.0/8
+    "INGEST_PER_HOST_DELAY": "0",  # no pause between two requests to one host ...
+    "INGEST_PER_HOST_CONCURRENCY": "2",  # ... but at most 2 in flight per host (default)
+    "INGEST_CONCURRENCY": "20",  # feeds in flight (default)
+    "INGEST_LOG_LEVEL": "WARNING",
+}
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def tree_rss_kb(pid: int) -> int:
+    """Sum of VmRSS (kB) of `pid` and all its descendants."""
+    total = 0
+    stack = [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+                        break
+        except OSError:
+            continue
+        stack.extend(_children(p))
+    return total
+
+
+@dataclass(slots=True)
+class Measure:
+    seconds: float
+    peak_rss_mb: float
+    returncode: int
+    stdout: str
+    stderr: str
+    stages: dict[str, float] = field(default_factory=dict)
+
+
+def measure(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 900) -> Measure:
+    """Run `cmd` to completion: wall time from spawn to exit and peak RSS of its tree."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
+    )
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, tree_rss_kb(proc.pid))
+            done.wait(0.01)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    elapsed = time.perf_counter() - t0
+    done.set()
+    sampler.join()
+    stages: dict[str, float] = {}
+    m = re.search(r"^stages: (.*)$", out, re.M)
+    if m:
+        for part in m.group(1).split():
+            k, _, v = part.partition("=")
+            stages[k] = float(v.rstrip("s"))
+    return Measure(elapsed, peak / 1024, proc.returncode, out, err, stages)
+
+
+# --------------------------------------------------------------------------- the farm
+
+
+class Farm:
+    """bench.farm in a child process."""
+
+    def __init__(
+        self, feeds: int, opml: Path, octet: int, big_mb: float = 0.0, slow_share: float = 0.0
+    ) -> None:
+        cmd = [
+            sys.executable,
+            "-m",
+            "bench.farm",
+            "--feeds",
+            str(feeds),
+            "--opml",
+            str(opml),
+            "--second-octet",
+            str(octet),
+            "--max-seconds",
+            "3000",
+        ]
+        if big_mb:
+            cmd += ["--big-mb", str(big_mb)]
+        if slow_share:
+            cmd += ["--slow-share", str(slow_share)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("READY "):
+            self.stop()
+            raise RuntimeError(f"the feed farm did not start: {line!r}")
+        self.stats_url = line.split()[1]
+        self.base = self.stats_url.rsplit("/_farm/", 1)[0]
+
+    def _get(self, path: str) -> dict[str, object]:
+        with urllib.request.urlopen(self.base + path, timeout=10) as r:
+            data: dict[str, object] = json.loads(r.read())
+            return data
+
+    def stats(self) -> dict[str, object]:
+        return self._get("/_farm/stats")
+
+    def reset(self) -> None:
+        self._get("/_farm/reset")
+
+    def validators(self, on: bool) -> None:
+        self._get(f"/_farm/validators?on={int(on)}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+# --------------------------------------------------------------------------- the two tools
+
+
+def ensure_reader_venv() -> Path | None:
+    """bench/.venv-reader/bin/python with reader installed (created when missing), or None."""
+    py = READER_VENV / "bin" / "python"
+    if py.exists():
+        ok = subprocess.run([str(py), "-c", "import reader"], capture_output=True)
+        if ok.returncode == 0:
+            return py
+    print(f"creating {READER_VENV.relative_to(ROOT)} with {' '.join(READER_PKGS)} ...", flush=True)
+    try:
+        subprocess.run(["python3", "-m", "venv", str(READER_VENV)], check=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", *READER_PKGS], check=True)
+    except (subprocess.CalledProcessError, OSError) as exc:
+        print(f"could not install reader ({exc}); running without the peer", file=sys.stderr)
+        return None
+    return py
+
+
+def our_cmd(db: Path, *args: str) -> list[str]:
+    exe = ROOT / ".venv" / "bin" / "ingest"
+    return [str(exe), "--db", str(db), *args]
+
+
+def our_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INGEST_")}
+    env.update(OUR_ENV)
+    return env
+
+
+def run_ours(db: Path, opml: Path, farm: Farm, scenarios: list[str]) -> dict[str, dict[str, Any]]:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    env = our_env()
+    imp = subprocess.run(
+        our_cmd(db, "feeds", "import", str(opml)), env=env, capture_output=True, text=True, cwd=ROOT
+    )
+    if imp.returncode != 0:
+        raise RuntimeError(f"ingest feeds import failed: {imp.stderr or imp.stdout}")
+    return _scenarios(
+        farm, scenarios, lambda: measure(our_cmd(db, "run", "--all", "--timings"), env)
+    )
+
+
+def run_reader(
+    py: Path, db: Path, opml: Path, farm: Farm, scenarios: list[str]
+) -> dict[str, dict[str, Any]]:
+    db.unlink(missing_ok=True)
+    script = str(BENCH / "reader_run.py")
+    add = subprocess.run(
+        [str(py), script, "add", str(db), str(opml)], capture_output=True, text=True
+    )
+    if add.returncode != 0:
+        raise RuntimeError(f"reader add failed: {add.stderr}")
+    return _scenarios(farm, scenarios, lambda: measure([str(py), script, "update", str(db)]))
+
+
+def _scenarios(
+    farm: Farm, scenarios: list[str], run: Callable[[], Measure]
+) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for name in scenarios:
+        farm.validators(name != "unchanged")
+        farm.reset()
+        m = run()
+        stats = farm.stats()
+        out[name] = {
+            "seconds": round(m.seconds, 3),
+            "peak_rss_mb": round(m.peak_rss_mb, 1),
+            "returncode": m.returncode,
+            "stages": m.stages,
+            "summary": (m.stdout.strip().splitlines() or [""])[0][:200],
+            "http": stats.get("by_status"),
+            "stderr_tail": m.stderr.strip()[-300:],
+        }
+        farm.validators(True)
+    return out
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _fmt_row(
+    label: str, ours: dict[str, Any], peer: dict[str, Any] | None, target: float | None
+) -> str:
+    s = float(ours["seconds"])
+    row = f"  {label:<10} ours {s:7.2f} s {float(ours['peak_rss_mb']):6.1f} MB"
+    if peer:
+        p = float(peer["seconds"])
+        ratio = p / s if s else float("inf")
+        mark = ""
+        if target:
+            mark = "  ok" if ratio >= target else f"  BELOW TARGET {target:.0f}x"
+        row += f" | reader {p:7.2f} s {float(peer['peak_rss_mb']):6.1f} MB | {ratio:5.1f}x{mark}"
+    if ours.get("returncode"):
+        row += f"  (exit {ours['returncode']})"
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.run_bench", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument("--quick", action="store_true", help="one farm of 100 feeds, no big feed")
+    ap.add_argument("--sizes", default="300,1000")
+    ap.add_argument("--no-reader", action="store_true")
+    ap.add_argument("--big-mb", type=float, default=50.0)
+    ap.add_argument("--slow-share", type=float, default=0.0, help="share of slow farm hosts")
+    ap.add_argument("--out", type=Path, default=BENCH / "out")
+    a = ap.parse_args(argv)
+    sizes = [100] if a.quick else [int(x) for x in a.sizes.split(",") if x.strip()]
+    big_mb = 0.0 if a.quick else a.big_mb
+    a.out.mkdir(parents=True, exist_ok=True)
+    if not (ROOT / ".venv" / "bin" / "ingest").exists():
+        print("no .venv/bin/ingest: run `make install` first", file=sys.stderr)
+        return 2
+    reader_py = None if a.no_reader else ensure_reader_venv()
+    scenarios = ["cold", "warm", "unchanged"]
+    results: dict[str, Any] = {
+        "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, Linux {platform.release()}",
+        "python": platform.python_version(),
+        "settings": OUR_ENV,
+        "reader": "reader 3.26, make_reader(db).update_feeds(scheduled=False), workers=1 (default)",
+        "sizes": {},
+    }
+    print(f"machine: {results['machine']}; python {results['python']}")
+    print(
+        "ours:   .venv/bin/ingest --db X run --all --timings with "
+        + " ".join(f"{k}={v}" for k, v in OUR_ENV.items())
+    )
+    if reader_py:
+        print(f"reader: {results['reader']}")
+    for i, n in enumerate(sizes):
+        opml = a.out / f"farm-{n}.opml"
+        farm = Farm(n, opml, octet=1 + i, slow_share=a.slow_share)
+        try:
+            ours = run_ours(a.out / f"ours-{n}.db", opml, farm, scenarios)
+            peer = (
+                run_reader(reader_py, a.out / f"reader-{n}.sqlite", opml, farm, scenarios)
+                if reader_py
+                else None
+            )
+        finally:
+            farm.stop()
+        results["sizes"][str(n)] = {"ours": ours, "reader": peer}
+        print(
+            f"\n{n} feeds x 50 items (farm: {n // 5} hosts 127.{1 + i}.x.y, every 10th feed without validators)"
+        )
+        for name in scenarios:
+            target = TARGETS[name] if n >= 1000 else None
+            print(_fmt_row(name, ours[name], peer[name] if peer else None, target))
+        for name in scenarios:
+            st = ours[name]["stages"]
+            http = ours[name]["http"]
+            print(
+                f"    {name:<10} stages {' '.join(f'{k}={v:.2f}' for k, v in st.items()) or '(none printed)'}; farm answered {http}"
+            )
+            print(f"    {'':<10} {ours[name]['summary']}")
+    if big_mb:
+        opml = a.out / "farm-big.opml"
+        farm = Farm(0, opml, octet=9, big_mb=big_mb)
+        try:
+            big = run_ours(a.out / "ours-big.db", opml, farm, ["cold"])["cold"]
+        finally:
+            farm.stop()
+        results["big_feed"] = {"mb": big_mb, **big}
+        print(
+            f"\none feed of {big_mb:.0f} MB: {big['seconds']:.2f} s, peak RSS {big['peak_rss_mb']:.1f} MB ({big['summary']})"
+        )
+    peak = max(
+        float(s["ours"][k]["peak_rss_mb"]) for s in results["sizes"].values() for k in scenarios
+    )
+    print(
+        f"\npeak RSS of our process tree over all scenarios: {peak:.1f} MB (target <= {RSS_TARGET_MB:.0f} MB)"
+    )
+    (a.out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    print(f"results: {(a.out / 'results.json').relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

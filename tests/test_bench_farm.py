@@ -1,0 +1,166 @@
+"""The benchmark's loopback feed farm (bench/farm.py): valid feeds, validators, 304s, hosts."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import time
+import warnings
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bench.farm import (
+    FarmConfig,
+    FarmHandle,
+    feed_address,
+    generate_feed,
+    iter_feed_urls,
+    start_farm_thread,
+    write_opml,
+)
+from ingest.fastparse import fast_parse
+from ingest.parse import parse
+
+BASE = datetime(2026, 11, 24, 12, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def farm() -> Iterator[FarmHandle]:
+    handle = start_farm_thread(
+        FarmConfig(feeds=12, items=50, first_octets=(127, 3), base_time=BASE, slow_share=0.0)
+    )
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    host_port, _, path = url.removeprefix("http://").partition("/")
+    host, _, port = host_port.partition(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request("GET", "/" + path, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    ("index", "address"),
+    [(0, "127.1.0.1"), (253, "127.1.0.254"), (254, "127.1.1.1"), (600, "127.1.2.93")],
+)
+def test_feed_address_spreads_hosts_over_loopback(index: int, address: str) -> None:
+    assert feed_address(index) == address
+
+
+def test_generated_feed_is_deterministic_realistic_and_parses_identically() -> None:
+    title, body = generate_feed(7, 50, BASE)
+    assert generate_feed(7, 50, BASE) == (title, body)
+    assert generate_feed(8, 50, BASE)[1] != body
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        slow = parse(body, "http://127.1.0.2/feeds/7.xml")
+    assert len(slow.entries) == 50
+    assert 700 <= len(body) / 50 <= 1600  # items of about 1 KB
+    entries = slow.entries
+    assert len({e.guid for e in entries}) == 50
+    assert len({e.title for e in entries}) > 40
+    assert all(e.published is not None and e.authors and e.tags for e in entries)
+    assert [e.published for e in entries] == sorted((e.published for e in entries), reverse=True)  # type: ignore[type-var]
+    fast = fast_parse(body, "http://127.1.0.2/feeds/7.xml")
+    assert fast is not None and fast.entries == slow.entries
+
+
+def test_farm_serves_every_feed_on_its_own_host_with_validators(farm: FarmHandle) -> None:
+    hosts = {f.host for f in farm.feeds}
+    assert len(hosts) == 3  # 12 feeds, 5 per host
+    for feed in farm.feeds:
+        status, headers, body = _get(feed.url)
+        assert status == 200
+        assert body == feed.body
+        assert headers["content-type"].startswith("application/rss+xml")
+        if feed.index % 10 == 9:
+            assert "etag" not in headers and "last-modified" not in headers
+        else:
+            assert headers["etag"] == feed.etag
+            assert headers["last-modified"] == feed.last_modified
+
+
+def test_farm_answers_conditional_requests_with_304(farm: FarmHandle) -> None:
+    with_validators = farm.feeds[0]
+    without = farm.feeds[9]
+    assert with_validators.etag
+    status, _, body = _get(with_validators.url, {"If-None-Match": with_validators.etag})
+    assert (status, body) == (304, b"")
+    assert with_validators.last_modified
+    status, _, _ = _get(with_validators.url, {"If-Modified-Since": with_validators.last_modified})
+    assert status == 304
+    status, _, _ = _get(with_validators.url, {"If-None-Match": '"stale"'})
+    assert status == 200
+    status, _, _ = _get(without.url, {"If-None-Match": '"anything"'})
+    assert status == 200
+
+
+def test_farm_validators_switch_off_for_the_unchanged_body_scenario(farm: FarmHandle) -> None:
+    feed = farm.feeds[1]
+    assert feed.etag
+    farm.set_validators(False)
+    try:
+        status, headers, body = _get(feed.url, {"If-None-Match": feed.etag})
+        assert status == 200 and body == feed.body and "etag" not in headers
+    finally:
+        farm.set_validators(True)
+    status, _, _ = _get(feed.url, {"If-None-Match": feed.etag})
+    assert status == 304
+
+
+def test_farm_sends_gzip_when_accepted_and_404_for_a_feed_on_the_wrong_host(
+    farm: FarmHandle,
+) -> None:
+    feed = farm.feeds[0]
+    status, headers, body = _get(feed.url, {"Accept-Encoding": "gzip"})
+    assert status == 200 and headers["content-encoding"] == "gzip"
+    assert gzip.decompress(body) == feed.body
+    other = farm.feeds[5]  # second host
+    wrong = other.url.replace(other.host, feed.host)
+    assert _get(wrong)[0] == 404
+
+
+def test_farm_counts_requests(farm: FarmHandle) -> None:
+    farm.reset()
+    feed = farm.feeds[2]
+    _get(feed.url)
+    assert feed.etag
+    _get(feed.url, {"If-None-Match": feed.etag})
+    deadline = time.monotonic() + 5
+    while farm.stats()["requests"] != 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stats = farm.stats()
+    assert stats["requests"] == 2
+    assert stats["by_status"] == {"200": 1, "304": 1}
+
+
+def test_opml_lists_every_feed(farm: FarmHandle, tmp_path: Path) -> None:
+    opml = tmp_path / "farm.opml"
+    write_opml(farm.feeds, opml)
+    assert list(iter_feed_urls(opml)) == [f.url for f in farm.feeds]
+
+
+def test_slow_hosts_answer_late() -> None:
+    handle = start_farm_thread(
+        FarmConfig(feeds=2, items=2, first_octets=(127, 4), slow_share=1.0, slow_delay_s=0.3)
+    )
+    try:
+        feed = handle.feeds[0]
+        assert feed.slow
+        t0 = time.monotonic()
+        status, _, body = _get(feed.url)
+        assert status == 200 and body == feed.body
+        assert time.monotonic() - t0 >= 0.3
+    finally:
+        handle.stop()
