@@ -7,7 +7,6 @@ errors become clean messages: exit 2 for usage and configuration errors, 1 for t
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
 import sys
@@ -50,6 +49,7 @@ class App:
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+            self._store = None
 
 
 def handle_errors(func: F) -> F:
@@ -367,8 +367,6 @@ def run(app: App, force: bool, urls: tuple[str, ...], timings: bool, verbose: bo
     """
     import logging
 
-    from .logs import log_fetch
-
     if not verbose:
         logging.getLogger("ingest").setLevel(
             max(logging.WARNING, logging.getLogger("ingest").level)
@@ -379,13 +377,20 @@ def run(app: App, force: bool, urls: tuple[str, ...], timings: bool, verbose: bo
         missing = [u for u in urls if store.get_feed(u) is None]
         if missing:
             raise click.BadParameter(f"no such feed: {missing[0]}", param_hint="'--feed'")
-    elif not force and store.due_count(datetime.now(UTC)) == 0:
+    expected = store.due_count(datetime.now(UTC), every=force)
+    if expected == 0 and not urls:
         click.echo("0 feeds due")
         return
-    from .pipeline import run_once
+    from .pipeline import run_pass
 
-    report = asyncio.run(
-        run_once(store, app.settings, force=force, urls=list(urls) or None, on_outcome=log_fetch)
+    app.close()  # worker processes are forked with no store connection open
+    report = run_pass(
+        str(app.settings.db),
+        app.settings,
+        force=force,
+        urls=list(urls) or None,
+        expected=expected,
+        log_outcomes=True,
     )
     _print_report(report, timings)
     if report.failed:

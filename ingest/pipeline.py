@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import FeedError, ParseError
 from .models import Article, Feed, FeedOptions, ParsedFeed, ScheduleDecision
@@ -40,16 +40,25 @@ if TYPE_CHECKING:
     from .fetch import Fetcher
     from .stories import Signature
 
-__all__ = ["FeedOutcome", "RunReport", "process_body", "process_feed", "run_once", "run_owner"]
+__all__ = [
+    "FeedOutcome",
+    "RunReport",
+    "process_body",
+    "process_feed",
+    "run_once",
+    "run_owner",
+    "run_pass",
+]
 
 log = logging.getLogger("ingest")
 STAGES = ("fetch", "parse", "normalize", "dedupe", "store")
 FULL_TEXT_MIN_WORDS = 150  # below this, an opted-in feed's article gets its page extracted
 
 
-def run_owner() -> str:
-    """A lease owner id unique to this process."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+def run_owner(run: str | None = None) -> str:
+    """A lease owner id unique to this process: "host:pid:run". Worker processes of one run
+    share `run`, so a feed is done once per run whichever worker claims it."""
+    return f"{socket.gethostname()}:{os.getpid()}:{run or uuid.uuid4().hex[:12]}"
 
 
 @dataclass(slots=True)
@@ -325,5 +334,95 @@ async def run_once(
     finally:
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+    if report.new or report.updated:
+        t1 = time.perf_counter()
+        store.index_pending()
+        report.stage_s["store"] += time.perf_counter() - t1
+    report.elapsed_s = time.perf_counter() - t0
+    return report
+
+
+PARALLEL_MIN_FEEDS = 20  # fewer feeds than this are not worth a second process
+
+
+def _worker(
+    conn: Any, db: str, settings: Settings, force: bool, run: str, log_outcomes: bool
+) -> None:
+    """A forked worker of `run_pass`: its own store connection, the same run token."""
+    from storage.sqlite import SQLiteStore
+
+    from .logs import log_fetch
+
+    store = SQLiteStore(db)
+    try:
+        report = asyncio.run(
+            run_once(
+                store,
+                settings,
+                force=force,
+                owner=run_owner(run),
+                on_outcome=log_fetch if log_outcomes else None,
+            )
+        )
+        conn.send(report)
+    finally:
+        store.close()
+        conn.close()
+
+
+def run_pass(
+    db: str,
+    settings: Settings,
+    *,
+    force: bool = False,
+    urls: Sequence[str] | None = None,
+    expected: int = 0,
+    log_outcomes: bool = False,
+) -> RunReport:
+    """One pass as `ingest run` makes it: with `settings.workers` > 1 and at least
+    PARALLEL_MIN_FEEDS feeds `expected`, forked worker processes claim feeds beside this one
+    (the leases keep them apart), so fetching, parsing and storing use every core."""
+    import multiprocessing
+
+    from storage.sqlite import SQLiteStore
+
+    from .logs import log_fetch
+
+    run = uuid.uuid4().hex[:12]
+    t0 = time.perf_counter()
+    children = []
+    if settings.workers > 1 and urls is None and expected >= PARALLEL_MIN_FEEDS:
+        ctx = multiprocessing.get_context("fork")  # before any store connection is opened here
+        for _ in range(settings.workers - 1):
+            recv, send = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_worker, args=(send, db, settings, force, run, log_outcomes))
+            proc.start()
+            send.close()
+            children.append((proc, recv))
+    store = SQLiteStore(db)
+    try:
+        report = asyncio.run(
+            run_once(
+                store,
+                settings,
+                force=force,
+                urls=urls,
+                owner=run_owner(run),
+                on_outcome=log_fetch if log_outcomes else None,
+            )
+        )
+    finally:
+        store.close()
+    for proc, recv in children:
+        try:
+            child: RunReport = recv.recv()
+        except EOFError:
+            log.error("a worker process died (exit code %s); its feeds are retried next run",
+                      proc.exitcode)  # fmt: skip
+        else:
+            report.outcomes += child.outcomes
+            for stage, seconds in child.stage_s.items():
+                report.stage_s[stage] += seconds
+        proc.join()
     report.elapsed_s = time.perf_counter() - t0
     return report

@@ -60,7 +60,8 @@ class Settings:
     lease_s: int = 600  # a claimed feed is someone else's until then (killed runs expire)
     story_window_days: int = 3  # near-duplicate / same-event candidates from this window
     batch_size: int = 200  # feeds claimed per round of a run
-    parse_workers: int = 0  # processes for parse + normalize (0: in the fetching process)
+    workers: int = 2  # processes for a run with many feeds due (each fetches, parses, stores)
+    parse_workers: int = 0  # extra processes for parse + normalize only (0: none)
     log_format: str = "text"  # text | json
     log_level: str = "INFO"
 

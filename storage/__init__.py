@@ -79,6 +79,10 @@ class Store(Protocol):
         the release of the lease."""
         ...
 
+    def index_pending(self) -> int:
+        """Bring the full-text index up to date (after a pass); returns rows indexed."""
+        ...
+
     # -- reading ------------------------------------------------------------------------
     def articles(
         self,

@@ -212,8 +212,32 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (feed_url, identity)
     ) WITHOUT ROWID;
     CREATE INDEX tombstones_canonical ON tombstones(feed_url, canonical_url);
+
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+    INSERT INTO meta (key, value) VALUES ('fts_indexed_id', 0);
     """,
 )
+
+# Full-text search. New articles are indexed in bulk after each pass (`index_pending`), which
+# costs a quarter of a per-row trigger inside 50-row transactions (FTS5 flushes a segment per
+# transaction). Rows already indexed keep the index right through these triggers; rows not
+# indexed yet are skipped by them (deleting an unindexed row from an external-content FTS5
+# table would corrupt it) and indexed with their latest values by the next bulk pass.
+FTS_COLUMNS = ("title", "summary", "content_text")
+FTS_TRIGGERS = """
+CREATE TRIGGER articles_fts_ad AFTER DELETE ON articles
+WHEN old.id <= (SELECT value FROM meta WHERE key = 'fts_indexed_id') BEGIN
+    INSERT INTO articles_fts (articles_fts, rowid, title, summary, content_text)
+    VALUES ('delete', old.id, old.title, old.summary, old.content_text);
+END;
+CREATE TRIGGER articles_fts_au AFTER UPDATE OF title, summary, content_text ON articles
+WHEN old.id <= (SELECT value FROM meta WHERE key = 'fts_indexed_id') BEGIN
+    INSERT INTO articles_fts (articles_fts, rowid, title, summary, content_text)
+    VALUES ('delete', old.id, old.title, old.summary, old.content_text);
+    INSERT INTO articles_fts (rowid, title, summary, content_text)
+    VALUES (new.id, new.title, new.summary, new.content_text);
+END;
+"""
 
 
 def _options_to_json(options: FeedOptions) -> str:
@@ -228,6 +252,12 @@ def _options_from_json(text: str) -> FeedOptions:
         if key in data:
             data[key] = tuple(FilterRule(**rule) for rule in data[key])
     return FeedOptions(**data)
+
+
+def run_token(owner: str) -> str:
+    """Lease owners are "host:pid:run": every worker process of one run shares the run part,
+    so a feed is done once per run however many workers claim feeds."""
+    return owner.rsplit(":", 1)[-1]
 
 
 def _alive(pid: int) -> bool:
@@ -308,16 +338,19 @@ class SQLiteStore:
                     if statement.strip():
                         tx.execute(statement)
                 if number == 0:
-                    # sqlite-utils sets up FTS5 and its triggers; imported here only, because
+                    # sqlite-utils creates the FTS5 table; imported here only, because
                     # importing it costs a cron run ~80 ms and pulls in numpy when installed
                     import sqlite_utils
 
                     sqlite_utils.Database(tx).table("articles").enable_fts(
-                        ["title", "summary", "content_text"],
+                        list(FTS_COLUMNS),
                         fts_version="FTS5",
-                        create_triggers=True,
+                        create_triggers=False,
                         tokenize="unicode61 remove_diacritics 2",
                     )
+                    for body in FTS_TRIGGERS.split("END;"):
+                        if body.strip():
+                            tx.execute(body + "END;")
                 tx.execute(f"PRAGMA user_version = {number + 1}")
         with self._tx() as tx:
             story_index.ensure_schema(tx)
@@ -455,7 +488,7 @@ class SQLiteStore:
             "(lease_until IS NULL OR lease_until < ?)",
             "(last_run IS NULL OR last_run != ?)",  # not twice in one run
         ]
-        params: list[Any] = [now_s, owner]
+        params: list[Any] = [now_s, run_token(owner)]
         if urls is not None:
             where.append("url IN (SELECT value FROM json_each(?))")
             params.append(json.dumps(list(urls)))
@@ -513,11 +546,12 @@ class SQLiteStore:
         ).fetchone()
         return from_iso(row[0]) if row else None
 
-    def due_count(self, now: datetime) -> int:
+    def due_count(self, now: datetime, *, every: bool = False) -> int:
+        """Active feeds due at `now` (every active feed with `every`)."""
         row = self.conn.execute(
             """SELECT COUNT(*) FROM feeds WHERE status IN ('ok', 'error')
-               AND (next_poll_at IS NULL OR next_poll_at <= ?)""",
-            (to_iso(now),),
+               AND (? OR next_poll_at IS NULL OR next_poll_at <= ?)""",
+            (every, to_iso(now)),
         ).fetchone()
         return int(row[0])
 
@@ -728,12 +762,18 @@ class SQLiteStore:
 
         values = self._article_values(a)
         values["first_seen_at"] = now_s
+        # the id is known before the insert (this transaction is the only writer), so the
+        # story is decided first and the row is written once: an UPDATE would make the FTS
+        # triggers index the text a second time
+        article_id = tx.execute(
+            "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'articles'), 0) + 1"
+        ).fetchone()[0]
+        values["id"] = article_id
+        values["story_id"] = self._assign_story(tx, a, article_id, sig, window_days)
         cols = ", ".join(values)
         marks = ", ".join(f":{k}" for k in values)
-        cur = tx.execute(f"INSERT INTO articles ({cols}) VALUES ({marks})", values)
-        article_id = int(cur.lastrowid or 0)
+        tx.execute(f"INSERT INTO articles ({cols}) VALUES ({marks})", values)
         self._add_source(tx, a, article_id, now_s)
-        self._assign_story(tx, a, article_id, sig, window_days)
         return "new", article_id
 
     def _update_text(self, tx: sqlite3.Connection, article_id: int, a: Article) -> None:
@@ -780,7 +820,9 @@ class SQLiteStore:
         article_id: int,
         sig: Signature | None,
         window_days: int,
-    ) -> None:
+    ) -> int:
+        """Decide the story of a new article (before its row is written); returns its id.
+        A new story takes the id of its first article."""
         from ingest.stories import band_keys, match
         from storage import story_index
 
@@ -795,12 +837,12 @@ class SQLiteStore:
             found = match(sig, cands)
         now_s = to_iso(a.fetched_at)
         if found is None:
-            cur = tx.execute(
-                """INSERT INTO stories (representative_id, first_seen_at, updated_at, n_articles)
-                   VALUES (?, ?, ?, 1)""",
-                (article_id, now_s, now_s),
+            story_id = article_id
+            tx.execute(
+                """INSERT INTO stories (id, representative_id, first_seen_at, updated_at,
+                   n_articles) VALUES (?, ?, ?, ?, 1)""",
+                (story_id, article_id, now_s, now_s),
             )
-            story_id = int(cur.lastrowid or 0)
             tx.execute(
                 "INSERT INTO story_links (article_id, story_id, level) VALUES (?, ?, 'self')",
                 (article_id, story_id),
@@ -817,9 +859,9 @@ class SQLiteStore:
                 (now_s, story_id),
             )
             self._maybe_promote(tx, story_id, article_id, a)
-        tx.execute("UPDATE articles SET story_id = ? WHERE id = ?", (story_id, article_id))
         if sig is not None:
             story_index.add(tx, article_id, story_id, sig, when)
+        return story_id
 
     def _maybe_promote(
         self, tx: sqlite3.Connection, story_id: int, article_id: int, a: Article
@@ -872,7 +914,7 @@ class SQLiteStore:
             "schedule_reason": decision.reason,
             "lease_owner": None,
             "lease_until": None,
-            "last_run": owner,
+            "last_run": run_token(owner),
         }
         if error is not None:
             fields["last_error"] = str(error)
@@ -916,6 +958,22 @@ class SQLiteStore:
             tx.execute("DELETE FROM feeds WHERE url = ?", (old,))
             return
         tx.execute("UPDATE feeds SET url = ?, moved_from = ? WHERE url = ?", (new, old, old))
+
+    def index_pending(self) -> int:
+        """Add the articles stored since the last call to the full-text index, in one
+        statement. Returns how many were indexed."""
+        with self._tx() as tx:
+            done = tx.execute("SELECT value FROM meta WHERE key = 'fts_indexed_id'").fetchone()[0]
+            top = tx.execute("SELECT COALESCE(MAX(id), 0) FROM articles").fetchone()[0]
+            if top <= done:
+                return 0
+            cur = tx.execute(
+                """INSERT INTO articles_fts (rowid, title, summary, content_text)
+                   SELECT id, title, summary, content_text FROM articles WHERE id > ? AND id <= ?""",
+                (done, top),
+            )
+            tx.execute("UPDATE meta SET value = ? WHERE key = 'fts_indexed_id'", (top,))
+            return int(cur.rowcount)
 
     # ------------------------------------------------------------------ retention
 
@@ -1021,6 +1079,7 @@ class SQLiteStore:
                   WHERE articles_fts MATCH ? ORDER BY rank LIMIT {int(limit)}"""
         if not query.strip():
             raise StoreError("empty search query")
+        self.index_pending()
         try:
             return self._rows(sql, (query,))
         except sqlite3.OperationalError:

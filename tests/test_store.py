@@ -311,3 +311,41 @@ def test_pruned_articles_do_not_come_back(store: SQLiteStore) -> None:
     assert (s.new, s2.new) == (0, 0)  # type: ignore[attr-defined]
     assert [r["guid"] for r in store.articles()] == ["new"]
     assert store.search("old") == []
+
+
+def fts_ok(store: SQLiteStore) -> bool:
+    store.conn.execute(
+        "INSERT INTO articles_fts (articles_fts, rank) VALUES ('integrity-check', 1)"
+    )
+    return True
+
+
+def test_full_text_index_follows_revisions_and_prunes(store: SQLiteStore) -> None:
+    claim(store)
+    record(store, A, article(identity="r1", content_text="walrus sighting at the pier"))
+    # revised before it was indexed: the bulk index takes the latest text
+    record(
+        store,
+        A,
+        article(identity="r1", content_text="seal sighting at the pier", content_hash="v2"),
+    )
+    assert [r["id"] for r in store.search("walrus")] == []
+    assert len(store.search("seal")) == 1
+    # revised after it was indexed: the trigger keeps the index right
+    record(
+        store,
+        A,
+        article(identity="r1", content_text="otter sighting at the pier", content_hash="v3"),
+    )
+    assert store.search("seal") == [] and len(store.search("otter")) == 1
+    assert fts_ok(store)
+    # an unindexed article can be pruned without corrupting the index
+    record(
+        store,
+        A,
+        article(identity="r2", published_at=NOW - timedelta(days=400), content_text="heron"),
+    )
+    assert store.prune(NOW - timedelta(days=90)) == 1
+    assert store.index_pending() == 0
+    assert store.search("heron") == [] and len(store.search("otter")) == 1
+    assert fts_ok(store)
