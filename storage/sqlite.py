@@ -23,7 +23,7 @@ import socket
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -275,6 +275,46 @@ def _outlet(url: str | None) -> str | None:
         return None
     host = (urlsplit(url).hostname or "").lower()
     return host.removeprefix("www.") or None
+
+
+@dataclass(slots=True)
+class _Known:
+    """What the store knows about one batch's articles, kept current while it is written."""
+
+    tombstones: set[str] = field(default_factory=set)  # identities and canonical URLs
+    by_identity: dict[str, tuple[int, str]] = field(default_factory=dict)  # -> (id, hash)
+    same_feed_url: dict[str, tuple[int, str]] = field(default_factory=dict)  # -> (id, hash)
+    any_url: dict[str, tuple[int, int]] = field(default_factory=dict)  # -> (id, word count)
+    sources: list[tuple[Any, ...]] = field(default_factory=list)  # rows to insert
+    touched: list[tuple[Any, ...]] = field(default_factory=list)  # sources seen again
+    next_id: int = 0
+
+    def add_source(self, a: Article, article_id: int, now_s: str | None) -> None:
+        self.sources.append(
+            (
+                a.feed_url,
+                a.identity,
+                article_id,
+                a.url,
+                a.canonical_url,
+                a.content_hash,
+                now_s,
+                now_s,
+            )
+        )
+        self.by_identity.setdefault(a.identity, (article_id, a.content_hash))
+
+    def flush(self, tx: sqlite3.Connection) -> None:
+        tx.executemany(
+            """INSERT OR IGNORE INTO article_sources (feed_url, identity, article_id, url,
+               canonical_url, content_hash, first_seen_at, last_seen_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            self.sources,
+        )
+        tx.executemany(
+            "UPDATE article_sources SET last_seen_at = ? WHERE feed_url = ? AND identity = ?",
+            self.touched,
+        )
 
 
 class SQLiteStore:
@@ -587,17 +627,19 @@ class SQLiteStore:
             row = tx.execute("SELECT lease_owner FROM feeds WHERE url = ?", (feed.url,)).fetchone()
             if row is None:
                 raise StoreError(f"{feed.url}: feed was removed while it was being fetched")
+            known = self._known(tx, feed.url, [a for a, _ in articles if not a.filtered])
             for article, sig in articles:
                 if article.filtered:
                     filtered += self._record_filtered(tx, article, now_s)
                     continue
-                outcome, article_id = self._upsert_article(tx, article, sig, window_days)
+                outcome, article_id = self._upsert_article(tx, article, sig, window_days, known)
                 if outcome == "new":
                     new_ids.append(article_id)
                 elif outcome == "updated":
                     updated += 1
                 else:
                     unchanged += 1
+            known.flush(tx)
             self._update_feed_state(
                 tx,
                 feed,
@@ -688,48 +730,71 @@ class SQLiteStore:
             "extra": json.dumps(dict(a.extra), ensure_ascii=False, default=str),
         }
 
+    def _known(self, tx: sqlite3.Connection, feed_url: str, articles: Sequence[Article]) -> _Known:
+        """What the store already knows about a batch, in four queries instead of four per
+        article."""
+        ids = json.dumps([a.identity for a in articles])
+        urls = json.dumps(sorted({a.canonical_url for a in articles if a.canonical_url}))
+        known = _Known()
+        for identity, canonical in tx.execute(
+            """SELECT identity, canonical_url FROM tombstones WHERE feed_url = ? AND (
+                 identity IN (SELECT value FROM json_each(?))
+                 OR canonical_url IN (SELECT value FROM json_each(?)))""",
+            (feed_url, ids, urls),
+        ):
+            known.tombstones.add(identity)
+            if canonical:
+                known.tombstones.add(canonical)
+        for identity, article_id, content_hash in tx.execute(
+            """SELECT identity, article_id, content_hash FROM article_sources
+               WHERE feed_url = ? AND identity IN (SELECT value FROM json_each(?))""",
+            (feed_url, ids),
+        ):
+            known.by_identity[identity] = (article_id, content_hash)
+        for canonical, article_id, content_hash in tx.execute(
+            """SELECT canonical_url, article_id, content_hash FROM article_sources
+               WHERE feed_url = ? AND canonical_url IN (SELECT value FROM json_each(?))""",
+            (feed_url, urls),
+        ):
+            known.same_feed_url.setdefault(canonical, (article_id, content_hash))
+        for canonical, article_id, words in tx.execute(
+            """SELECT canonical_url, id, word_count FROM articles
+               WHERE canonical_url IN (SELECT value FROM json_each(?)) ORDER BY id DESC""",
+            (urls,),
+        ):
+            known.any_url[canonical] = (article_id, words)  # the lowest id wins
+        return known
+
     def _upsert_article(
         self,
         tx: sqlite3.Connection,
         a: Article,
         sig: Signature | None,
         window_days: int,
+        known: _Known,
     ) -> tuple[str, int]:
         """new | updated | unchanged, and the article id. See README "Dedup rules"."""
         now_s = to_iso(a.fetched_at)
-        if tx.execute(
-            """SELECT 1 FROM tombstones WHERE feed_url = ? AND (identity = ? OR canonical_url = ?)
-               LIMIT 1""",
-            (a.feed_url, a.identity, a.canonical_url),
-        ).fetchone():
+        url = a.canonical_url
+        if a.identity in known.tombstones or (url and url in known.tombstones):
             return "unchanged", 0  # pruned on purpose: it must not come back
-        src = tx.execute(
-            "SELECT article_id, content_hash FROM article_sources WHERE feed_url = ? AND identity = ?",
-            (a.feed_url, a.identity),
-        ).fetchone()
-        if src is None and a.canonical_url:
+        src = known.by_identity.get(a.identity)
+        if src is None and url and url in known.same_feed_url:
             # guids that change on every fetch while the link stays: same feed, same canonical
             # URL -> the same article under a new identity (Miniflux/FreshRSS would duplicate)
-            src = tx.execute(
-                """SELECT article_id, content_hash FROM article_sources
-                   WHERE feed_url = ? AND canonical_url = ? LIMIT 1""",
-                (a.feed_url, a.canonical_url),
-            ).fetchone()
-            if src is not None:
-                self._add_source(tx, a, src[0], now_s)
+            src = known.same_feed_url[url]
+            known.add_source(a, src[0], now_s)
         if src is not None:
             article_id, old_hash = src
             if old_hash == a.content_hash:
-                tx.execute(
-                    "UPDATE article_sources SET last_seen_at = ? WHERE feed_url = ? AND identity = ?",
-                    (now_s, a.feed_url, a.identity),
-                )
+                known.touched.append((now_s, a.feed_url, a.identity))
                 return "unchanged", int(article_id)
             # a revision: update in place (the primary copy only if this feed owns it)
+            known.by_identity[a.identity] = (article_id, a.content_hash)
             tx.execute(
                 """UPDATE article_sources SET content_hash = ?, last_seen_at = ?, url = ?,
                    canonical_url = ? WHERE feed_url = ? AND identity = ?""",
-                (a.content_hash, now_s, a.url, a.canonical_url, a.feed_url, a.identity),
+                (a.content_hash, now_s, a.url, url, a.feed_url, a.identity),
             )
             values = self._article_values(a)
             owner = tx.execute(
@@ -745,35 +810,37 @@ class SQLiteStore:
                 )
             return "updated", int(article_id)
 
-        if a.canonical_url:
+        if url and url in known.any_url:
             # the same canonical URL from another feed: one article, one more source
-            row = tx.execute(
-                "SELECT id, word_count FROM articles WHERE canonical_url = ? ORDER BY id LIMIT 1",
-                (a.canonical_url,),
-            ).fetchone()
-            if row is not None:
-                self._add_source(tx, a, row[0], now_s)
-                if a.word_count > row[1] * FULLER_COPY:
-                    # a fuller copy of the same URL (full text after a summary-only feed):
-                    # the article keeps its id and first feed, and gets the better text
-                    self._update_text(tx, int(row[0]), a)
-                    return "updated", int(row[0])
-                return "unchanged", int(row[0])
+            article_id, words = known.any_url[url]
+            known.add_source(a, article_id, now_s)
+            if a.word_count > words * FULLER_COPY:
+                # a fuller copy of the same URL (full text after a summary-only feed):
+                # the article keeps its id and first feed, and gets the better text
+                self._update_text(tx, article_id, a)
+                known.any_url[url] = (article_id, a.word_count)
+                return "updated", article_id
+            return "unchanged", article_id
 
         values = self._article_values(a)
         values["first_seen_at"] = now_s
         # the id is known before the insert (this transaction is the only writer), so the
-        # story is decided first and the row is written once: an UPDATE would make the FTS
-        # triggers index the text a second time
-        article_id = tx.execute(
-            "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'articles'), 0) + 1"
-        ).fetchone()[0]
+        # story is decided first and the row is written once
+        if known.next_id == 0:
+            known.next_id = tx.execute(
+                "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'articles'), 0) + 1"
+            ).fetchone()[0]
+        article_id = known.next_id
+        known.next_id += 1
         values["id"] = article_id
         values["story_id"] = self._assign_story(tx, a, article_id, sig, window_days)
         cols = ", ".join(values)
         marks = ", ".join(f":{k}" for k in values)
         tx.execute(f"INSERT INTO articles ({cols}) VALUES ({marks})", values)
-        self._add_source(tx, a, article_id, now_s)
+        known.add_source(a, article_id, now_s)
+        if url:
+            known.any_url.setdefault(url, (article_id, a.word_count))
+            known.same_feed_url.setdefault(url, (article_id, a.content_hash))
         return "new", article_id
 
     def _update_text(self, tx: sqlite3.Connection, article_id: int, a: Article) -> None:
@@ -792,25 +859,6 @@ class SQLiteStore:
         tx.execute(
             f"UPDATE articles SET {sets}, revisions = revisions + 1 WHERE id = :id",
             {**{k: values[k] for k in keep}, "id": article_id},
-        )
-
-    def _add_source(
-        self, tx: sqlite3.Connection, a: Article, article_id: int, now_s: str | None
-    ) -> None:
-        tx.execute(
-            """INSERT OR IGNORE INTO article_sources (feed_url, identity, article_id, url,
-               canonical_url, content_hash, first_seen_at, last_seen_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-            (
-                a.feed_url,
-                a.identity,
-                article_id,
-                a.url,
-                a.canonical_url,
-                a.content_hash,
-                now_s,
-                now_s,
-            ),
         )
 
     def _assign_story(
