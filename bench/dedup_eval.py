@@ -3,23 +3,35 @@
     python -m bench.dedup_eval [--data ../shared/newsdata] [--limit N] [--json FILE]
 
 Runs the real path -- `signature` -> `band_keys` -> `story_index.candidates` (a SQLite
-index, limit 50) -> `match` -> `story_index.add` -- over each data set in a fixed shuffled
-order, then scores the grouping it produced against the labels:
+index, limit 50) -> `match` -> `story_index.add` -- over each data set, then scores the
+grouping it produced against the labels:
 
 - duplicates (level "duplicate" links only): BBC and ECB+ articles plus 1-3 republished
   variants of a sample of them (`bench.variants`).  Gold: an original and its variants are
-  one group; so are BBC's real exact duplicates (identical text under two ids).  Every other
-  article -- same category (BBC) or same topic, even same event (ECB+) -- is a negative.
+  one group; so are real copies among the originals (the same text under two ids, or half
+  the 8-word sequences of one verbatim in the other).  Every other article -- same category
+  (BBC) or same topic, even same event (ECB+) -- is a negative.
 - same event (story_id): ECB+ `cluster_id` (full text; each topic holds two events of the same
-  kind) and the UCI sample's `STORY` (headlines only).  Beside it, a tf-idf cosine baseline
-  (sublinear tf, smoothed idf, stop words removed, l2) that links each article to its most
-  similar earlier one when the cosine reaches a threshold: reported at 0.5 and at the
-  threshold that gives the highest recall with precision >= 0.95 *chosen on the test data
-  itself* (an oracle: the strongest honest version of the baseline).
+  kind), mean over ECB_ORDERS shuffled arrival orders (ECB+ has no dates; single-link
+  grouping depends on the order), and the UCI sample's `STORY` (headlines only) in time
+  order with the store's 3-day window.  Beside it, a tf-idf cosine baseline (sublinear tf,
+  smoothed idf over the whole set, stop words removed, l2) that links each article to its
+  most similar earlier one (within the same window) when the cosine reaches a threshold:
+  at 0.5, and at the threshold with the highest recall at precision >= 0.95 *on the tuning
+  split*.
 
-Targets (exit status 1 when missed, 2 when the data is absent): duplicates precision >= 0.995
-and recall >= 0.97 on each set; same event precision >= 0.95 and recall above both baseline
-figures on each set.  No time window (ECB+ has no dates): the window bounds cost, not quality.
+Splits: thresholds (ours in `ingest.stories`, the baseline's here) are chosen on "tune"
+(BBC odd rows of the file, ECB+ odd topics, UCI stories of even hash); "test" is held out;
+"all" is both.  Targets are checked on test and all (exit status 1 when missed, 2 when the
+data is absent): duplicates precision >= 0.995 and recall >= 0.97; same event precision
+>= 0.95 and recall above the tuned baseline's on the same split.
+
+Two gold-rule corrections, both documented where they apply: ECB+ articles of one line keep
+it as their text (the rule reads the text; they looked empty and so different); UCI labels
+are crawl batches (every multi-item story spans < 1 minute; one event crawled again hours
+later got a new id, e.g. two items with identical headlines and different ids), so UCI
+pairwise figures count only pairs crawled within UCI_HORIZON of each other -- both methods
+still see everything in the 3-day window; all-pairs figures are printed beside them.
 """
 
 from __future__ import annotations
@@ -36,8 +48,10 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import xxhash
 
 from bench.variants import variant
 from ingest.stories import band_keys, match, signature
@@ -49,6 +63,12 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "newsdata"
 SEED = 20240501
 DUP_PRECISION, DUP_RECALL = 0.995, 0.97
 EVENT_PRECISION = 0.95
+WINDOW = timedelta(days=3)  # the store's default `story_window_days`
+# UCI's STORY labels are crawl batches: every multi-item story spans under a minute, and the
+# same event crawled again hours later got a new label (see the module docstring), so the
+# labels only judge pairs crawled together: pairwise figures count pairs within this horizon
+UCI_HORIZON = timedelta(hours=1)
+ECB_ORDERS = 5  # ECB+ has no dates: mean over this many shuffled arrival orders
 csv.field_size_limit(1 << 24)
 
 
@@ -60,6 +80,7 @@ class Doc:
     gold: str
     published_at: datetime | None = None
     kind: str = "original"  # or the transforms that made a variant, "+"-joined
+    split: str = "tune"  # "tune" (thresholds were chosen on it) or "test" (held out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +95,19 @@ class Metrics:
     pairs_pred: int
 
 
+SPLITS = ("tune", "test", "all")
+
+
 @dataclass
 class Result:
+    """Figures of one data set; `ours` and each baseline row hold one Metrics per split
+    ("tune": thresholds were chosen on it, "test": held out, "all": both)."""
+
     name: str
     level: str
     n_docs: int
-    ours: Metrics
-    baseline: dict[str, Metrics] = field(default_factory=dict)
+    ours: dict[str, Metrics]
+    baseline: dict[str, dict[str, Metrics]] = field(default_factory=dict)
     baseline_threshold: float | None = None
     seconds: float = 0.0
     ok: bool = True
@@ -116,9 +143,12 @@ def metrics(gold: Sequence[str], pred: Sequence[str]) -> Metrics:
 # --------------------------------------------------------------------------- our method
 
 
-def run_index(docs: Sequence[Doc], limit: int = 50) -> tuple[list[str], list[str], float]:
-    """Ingest `docs` in order through the real index; return (duplicate-group labels,
-    story labels, seconds per article)."""
+def run_index(
+    docs: Sequence[Doc], limit: int = 50, window: timedelta | None = None
+) -> tuple[list[str], list[str], float]:
+    """Ingest `docs` in order through the real index, as `storage.sqlite` does (candidates
+    from `window` before each article's date, all when None or undated); return
+    (duplicate-group labels, story labels, seconds per article)."""
     conn = sqlite3.connect(":memory:")
     story_index.ensure_schema(conn)
     parent = list(range(len(docs)))
@@ -133,7 +163,8 @@ def run_index(docs: Sequence[Doc], limit: int = 50) -> tuple[list[str], list[str
     t0 = time.perf_counter()
     for i, d in enumerate(docs):
         sig = signature(d.title, d.text)
-        cands = story_index.candidates(conn, band_keys(sig), None, limit)
+        since = d.published_at - window if window and d.published_at else None
+        cands = story_index.candidates(conn, band_keys(sig), since, limit)
         m = match(sig, cands)
         if m is None:
             story.append(i)
@@ -147,13 +178,58 @@ def run_index(docs: Sequence[Doc], limit: int = 50) -> tuple[list[str], list[str
     return [str(find(i)) for i in range(len(docs))], [str(s) for s in story], per
 
 
+def pair_metrics_within(
+    docs: Sequence[Doc], gold: Sequence[str], pred: Sequence[str], horizon: timedelta
+) -> Metrics:
+    """Pairwise figures over the pairs dated within `horizon` of each other only (the pairs
+    the labels can judge, see UCI_HORIZON); B-cubed over all items as usual."""
+    order = sorted(range(len(docs)), key=lambda i: docs[i].published_at or datetime.min)
+    tp = pg = pp = 0
+    lo = 0
+    for x, i in enumerate(order):
+        when = docs[i].published_at
+        assert when is not None
+        while docs[order[lo]].published_at < when - horizon:  # type: ignore[operator]
+            lo += 1
+        for j in order[lo:x]:
+            g, q = gold[i] == gold[j], pred[i] == pred[j]
+            tp += g and q
+            pg += g
+            pp += q
+    full = metrics(gold, pred)
+    p = tp / pp if pp else 1.0
+    r = tp / pg if pg else 1.0
+    return replace(full, precision=p, recall=r, f1=_f1(p, r), pairs_gold=pg, pairs_pred=pp)
+
+
+def by_split(
+    docs: Sequence[Doc],
+    gold: Sequence[str],
+    pred: Sequence[str],
+    horizon: timedelta | None = None,
+) -> dict[str, Metrics]:
+    """Metrics over the tuning items, the held-out items and all (pairs within each)."""
+    out = {}
+    for name in SPLITS:
+        idx = [i for i, d in enumerate(docs) if name == "all" or d.split == name]
+        g, q = [gold[i] for i in idx], [pred[i] for i in idx]
+        if horizon is None:
+            out[name] = metrics(g, q)
+        else:
+            out[name] = pair_metrics_within([docs[i] for i in idx], g, q, horizon)
+    return out
+
+
 # --------------------------------------------------------------------------- baseline
 
 _TOKEN = re.compile(r"\w+")
 
 
-def tfidf_best_links(docs: Sequence[Doc]) -> tuple[list[int], list[float]]:
-    """For each article, its most similar earlier article by tf-idf cosine (-1 if none)."""
+def tfidf_best_links(
+    docs: Sequence[Doc], window: timedelta | None = None
+) -> tuple[list[int], list[float]]:
+    """For each article, its most similar earlier article by tf-idf cosine (-1 if none),
+    among those dated within `window` before it (as our index sees them) when given."""
     import numpy as np
     from scipy import sparse  # type: ignore[import-untyped]
 
@@ -185,7 +261,13 @@ def tfidf_best_links(docs: Sequence[Doc]) -> tuple[list[int], list[float]]:
                 best_j.append(-1)
                 best_c.append(0.0)
                 continue
-            row = sims[k, :i]
+            row = sims[k, :i].copy()
+            when = docs[i].published_at
+            if window is not None and when is not None:
+                for j in range(i):
+                    at = docs[j].published_at
+                    if at is not None and at < when - window:
+                        row[j] = -1.0
             j = int(np.argmax(row))
             best_j.append(j)
             best_c.append(float(row[j]))
@@ -206,25 +288,52 @@ def _links_to_labels(n: int, links: Sequence[tuple[int, int]]) -> list[str]:
     return [str(find(i)) for i in range(n)]
 
 
-def baseline(docs: Sequence[Doc], gold: Sequence[str]) -> tuple[dict[str, Metrics], float | None]:
-    best_j, best_c = tfidf_best_links(docs)
-    n = len(docs)
+def mean_metrics(runs: Sequence[dict[str, Metrics]]) -> dict[str, Metrics]:
+    """Field-wise mean of per-split figures over several runs (arrival orders)."""
+    out = {}
+    for k in runs[0]:
+        ms = [r[k] for r in runs]
+        mean = {f: sum(getattr(m, f) for m in ms) / len(ms) for f in Metrics.__dataclass_fields__}
+        counts = {f: int(mean.pop(f)) for f in ("pairs_gold", "pairs_pred")}
+        out[k] = replace(ms[0], **mean, **counts)
+    return out
 
-    def at(t: float) -> Metrics:
-        links = [
-            (i, j) for i, (j, c) in enumerate(zip(best_j, best_c, strict=True)) if j >= 0 and c >= t
-        ]
-        return metrics(gold, _links_to_labels(n, links))
+
+def baseline(
+    orders: Sequence[Sequence[Doc]],
+    window: timedelta | None = None,
+    horizon: timedelta | None = None,
+) -> tuple[dict[str, dict[str, Metrics]], float | None]:
+    """tf-idf single-link at 0.50, and at the threshold with the highest recall at precision
+    >= EVENT_PRECISION *on the tuning split* (0.10 .. 0.99), reported on every split; mean
+    over the arrival `orders`.  When no threshold reaches that precision on the tuning split
+    the baseline has no operating point there: it is reported as linking nothing."""
+    links = [tfidf_best_links(docs, window) for docs in orders]
+
+    def at(t: float) -> dict[str, Metrics]:
+        runs = []
+        for docs, (best_j, best_c) in zip(orders, links, strict=True):
+            pairs = [
+                (i, j)
+                for i, (j, c) in enumerate(zip(best_j, best_c, strict=True))
+                if j >= 0 and c >= t
+            ]
+            labels = _links_to_labels(len(docs), pairs)
+            runs.append(by_split(docs, [d.gold for d in docs], labels, horizon))
+        return mean_metrics(runs)
 
     out = {"tfidf@0.50": at(0.5)}
-    tuned: tuple[float, Metrics] | None = None
+    tuned: tuple[float, dict[str, Metrics]] | None = None
     for k in range(10, 100):
         t = k / 100
         m = at(t)
-        if m.precision >= EVENT_PRECISION and (tuned is None or m.recall > tuned[1].recall):
+        ok = m["tune"].precision >= EVENT_PRECISION
+        if ok and (tuned is None or m["tune"].recall > tuned[1]["tune"].recall):
             tuned = (t, m)
     if tuned is not None:
-        out[f"tfidf@{tuned[0]:.2f} (tuned P>=0.95)"] = tuned[1]
+        out[f"tfidf@{tuned[0]:.2f} (P>=0.95 on tune)"] = tuned[1]
+    else:
+        out["tfidf: no t with P>=0.95 on tune"] = at(2.0)
     return out, tuned[0] if tuned else None
 
 
@@ -279,6 +388,7 @@ def _gold_groups(keys: Sequence[str], links: Sequence[tuple[int, int]]) -> list[
 
 def load_bbc(root: Path, limit: int | None) -> list[Doc]:
     rows = _read(root / "bbc_news" / "bbc_news_2225.csv")
+    split = {r["doc_id"]: ("tune", "test")[i % 2] for i, r in enumerate(rows)}  # every other row
     if limit:
         rows = random.Random(SEED).sample(rows, min(limit, len(rows)))
     # BBC's real duplicates are one gold group each: the same text under two ids (138 groups
@@ -293,7 +403,10 @@ def load_bbc(root: Path, limit: int | None) -> list[Doc]:
                 links.append((i, seen[k]))
             seen.setdefault(k, i)
     gold = _gold_groups([r["doc_id"] for r in rows], links)
-    return [Doc(r["doc_id"], r["title"], r["text"], g) for r, g in zip(rows, gold, strict=True)]
+    return [
+        Doc(r["doc_id"], r["title"], r["text"], g, split=split[r["doc_id"]])
+        for r, g in zip(rows, gold, strict=True)
+    ]
 
 
 def ecb_duplicate_gold(docs: Sequence[Doc]) -> list[Doc]:
@@ -312,8 +425,13 @@ def load_ecb(root: Path, limit: int | None) -> list[Doc]:
     docs = []
     for r in rows:
         lines = [ln for ln in r["text"].splitlines() if ln.strip()]
-        title, text = (lines[0], "\n".join(lines[1:])) if lines else ("", "")
-        docs.append(Doc(r["doc_id"], title, text, r["cluster_id"]))
+        # ECB+ has no headlines: the first sentence stands in for one.  The 60 articles of
+        # one line keep it as their text too (else the gold rule, which reads the text, saw
+        # two copies of one sentence as two empty, different articles)
+        title = lines[0] if lines else ""
+        text = "\n".join(lines[1:]) or title
+        split = "tune" if int(r["topic"]) % 2 else "test"  # odd topics tune, even held out
+        docs.append(Doc(r["doc_id"], title, text, r["cluster_id"], split=split))
     return docs
 
 
@@ -331,6 +449,7 @@ def load_uci(root: Path, limit: int | None) -> list[Doc]:
             "",
             r["STORY"],
             datetime.fromtimestamp(int(r["TIMESTAMP"]) / 1000, UTC),
+            split=("tune", "test")[xxhash.xxh32_intdigest(r["STORY"].encode()) % 2],
         )
         for r in rows
     ]
@@ -344,7 +463,7 @@ def with_variants(docs: Sequence[Doc], share: float, rng: random.Random) -> list
             continue
         for k in range(rng.randint(1, 3)):
             names, title, text = variant(d.title, d.text, rng)
-            out.append(Doc(f"{d.key}~{k}", title, text, d.gold, kind="+".join(names)))
+            out.append(replace(d, key=f"{d.key}~{k}", title=title, text=text, kind="+".join(names)))
     rng.shuffle(out)
     return out
 
@@ -356,9 +475,11 @@ def eval_duplicates(name: str, docs: Sequence[Doc]) -> Result:
     t0 = time.perf_counter()
     dup, _, per = run_index(docs)
     gold = [d.gold for d in docs]
-    m = metrics(gold, dup)
+    m = by_split(docs, gold, dup)
     res = Result(name, "duplicate", len(docs), m, seconds=time.perf_counter() - t0)
-    res.ok = m.precision >= DUP_PRECISION and m.recall >= DUP_RECALL
+    res.ok = all(
+        m[k].precision >= DUP_PRECISION and m[k].recall >= DUP_RECALL for k in ("test", "all")
+    )
     res.notes.append(f"{per * 1000:.2f} ms per article (signature+candidates+match+add)")
     res.notes += _misses(docs, gold, dup)
     return res
@@ -377,7 +498,7 @@ def _misses(docs: Sequence[Doc], gold: Sequence[str], pred: Sequence[str]) -> li
             total[name] += 1
             missed[name] += not hit
     notes = [
-        "recall by transform: "
+        "recall by transform (all): "
         + ", ".join(f"{k} {1 - missed[k] / total[k]:.3f}" for k in sorted(total))
     ]
     by_pred: dict[str, set[str]] = defaultdict(set)
@@ -388,30 +509,55 @@ def _misses(docs: Sequence[Doc], gold: Sequence[str], pred: Sequence[str]) -> li
     return notes
 
 
-def eval_events(name: str, docs: Sequence[Doc]) -> Result:
+def eval_events(
+    name: str,
+    docs: Sequence[Doc],
+    window: timedelta | None = None,
+    horizon: timedelta | None = None,
+    orders: int = 1,
+) -> Result:
+    """Same-event figures; with `orders` > 1 the mean over that many shuffled arrival orders
+    (single-link grouping, ours and the baseline's, depends on the order)."""
     t0 = time.perf_counter()
-    _, story, per = run_index(docs)
-    gold = [d.gold for d in docs]
-    m = metrics(gold, story)
-    base, thr = baseline(docs, gold)
+    runs = [list(docs)]
+    if orders > 1:
+        runs = []
+        for k in range(orders):
+            d = list(docs)
+            random.Random(SEED + k).shuffle(d)
+            runs.append(d)
+    figures = []
+    per = 0.0
+    for d in runs:
+        _, story, per = run_index(d, window=window)
+        figures.append(by_split(d, [x.gold for x in d], story, horizon))
+    m = mean_metrics(figures)
+    base, thr = baseline(runs, window, horizon)
     res = Result(name, "event", len(docs), m, base, thr, time.perf_counter() - t0)
-    res.ok = m.precision >= EVENT_PRECISION and all(m.recall > b.recall for b in base.values())
+    tuned = next(v for k, v in base.items() if not k.endswith("0.50"))
+    res.ok = all(
+        m[k].precision >= EVENT_PRECISION and m[k].recall > tuned[k].recall for k in ("test", "all")
+    )
+    if orders > 1:
+        res.notes.append(f"mean over {orders} arrival orders")
     res.notes.append(f"{per * 1000:.2f} ms per article")
     return res
 
 
 def _fmt(res: Result) -> str:
     lines = [f"\n## {res.name} ({res.level}, {res.n_docs} articles, {res.seconds:.1f} s)"]
-    head = f"{'method':<30} {'P':>6} {'R':>6} {'F1':>6} {'B3-P':>6} {'B3-R':>6} {'B3-F1':>6}"
+    head = f"{'method':<34} {'split':<5} {'P':>6} {'R':>6} {'F1':>6} {'B3-P':>6} {'B3-R':>6} {'B3-F1':>6}"
     lines.append(head)
     rows = [("ours", res.ours), *res.baseline.items()]
-    for label, m in rows:
-        lines.append(
-            f"{label:<30} {m.precision:6.3f} {m.recall:6.3f} {m.f1:6.3f} "
-            f"{m.b3_precision:6.3f} {m.b3_recall:6.3f} {m.b3_f1:6.3f}"
-        )
+    for label, per in rows:
+        for split, m in per.items():
+            lines.append(
+                f"{label if split == 'tune' else '':<34} {split:<5} {m.precision:6.3f} "
+                f"{m.recall:6.3f} {m.f1:6.3f} {m.b3_precision:6.3f} {m.b3_recall:6.3f} "
+                f"{m.b3_f1:6.3f}"
+            )
     lines += [f"  {n}" for n in res.notes]
-    lines.append(f"  target {'met' if res.ok else 'MISSED'}")
+    lines.append(f"  target (on test and all) {'met' if res.ok else 'MISSED'}")
     return "\n".join(lines)
 
 
@@ -427,10 +573,15 @@ def run(data: Path, limit: int | None = None) -> list[Result]:
             with_variants(ecb_duplicate_gold(ecb), 0.5, rng),
         ),
     ]
-    ecb_events = list(ecb)
-    rng.shuffle(ecb_events)
-    results.append(eval_events("ECB+ same-event clusters", ecb_events))
-    results.append(eval_events("UCI story labels (headlines)", uci))
+    results.append(eval_events("ECB+ same-event clusters", ecb, orders=ECB_ORDERS))
+    res = eval_events("UCI story labels (headlines)", uci, WINDOW, UCI_HORIZON)
+    _, story, _ = run_index(uci, window=WINDOW)
+    every = by_split(uci, [d.gold for d in uci], story)
+    res.notes.append(
+        "judged on all pairs instead (informational; labels split events across crawls): "
+        + ", ".join(f"{k} P {m.precision:.3f} R {m.recall:.3f}" for k, m in every.items())
+    )
+    results.append(res)
     return results
 
 

@@ -94,10 +94,19 @@ def candidates(
         rows = conn.execute(sql, [*keys, lo, limit]).fetchall()
     except sqlite3.Error as exc:
         raise StoreError(f"story index: lookup failed: {exc}") from exc
-    return [
-        Candidate(int(aid), int(sid), Signature.from_bytes(bytes(blob)), _dt(int(ts)))
-        for aid, sid, ts, blob in rows
-    ]
+    out = []
+    for aid, sid, ts, blob in rows:
+        sig = _decode(blob)
+        if sig is not None:  # None: written by another SIGNATURE_VERSION, skipped
+            out.append(Candidate(int(aid), int(sid), sig, _dt(int(ts))))
+    return out
+
+
+def _decode(blob: bytes) -> Signature | None:
+    try:
+        return Signature.from_bytes(bytes(blob))
+    except ValueError:
+        return None
 
 
 def add(
@@ -114,7 +123,7 @@ def add(
             "SELECT published_at, sig FROM story_sig WHERE article_id = ?", (article_id,)
         ).fetchone()
         if old is not None:
-            _remove_bands(conn, article_id, int(old[0]), Signature.from_bytes(bytes(old[1])))
+            _remove_bands(conn, article_id, int(old[0]), bytes(old[1]))
         conn.execute(
             "INSERT OR REPLACE INTO story_sig (article_id, story_id, published_at, sig) "
             "VALUES (?, ?, ?, ?)",
@@ -128,7 +137,11 @@ def add(
         raise StoreError(f"story index: cannot add article {article_id}: {exc}") from exc
 
 
-def _remove_bands(conn: sqlite3.Connection, article_id: int, ts: int, sig: Signature) -> None:
+def _remove_bands(conn: sqlite3.Connection, article_id: int, ts: int, blob: bytes) -> None:
+    sig = _decode(blob)
+    if sig is None:  # another signature version: its keys are unknown, so scan for them
+        conn.execute("DELETE FROM story_band WHERE article_id = ?", (article_id,))
+        return
     conn.executemany(
         "DELETE FROM story_band WHERE key = ? AND published_at = ? AND article_id = ?",
         [(k, ts, article_id) for k in band_keys(sig)],
@@ -143,7 +156,7 @@ def remove(conn: sqlite3.Connection, article_id: int) -> None:
         ).fetchone()
         if old is None:
             return
-        _remove_bands(conn, article_id, int(old[0]), Signature.from_bytes(bytes(old[1])))
+        _remove_bands(conn, article_id, int(old[0]), bytes(old[1]))
         conn.execute("DELETE FROM story_sig WHERE article_id = ?", (article_id,))
     except sqlite3.Error as exc:
         raise StoreError(f"story index: cannot remove article {article_id}: {exc}") from exc

@@ -98,3 +98,20 @@ def test_lookup_uses_the_primary_key(conn: sqlite3.Connection) -> None:
         )
     )
     assert "PRIMARY KEY" in plan and "SCAN" not in plan
+
+
+def test_rows_of_another_signature_version_are_skipped_and_replaced(
+    conn: sqlite3.Connection,
+) -> None:
+    sig = signature("Ferry runs aground", FERRY)
+    story_index.add(conn, 1, 1, sig, T0)
+    old = bytearray(sig.to_bytes())
+    old[0] = 1  # as written by signature version 1
+    conn.execute("UPDATE story_sig SET sig = ? WHERE article_id = 1", (bytes(old),))
+    assert story_index.candidates(conn, band_keys(sig), None) == []  # skipped, no error
+    story_index.add(conn, 1, 1, sig, T0)  # re-indexing drops the old rows by article id
+    assert [c.article_id for c in story_index.candidates(conn, band_keys(sig), None)] == [1]
+    n = conn.execute("SELECT count(*) FROM story_band WHERE article_id = 1").fetchone()[0]
+    assert n == len(band_keys(sig))
+    story_index.remove(conn, 1)
+    assert conn.execute("SELECT count(*) FROM story_band").fetchone()[0] == 0
