@@ -223,9 +223,18 @@ def run_ours(db: Path, opml: Path, farm: Farm, scenarios: list[str]) -> dict[str
     )
     if imp.returncode != 0:
         raise RuntimeError(f"ingest feeds import failed: {imp.stderr or imp.stdout}")
-    return _scenarios(
+    out = _scenarios(
         farm, scenarios, lambda: measure(our_cmd(db, "run", "--all", "--timings"), env)
     )
+    # what a cron run costs when nothing is due (the whole process, imports included)
+    idle = min((measure(our_cmd(db, "run"), env) for _ in range(3)), key=lambda m: m.seconds)
+    out["idle"] = {
+        "seconds": round(idle.seconds, 3),
+        "peak_rss_mb": round(idle.peak_rss_mb, 1),
+        "returncode": idle.returncode,
+        "summary": idle.stdout.strip()[:200],
+    }
+    return out
 
 
 def run_reader(
@@ -335,6 +344,11 @@ def main(argv: list[str] | None = None) -> int:
         for name in scenarios:
             target = TARGETS[name] if n >= 1000 else None
             print(_fmt_row(name, ours[name], peer[name] if peer else None, target))
+        idle = ours["idle"]
+        print(
+            f"  {'idle':<10} ours {idle['seconds']:7.2f} s {idle['peak_rss_mb']:6.1f} MB"
+            f"  (cron run with nothing due: {idle['summary']!r})"
+        )
         for name in scenarios:
             st = ours[name]["stages"]
             http = ours[name]["http"]

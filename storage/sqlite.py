@@ -17,6 +17,7 @@ so overlapping runs never fetch one feed at once and a killed run's lease simply
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -252,6 +253,17 @@ def _options_from_json(text: str) -> FeedOptions:
         if key in data:
             data[key] = tuple(FilterRule(**rule) for rule in data[key])
     return FeedOptions(**data)
+
+
+def _add(a: WriteSummary, b: WriteSummary) -> WriteSummary:
+    return WriteSummary(
+        feed_url=b.feed_url,
+        new=a.new + b.new,
+        updated=a.updated + b.updated,
+        unchanged=a.unchanged + b.unchanged,
+        filtered=a.filtered + b.filtered,
+        new_ids=a.new_ids + b.new_ids,
+    )
 
 
 def run_token(owner: str) -> str:
@@ -616,30 +628,22 @@ class SQLiteStore:
         articles: Sequence[tuple[Article, Signature | None]] = (),
         error: Exception | None = None,
         window_days: int = 3,
+        earlier: WriteSummary | None = None,
     ) -> WriteSummary:
+        """`earlier`: what `record_articles` already wrote of this fetch (a huge feed written
+        in chunks); it counts in the feed's state and history."""
         error = error or result.error
         now = result.fetched_at or decision.next_poll_at
         now_s = to_iso(now)
-        new_ids: list[int] = []
-        updated = unchanged = filtered = 0
         with self._tx() as tx:
             # a lease that expired and was taken by another run: that run owns the feed now
             row = tx.execute("SELECT lease_owner FROM feeds WHERE url = ?", (feed.url,)).fetchone()
             if row is None:
                 raise StoreError(f"{feed.url}: feed was removed while it was being fetched")
-            known = self._known(tx, feed.url, [a for a, _ in articles if not a.filtered])
-            for article, sig in articles:
-                if article.filtered:
-                    filtered += self._record_filtered(tx, article, now_s)
-                    continue
-                outcome, article_id = self._upsert_article(tx, article, sig, window_days, known)
-                if outcome == "new":
-                    new_ids.append(article_id)
-                elif outcome == "updated":
-                    updated += 1
-                else:
-                    unchanged += 1
-            known.flush(tx)
+            done = self._write_articles(tx, feed.url, articles, window_days, now_s)
+            if earlier is not None:
+                done = _add(earlier, done)
+            new_ids, updated, unchanged = list(done.new_ids), done.updated, done.unchanged
             self._update_feed_state(
                 tx,
                 feed,
@@ -684,8 +688,45 @@ class SQLiteStore:
                        SELECT id FROM fetches WHERE feed_url = ? ORDER BY id DESC LIMIT 1 OFFSET ?)""",
                 (feed.url, feed.url, HISTORY_KEEP),
             )
+        return dataclasses.replace(done, feed_url=feed.url)
+
+    def record_articles(
+        self,
+        feed_url: str,
+        articles: Sequence[tuple[Article, Signature | None]],
+        *,
+        window_days: int = 3,
+    ) -> WriteSummary:
+        """Write one chunk of a huge feed's articles in a transaction of its own (the feed's
+        state is written by the closing `record_fetch(..., earlier=...)`)."""
+        with self._tx() as tx:
+            return self._write_articles(tx, feed_url, articles, window_days, None)
+
+    def _write_articles(
+        self,
+        tx: sqlite3.Connection,
+        feed_url: str,
+        articles: Sequence[tuple[Article, Signature | None]],
+        window_days: int,
+        now_s: str | None,
+    ) -> WriteSummary:
+        new_ids: list[int] = []
+        updated = unchanged = filtered = 0
+        known = self._known(tx, feed_url, [a for a, _ in articles if not a.filtered])
+        for article, sig in articles:
+            if article.filtered:
+                filtered += self._record_filtered(tx, article, now_s or to_iso(article.fetched_at))
+                continue
+            outcome, article_id = self._upsert_article(tx, article, sig, window_days, known)
+            if outcome == "new":
+                new_ids.append(article_id)
+            elif outcome == "updated":
+                updated += 1
+            else:
+                unchanged += 1
+        known.flush(tx)
         return WriteSummary(
-            feed_url=feed.url,
+            feed_url=feed_url,
             new=len(new_ids),
             updated=updated,
             unchanged=unchanged,
