@@ -3,7 +3,7 @@
     python -m bench.dedup_eval [--data ../shared/newsdata] [--limit N] [--json FILE]
 
 Runs the real path -- `signature` -> `band_keys` -> `story_index.candidates` (a SQLite
-index, limit 50) -> `match` -> `story_index.add` -- over each data set, then scores the
+index, limit CANDIDATES) -> `match` -> `story_index.add` -- over each data set, then scores the
 grouping it produced against the labels:
 
 - duplicates (level "duplicate" links only): BBC and ECB+ articles plus 1-3 republished
@@ -54,7 +54,7 @@ from pathlib import Path
 import xxhash
 
 from bench.variants import variant
-from ingest.stories import band_keys, match, signature
+from ingest.stories import CANDIDATES, band_keys, match, signature
 from storage import story_index
 
 __all__ = ["Doc", "Metrics", "main", "metrics", "run_index", "tfidf_best_links"]
@@ -144,7 +144,7 @@ def metrics(gold: Sequence[str], pred: Sequence[str]) -> Metrics:
 
 
 def run_index(
-    docs: Sequence[Doc], limit: int = 50, window: timedelta | None = None
+    docs: Sequence[Doc], limit: int = CANDIDATES, window: timedelta | None = None
 ) -> tuple[list[str], list[str], float]:
     """Ingest `docs` in order through the real index, as `storage.sqlite` does (candidates
     from `window` before each article's date, all when None or undated); return
@@ -165,7 +165,7 @@ def run_index(
         sig = signature(d.title, d.text)
         since = d.published_at - window if window and d.published_at else None
         cands = story_index.candidates(conn, band_keys(sig), since, limit)
-        m = match(sig, cands)
+        m = match(sig, cands, published_at=d.published_at)
         if m is None:
             story.append(i)
         else:

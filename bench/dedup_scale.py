@@ -32,7 +32,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ingest.stories import band_keys, match, signature
+from ingest.stories import CANDIDATES, band_keys, match, signature
 from storage import story_index
 
 __all__ = ["main"]
@@ -111,9 +111,9 @@ def _measure(
         t1 = time.perf_counter()
         keys = band_keys(sig)
         t2 = time.perf_counter()
-        cands = story_index.candidates(conn, keys, now - WINDOW, 50)
+        cands = story_index.candidates(conn, keys, now - WINDOW, CANDIDATES)
         t3 = time.perf_counter()
-        m = match(sig, cands)
+        m = match(sig, cands, published_at=now)
         t4 = time.perf_counter()
         story_index.add(conn, next_id + p, m.story_id if m else next_id + p, sig, now)
         t5 = time.perf_counter()

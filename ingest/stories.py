@@ -1,56 +1,66 @@
-"""Cross-outlet story grouping: signatures, LSH band keys and the match decision (issue #5).
+"""Cross-outlet story grouping: signatures, LSH keys and the match decision (issue #5).
 
-Pure and deterministic: no I/O, no randomness, no process-salted `hash()`.  The store keeps
-the band keys in an indexed table (``storage.story_index``) and hands back a handful of
-candidates; :func:`match` decides.
+Pure and deterministic: no I/O beyond reading a static word-frequency list once, no
+randomness, no process-salted `hash()`.  The store keeps the keys in an indexed table
+(``storage.story_index``) and hands back a handful of candidates; :func:`match` decides.
 
     signature(title, text) -> Signature -> band_keys(sig) -> [int64]   (index lookup / insert)
-    match(sig, candidates) -> Match("duplicate" | "event", score, reason) | None
+    match(sig, candidates, published_at=...) -> Match("duplicate" | "event", ...) | None
 
-What a signature holds (32-bit values, ~2.5 KB serialized; SIGNATURE_VERSION 2):
+What a signature holds (SIGNATURE_VERSION 3, ~1 KB serialized):
 
-- ``body``: a one-permutation MinHash (64 bins, optimal densification) of the word 3-shingles
-  of the text (of the title when there is no text): estimates Jaccard, and feeds the bands.
-- ``sample``: the SAMPLE_K smallest hashes of the text's word 8-grams (a bottom-k sketch).
-  Two samples compared below a common threshold estimate the *containment* of the shorter
-  text in the longer (exact when both are short): a summary-only copy, a copy in page debris.
-- ``lead``: the exact shingle hashes of the first ``LEAD_TOKENS`` words, and ``anchors``:
-  the first few of them picked by their own hash (1 in 8, holding a content word), which
-  every copy of the same opening picks too -- index keys that survive truncation.
-- ``terms``: content words (stop words removed) of the title and the first EVENT_WORDS words
-  of the text, ``entities``: capitalised words and numbers there, ``title``: headline words.
+- ``sample``: the SAMPLE_K smallest 32-bit hashes of the text's word 8-grams (a bottom-k
+  sketch; the title's when there is no text).  Two samples compared below a common
+  threshold estimate the *containment* of the shorter text in the longer (exact when both
+  are short): a copy in other boilerplate, a summary-only copy, a cut, a reordered text.
+- ``lead``: 16-bit hashes of the 3-word shingles of the first LEAD_TOKENS words, and
+  ``anchors``: the first few of them picked by their own hash (1 in 8, holding a content
+  word), which every copy of the same opening picks too -- keys that survive truncation.
+- ``terms`` / ``weights``: the MAX_TERMS heaviest content words of the headline and the
+  first EVENT_WORDS words of the text, weighted by a static idf prior (see :func:`_idf`:
+  rare words and names weigh most) times a sublinear term frequency; flags mark names
+  (capitalised words, numbers) and headline words.
 
 Levels (thresholds chosen on the tuning split of ``bench/dedup_eval.py``):
 
-- "duplicate": the same article (other boilerplate, headline, dateline, light edits, a
-  summary-only copy, a later revision, reordered paragraphs): body Jaccard >= DUP_JACCARD,
-  or 8-gram containment of the shorter text >= DUP_CONTAIN_ALONE (on >= MIN_CONTAIN_TESTS
-  sampled 8-grams; the evaluation calls two ECB+ texts copies at half their 8-grams), or a shared lead
-  (lead containment >= DUP_LEAD) with the shorter text all lead or contained.
-- "event": another write-up of the same event, conservative (precision first): event-term
-  cosine >= EVENT_TERMS with >= MIN_SHARED_TERMS shared; headline-only items (fewer than
-  FEW_TERMS terms) must also share most of their names (EVENT_NAMES_FEW).
+- "duplicate": the same article: 8-gram containment of the shorter text >= DUP_CONTAIN
+  (on >= MIN_CONTAIN_TESTS sampled 8-grams), or a shared lead (lead containment >= DUP_LEAD)
+  with the shorter text all lead, or contained enough, or the leads almost identical.
+- "event": another write-up of the same event, conservative (precision first): weighted
+  cosine of the event terms >= EVENT_COSINE (less when the two are published close in
+  time: TIME_BONUS, decaying over TIME_SCALE), with >= MIN_SHARED_TERMS shared and a share
+  of the names in common; headline-only items (fewer than FEW_TERMS terms) must share most
+  of their names (EVENT_NAMES_FEW).
 
-Band keys are signed 64-bit integers (SQLite INTEGER), hashed with a seed per kind, band and
-SIGNATURE_VERSION: 10 body bands + up to 8 anchors + 3 event keys (~20 rows per article).
+Keys are signed 64-bit integers (SQLite INTEGER), hashed with a seed per kind and
+SIGNATURE_VERSION: BODY_KEYS smallest 8-gram values + up to 8 anchors + 3 rarest names.
+
+Cost: hashing runs vectorized in numpy (imported on the first signature); the idf prior is
+read once from the `wordfreq` package's small English list (~29k words, 3 MB, 30 ms)
+without importing wordfreq itself; without it every word weighs the same.
 """
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
 import math
+import os
 import re
 import struct
 import unicodedata
-from collections.abc import Iterable, Sequence
+from array import array
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import xxhash
 
 __all__ = [
-    "BODY_BANDS",
-    "BODY_BINS",
-    "BODY_ROWS",
+    "CANDIDATES",
+    "SAMPLE_K",
     "Candidate",
     "Match",
     "Signature",
@@ -64,44 +74,48 @@ __all__ = [
 # Thresholds were chosen on the tuning split of bench/dedup_eval.py (BBC odd rows, ECB+ odd
 # topics, UCI stories of one hash parity) and are reported on the held-out split as well.
 
-SIGNATURE_VERSION = 2
-SHINGLE = 3  # words per shingle
-BODY_WORDS = 1500  # words of the text that are shingled (cost bound for very long texts)
-BODY_BINS = 64  # one-permutation MinHash bins
-BODY_ROWS = 2  # rows per LSH band over the body sketch
-BODY_BANDS = 10  # 10 x 2 = 20 of the 64 bins
-SAMPLE_K = 256  # bottom-k sample of the body's word 8-grams (containment of a short copy)
+SIGNATURE_VERSION = 3
+SHINGLE = 3  # words per lead shingle
+GRAM = 8  # words per sampled body n-gram
+BODY_WORDS = 1500  # words of the text that are hashed (cost bound for very long texts)
+SAMPLE_K = 160  # bottom-k sample of the body's word 8-grams
+BODY_KEYS = 6  # index keys: the smallest sampled values
 LEAD_TOKENS = 100  # words of the text that make up the "lead"
 ANCHOR_MASK = 7  # a lead shingle is an anchor when (hash >> 8) & ANCHOR_MASK == 0 (1 in 8)
 MAX_ANCHORS = 8  # anchor keys per article: the first ones of the lead, in text order
 EVENT_WORDS = 150  # words of the text (after the title) that feed the event terms
-EVENT_KEYS = 3  # event keys: the smallest hashed names of the article
-MAX_TERMS = 128
-MAX_ENTITIES = 48
+EVENT_KEYS = 3  # event keys: the rarest names of the article
+MAX_TERMS = 40  # heaviest event terms kept
+CANDIDATES = 24  # candidates the store hands to match (most shared keys first)
 
-DUP_JACCARD = 0.65  # body Jaccard (estimated, 3-shingles) for a duplicate on its own
-DUP_LEAD = 0.6  # containment of the shorter lead in the longer (exact)
-DUP_LEAD_ALONE = 0.9  # ... enough on its own (a summary of a long text: Jaccard is too noisy)
-DUP_CONTAIN = 0.5  # containment of the shorter body in the longer (with a shared lead)
-DUP_CONTAIN_ALONE = 0.5  # ... enough on its own (a summary-only copy, a cut of the text)
-MIN_CONTAIN_TESTS = 6  # sampled shingles the containment estimate must rest on
-LEAD_SHORT = True  # a short text sharing the lead is a summary-only copy
+DUP_LEAD = 0.6  # containment of the shorter lead in the longer (exact, 16-bit hashes)
+DUP_LEAD_ALONE = 0.9  # ... enough on its own (a summary of a long text)
+DUP_CONTAIN = 0.5  # 8-gram containment of the shorter body in the longer, on its own
+DUP_CONTAIN_LEAD = 0.5  # ... with a shared lead
+MIN_CONTAIN_TESTS = 6  # sampled 8-grams the containment estimate must rest on
 MIN_LEAD_TESTS = 4
 MIN_DUP_SHINGLES = 8  # below this a body is too short to call a copy on its own
-EVENT_TERMS = 0.30  # cosine of the event-term sets (title + first EVENT_WORDS words)
+EVENT_COSINE = 0.42  # weighted cosine of the event terms (full texts)
+EVENT_COSINE_FEW = 0.25  # ... of headline-only items (they must share names too)
+EVENT_NAMES = 0.0  # share of the smaller name set in common (full texts)
+TIME_BONUS = 0.15  # threshold lowered by up to this when published close in time
+TIME_SCALE = 6.0  # hours over which that bonus decays (exp(-gap / scale))
 MIN_EVENT_ENTITIES = 2
 FEW_TERMS = 20  # fewer event terms than this: a headline-only item
-EVENT_NAMES_FEW = 0.7  # names overlap also needed then (UCI: "Quiznos" / "Sbarro files for ...")
+EVENT_NAMES_FEW = 0.2  # names overlap also needed then (UCI: "Quiznos" / "Sbarro files for ...")
 MIN_SHARED_TERMS = 2  # shared event terms, at least
+IDF_TOP = 8.0  # a word's weight: IDF_TOP - zipf frequency (wordfreq scale, "the" = 7.7)
+IDF_UNKNOWN = 5.5  # ... for words missing from the list (zipf < 3: rare words, names)
+IDF_MIN = 0.3
+W_SCALE = 5.0  # quantization of weights into 6 bits (1..63)
 
 _M64 = (1 << 64) - 1
-_M32 = (1 << 32) - 1
-_MIX = 0x9E3779B97F4A7C15
-_MIX2 = 0xC2B2AE3D27D4EB4F
-_EMPTY = _M32  # an empty bin (only when the whole body is empty)
+_NAME = 0x40  # weight flags
+_TITLE = 0x80
+_WMASK = 0x3F
 
-_WORD = re.compile(r"\w+(?:['’]\w+)*", re.UNICODE)
-_CAP = re.compile(r"^[A-Z0-9]")
+_TR = str.maketrans({c: " " for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"})  # ASCII: fast path
+_UNI_PUNCT = re.compile(r"[^\w\s]")
 _STOP_WORDS = """
 a about above after again against all also am an and any are aren't as at be because been
 before being below between both but by can could did do does doing down during each few for
@@ -121,59 +135,67 @@ _STOP = frozenset(_STOP_WORDS.split())
 
 # --------------------------------------------------------------------------- records
 
-_PARTS = 7  # tuple fields serialized after n_body
+_HEAD = struct.Struct("<BIHHHH")  # version, n_body, counts of sample, lead, anchors, terms
 
 
 @dataclass(frozen=True, slots=True)
 class Signature:
     """A compact, serializable sketch of one article (see the module docstring)."""
 
-    n_body: int  # distinct body shingles
-    body: tuple[int, ...]  # BODY_BINS 32-bit MinHash values
-    sample: tuple[int, ...]  # the SAMPLE_K smallest 32-bit body shingle values, ascending
-    lead: tuple[int, ...]  # sorted distinct 32-bit hashes of the lead shingles
-    anchors: tuple[int, ...]  # up to MAX_ANCHORS sampled lead shingles, in text order
-    terms: tuple[int, ...]  # sorted distinct 32-bit hashes of event terms
-    entities: tuple[int, ...]  # sorted distinct 32-bit hashes of names and numbers
-    title: tuple[int, ...]  # sorted distinct 32-bit hashes of headline content words
+    n_body: int  # 3-word shingles of the body (a length)
+    sample: tuple[int, ...]  # the SAMPLE_K smallest 32-bit 8-gram values, ascending
+    lead: tuple[int, ...]  # sorted distinct 16-bit hashes of the lead shingles
+    anchors: tuple[int, ...]  # up to MAX_ANCHORS sampled 32-bit lead shingles, text order
+    terms: tuple[int, ...]  # sorted distinct 32-bit hashes of the heaviest event terms
+    weights: tuple[int, ...]  # per term: weight (6 bits) | _NAME | _TITLE
+
+    @property
+    def names(self) -> tuple[int, ...]:
+        return tuple(t for t, w in zip(self.terms, self.weights, strict=True) if w & _NAME)
 
     def to_bytes(self) -> bytes:
-        """Version byte, the body count, then each part as a u16 length + u32 values."""
-        parts = [struct.pack("<BI", SIGNATURE_VERSION, self.n_body)]
-        for values in (
-            self.body,
-            self.sample,
-            self.lead,
-            self.anchors,
-            self.terms,
-            self.entities,
-            self.title,
-        ):
-            parts.append(struct.pack(f"<H{len(values)}I", len(values), *values))
-        return b"".join(parts)
+        """Header (version, body count, part lengths), then u32 sample, u16 lead, u32
+        anchors, u32 terms, u8 weights."""
+        return b"".join(
+            (
+                _HEAD.pack(
+                    SIGNATURE_VERSION,
+                    self.n_body,
+                    len(self.sample),
+                    len(self.lead),
+                    len(self.anchors),
+                    len(self.terms),
+                ),
+                array("I", self.sample).tobytes(),
+                array("H", self.lead).tobytes(),
+                array("I", self.anchors).tobytes(),
+                array("I", self.terms).tobytes(),
+                bytes(self.weights),
+            )
+        )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Signature:
         """Inverse of :meth:`to_bytes`. Raises ValueError on bytes it did not write (which
         includes signatures of another SIGNATURE_VERSION)."""
         try:
-            version, n_body = struct.unpack_from("<BI", data, 0)
-            if version != SIGNATURE_VERSION:
-                raise ValueError(f"unknown signature version {version}")
-            pos = 5
-            fields: list[tuple[int, ...]] = []
-            for _ in range(_PARTS):
-                (count,) = struct.unpack_from("<H", data, pos)
-                pos += 2
-                fields.append(struct.unpack_from(f"<{count}I", data, pos))
-                pos += 4 * count
+            version, n_body, ns, nl, na, nt = _HEAD.unpack_from(data, 0)
         except struct.error as exc:
             raise ValueError(f"truncated signature ({len(data)} bytes): {exc}") from None
-        if pos != len(data):
-            raise ValueError(f"signature has {len(data) - pos} trailing bytes")
-        if len(fields[0]) != BODY_BINS:
-            raise ValueError(f"signature body has {len(fields[0])} bins, expected {BODY_BINS}")
-        return cls(n_body, *fields)
+        if version != SIGNATURE_VERSION:
+            raise ValueError(f"unknown signature version {version}")
+        size = _HEAD.size + 4 * ns + 2 * nl + 4 * na + 5 * nt
+        if len(data) != size:
+            raise ValueError(f"signature has {len(data)} bytes, expected {size}")
+        parts: list[tuple[int, ...]] = []
+        pos = _HEAD.size
+        for code, n in (("I", ns), ("H", nl), ("I", na), ("I", nt)):
+            a = array(code)
+            a.frombytes(data[pos : pos + a.itemsize * n])
+            parts.append(tuple(a))
+            pos += a.itemsize * n
+        sample, lead, anchors, terms = parts
+        return cls(n_body, sample, lead, anchors, terms, tuple(data[pos:]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,195 +222,208 @@ class Match:
     reason: str
 
 
+# --------------------------------------------------------------------------- word weights
+
+_IDF: dict[str, float] | None = None
+
+
+def _load_idf() -> dict[str, float]:
+    """IDF_TOP - zipf frequency for the ~29k words of wordfreq's small English list, read
+    straight from its data file ("cB" format: lists of words per centibel of frequency)
+    so that wordfreq itself (85 ms of imports) is not loaded.  Empty when unavailable:
+    every word then weighs IDF_UNKNOWN."""
+    out: dict[str, float] = {}
+    try:
+        import msgpack  # type: ignore[import-untyped]
+
+        spec = importlib.util.find_spec("wordfreq")
+        dirs = list(spec.submodule_search_locations or []) if spec else []
+        if not dirs:
+            return out
+        path = os.path.join(dirs[0], "data", "small_en.msgpack.gz")
+        with gzip.open(path) as fh:
+            data = msgpack.unpackb(fh.read(), raw=False)
+        if not (isinstance(data[0], dict) and data[0].get("format") == "cB"):
+            return out
+        for cb, words in enumerate(data[1:]):
+            weight = max(IDF_MIN, IDF_TOP - (9.0 - cb / 100))
+            for w in words:
+                out.setdefault(w, weight)
+    except (ImportError, OSError, ValueError, TypeError, IndexError):  # pragma: no cover
+        return {}
+    return out
+
+
+def _idf() -> dict[str, float]:
+    global _IDF
+    if _IDF is None:
+        _IDF = _load_idf()
+    return _IDF
+
+
 # --------------------------------------------------------------------------- signature
 
 _WORD_CACHE: dict[str, int] = {}
-_WORD_CACHE_MAX = 200_000
+_WORD_CACHE_MAX = 50_000  # ~7 MB: the cron process must stay small
+_NP: Any = None
 
 
-def _wh(word: str) -> int:
-    """64-bit hash of one (lower-cased) word, memoized: news vocabulary repeats."""
-    h = _WORD_CACHE.get(word)
-    if h is None:
-        if len(_WORD_CACHE) >= _WORD_CACHE_MAX:
-            _WORD_CACHE.clear()
-        h = _WORD_CACHE[word] = xxhash.xxh3_64_intdigest(word.encode())
-    return h
+def _np() -> Any:
+    global _NP
+    if _NP is None:
+        import numpy
 
-
-def _h32(s: str) -> int:
-    return _wh(s) >> 32
+        _NP = numpy
+    return _NP
 
 
 def _tokens(text: str) -> list[str]:
-    return _WORD.findall(unicodedata.normalize("NFKC", text))
+    if text.isascii():
+        return text.translate(_TR).split()
+    return _UNI_PUNCT.sub(" ", unicodedata.normalize("NFKC", text)).split()
 
 
-def _shingles(words: Sequence[str]) -> list[int]:
-    """64-bit hashes of the word 3-shingles, in text order (one for a text of 1-2 words)."""
-    if len(words) < SHINGLE:
-        return [_wh(" ".join(words))] if words else []
-    return [
-        xxhash.xxh3_64_intdigest(f"{a} {b} {c}".encode())
-        for a, b, c in zip(words, words[1:], words[2:], strict=False)
-    ]
+def _word_hashes(words: list[str]) -> list[int]:
+    """64-bit hashes of (lower-cased) words, memoized: news vocabulary repeats."""
+    hs = list(map(_WORD_CACHE.get, words))
+    if None in hs:
+        if len(_WORD_CACHE) >= _WORD_CACHE_MAX:
+            _WORD_CACHE.clear()
+        for i, h in enumerate(hs):
+            if h is None:
+                w = words[i]
+                hs[i] = _WORD_CACHE[w] = xxhash.xxh3_64_intdigest(w.encode())
+    return hs  # type: ignore[return-value]
 
 
-# fixed pseudo-random probe order for the densification of empty bins
-_PROBE = tuple(
-    tuple(
-        xxhash.xxh32_intdigest(f"probe:{b}:{a}".encode()) % BODY_BINS
-        for a in range(1, 4 * BODY_BINS)
-    )
-    for b in range(BODY_BINS)
+_K1, _K2, _K3, _K4, _K5 = (
+    0x9E3779B97F4A7C15,
+    0xC2B2AE3D27D4EB4F,
+    0xBF58476D1CE4E5B9,
+    0x94D049BB133111EB,
+    0xFF51AFD7ED558CCD,
 )
 
 
-def _oph(hashes: Iterable[int]) -> tuple[int, ...]:
-    """One-permutation MinHash (Li, Owen & Zhang 2012) with optimal densification
-    (Shrivastava 2017): each 64-bit hash goes to bin h % BODY_BINS and keeps its top 32 bits;
-    an empty bin borrows from a bin chosen by a fixed probe sequence.  O(n), pure Python."""
-    bins = [_M64] * BODY_BINS
-    for h in hashes:
-        b = h % BODY_BINS
-        v = h >> 32
-        if v < bins[b]:
-            bins[b] = v
-    if _M64 not in bins:
-        return tuple(bins)
-    if all(v == _M64 for v in bins):
-        return (_EMPTY,) * BODY_BINS
-    out = list(bins)
-    for b, v in enumerate(bins):
-        if v == _M64:
-            for a, j in enumerate(_PROBE[b]):
-                if bins[j] != _M64:
-                    # mix in the attempt so borrowed values differ from the donor's own
-                    out[b] = xxhash.xxh32_intdigest(f"{bins[j]}:{a}".encode())
-                    break
-            else:  # pragma: no cover - 255 probes of a non-empty sketch all missed
-                out[b] = next(x for x in bins if x != _M64)
-    return tuple(out)
-
-
-def _sample(hashes: Sequence[int]) -> tuple[int, ...]:
-    """The SAMPLE_K smallest 32-bit hashes of the body's word 8-grams, each made of the
-    3-shingle hashes at offsets 0, 3 and 5 (no rehashing of text): long n-grams survive a
-    verbatim copy, light edits and page debris around it, but not a rewrite of the facts."""
-    if len(hashes) <= 5:
-        return tuple(sorted({h >> 32 for h in hashes}))
-    grams = {
-        ((a ^ (b * _MIX) ^ (c * _MIX2)) & _M64) >> 32
-        for a, b, c in zip(hashes, hashes[3:], hashes[5:], strict=False)
-    }
-    return tuple(sorted(grams)[:SAMPLE_K])
+def _mix(np: Any, x: Any) -> Any:
+    """splitmix64's finalizer, vectorized (uint64 arithmetic wraps)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(_K3)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(_K4)
+    return x ^ (x >> np.uint64(31))
 
 
 def _is_content(w: str) -> bool:
     return w not in _STOP and (len(w) > 1 or w.isdigit())
 
 
-def _anchors(words: Sequence[str], hashes: Sequence[int]) -> tuple[int, ...]:
-    """The first MAX_ANCHORS lead shingles chosen by their own hash (1 in ANCHOR_MASK + 1)
-    that hold a content word: the same shingle is chosen in every copy, so a summary-only
-    copy and the full text share the anchors of their common opening."""
-    out: list[int] = []
-    for i, h in enumerate(hashes):
-        if (h >> 8) & ANCHOR_MASK == 0 and any(_is_content(w) for w in words[i : i + SHINGLE]):
-            v = h >> 32
-            if v not in out:
-                out.append(v)
-                if len(out) == MAX_ANCHORS:
+def _body(words: list[str]) -> tuple[int, tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """(n_body, sample, lead, anchors) of the body words."""
+    if not words:
+        return 0, (), (), ()
+    np = _np()
+    wh = np.array(_word_hashes(words), dtype=np.uint64)
+    if len(words) < SHINGLE:
+        sh = _mix(np, wh[:1] * np.uint64(_K1) + wh[-1:])
+    else:
+        sh = _mix(np, wh[:-2] * np.uint64(_K1) + wh[1:-1] * np.uint64(_K2) + wh[2:])
+    n = len(sh)
+    if n <= GRAM - SHINGLE:
+        grams = sh
+    else:  # the 8-gram at i: shingles at i, i + 3 and i + 5 (words i .. i + 7)
+        grams = _mix(np, sh[:-5] * np.uint64(_K5) + sh[3:-2] * np.uint64(_K1) + sh[5:])
+    low = np.sort(grams >> np.uint64(32))[: SAMPLE_K + 16].tolist()
+    sample = tuple(dict.fromkeys(low))[:SAMPLE_K]  # distinct (sorted, so in order)
+    n_lead = max(1, min(len(words), LEAD_TOKENS) - SHINGLE + 1)
+    lead_sh = sh[:n_lead]
+    lead = tuple(sorted(set((lead_sh >> np.uint64(48)).tolist())))
+    anchors: list[int] = []
+    for i in np.flatnonzero(((lead_sh >> np.uint64(8)) & np.uint64(ANCHOR_MASK)) == 0).tolist():
+        if any(_is_content(w) for w in words[i : i + SHINGLE]):
+            v = int(lead_sh[i]) >> 32
+            if v not in anchors:
+                anchors.append(v)
+                if len(anchors) == MAX_ANCHORS:
                     break
-    return tuple(out)
+    return n, sample, lead, tuple(anchors)
+
+
+def _terms(
+    title_raw: list[str], title: list[str], text_raw: list[str], text: list[str]
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The MAX_TERMS heaviest content words of the headline and the opening: idf prior x
+    (1 + log tf), quantized to 6 bits, with the name flag (a capitalised or upper-case
+    form, or a number, occurs) and the headline flag."""
+    idf = _idf()
+    tf = Counter(title)
+    tf.update(text)
+    scored = sorted(
+        (-idf.get(w, IDF_UNKNOWN) * (1.0 + math.log(n)), w)
+        for w, n in tf.items()
+        if w not in _STOP and (len(w) > 1 or w.isdigit())
+    )[:MAX_TERMS]
+    raw = set(title_raw)
+    raw.update(text_raw)
+    heads = set(title)
+    top = []
+    for neg, w in scored:
+        h = _WORD_CACHE.get(w) or xxhash.xxh3_64_intdigest(w.encode())
+        flag = max(1, min(_WMASK, round(-neg * W_SCALE)))
+        if w.isdigit() or w.capitalize() in raw or w.upper() in raw:
+            flag |= _NAME
+        if w in heads:
+            flag |= _TITLE
+        top.append((h >> 32, flag))
+    top.sort()
+    return tuple(h for h, _ in top), tuple(f for _, f in top)
 
 
 def signature(title: str, text: str) -> Signature:
     """The signature of one article from its headline and plain text (no HTML)."""
     title_raw = _tokens(title)
-    text_raw = _tokens(text)
-    title_words = [w.lower() for w in title_raw]
-    text_words = [w.lower() for w in text_raw[:BODY_WORDS]]
-    body_words = text_words if text_words else title_words
-    body_sh = _shingles(body_words)
-    n_body = len(set(body_sh))
-    body = _oph(body_sh)
-    sample = _sample(body_sh)
-    n_lead = max(0, min(len(body_words), LEAD_TOKENS) - SHINGLE + 1) or len(body_sh[:1])
-    lead_sh = body_sh[:n_lead]
-    lead = sorted({h >> 32 for h in lead_sh})
-    anchors = _anchors(body_words, lead_sh)
-
-    ev_raw = title_raw + text_raw[:EVENT_WORDS]
-    ev_words = title_words + text_words[:EVENT_WORDS]
-    content = {w: _h32(w) for w in set(ev_words) if _is_content(w)}  # each word once
-    terms = sorted(set(content.values()))[:MAX_TERMS]
-    ents = sorted(
-        {
-            content[low]
-            for w, low in zip(ev_raw, ev_words, strict=True)
-            if low in content and _CAP.match(w)
-        }
-    )[:MAX_ENTITIES]
-    title_terms = sorted({content[w] for w in title_words if w in content})
-    return Signature(
-        n_body,
-        body,
-        tuple(sample),
-        tuple(lead),
-        anchors,
-        tuple(terms),
-        tuple(ents),
-        tuple(title_terms),
+    text_raw = _tokens(text)[:BODY_WORDS]
+    title_words = "\n".join(title_raw).lower().split("\n") if title_raw else []
+    text_words = "\n".join(text_raw).lower().split("\n") if text_raw else []
+    n_body, sample, lead, anchors = _body(text_words or title_words)
+    terms, weights = _terms(
+        title_raw, title_words, text_raw[:EVENT_WORDS], text_words[:EVENT_WORDS]
     )
+    return Signature(n_body, sample, lead, anchors, terms, weights)
 
 
 # --------------------------------------------------------------------------- LSH keys
-
-
-def _key(kind: str, band: int, values: Sequence[int]) -> int:
-    """A signed 64-bit key for one band (fits SQLite INTEGER)."""
-    raw = struct.pack(f"<{len(values)}I", *values)
-    h = xxhash.xxh3_64_intdigest(raw, seed=_SEEDS[kind] + band)
-    return h - (1 << 64) if h >= 1 << 63 else h
-
 
 _SEEDS = {k: xxhash.xxh32_intdigest(f"v{SIGNATURE_VERSION}:{k}".encode()) << 8 for k in
           ("body", "anchor", "event")}  # fmt: skip
 
 
-def band_keys(sig: Signature) -> list[int]:
-    """The LSH band keys of a signature, deduplicated, in a stable order.
+def _key(kind: str, value: int) -> int:
+    """A signed 64-bit key (fits SQLite INTEGER)."""
+    h = xxhash.xxh3_64_intdigest(value.to_bytes(4, "little"), seed=_SEEDS[kind])
+    return h - (1 << 64) if h >= 1 << 63 else h
 
-    - body: BODY_BANDS bands of BODY_ROWS bins (found at Jaccard ~0.3 and up);
+
+def band_keys(sig: Signature) -> list[int]:
+    """The index keys of a signature, deduplicated, in a stable order.
+
+    - body: the BODY_KEYS smallest sampled 8-gram values (a copy shares most of them);
     - anchor: one key per anchor shingle of the lead (a summary-only copy, a copy with
-      page debris around it: containment, which Jaccard bands miss);
-    - event: one key per name among the EVENT_KEYS smallest hashed names (another write-up
-      of the same event shares its names, not its sentences).
+      page debris around it: containment, which the smallest values of a long text miss);
+    - event: the EVENT_KEYS rarest names (heaviest weight, then hash): another write-up of
+      the same event shares its names, not its sentences.
     An empty body yields no body keys (nothing to find it by)."""
-    keys: list[int] = []
-    if sig.n_body:
-        for b in range(BODY_BANDS):
-            keys.append(_key("body", b, sig.body[b * BODY_ROWS : (b + 1) * BODY_ROWS]))
-    for v in sig.anchors:
-        keys.append(_key("anchor", 0, (v,)))
-    if len(sig.entities) >= MIN_EVENT_ENTITIES:
-        for v in sig.entities[:EVENT_KEYS]:
-            keys.append(_key("event", 0, (v,)))
+    keys = [_key("body", v) for v in sig.sample[:BODY_KEYS]]
+    keys += [_key("anchor", v) for v in sig.anchors]
+    names = sorted(
+        ((-(w & _WMASK), t) for t, w in zip(sig.terms, sig.weights, strict=True) if w & _NAME)
+    )
+    if len(names) >= MIN_EVENT_ENTITIES:
+        keys += [_key("event", t) for _, t in names[:EVENT_KEYS]]
     return list(dict.fromkeys(keys))
 
 
 # --------------------------------------------------------------------------- similarity
-
-
-def _inter(a: tuple[int, ...], b: tuple[int, ...]) -> int:
-    return len(set(a).intersection(b))
-
-
-def _body_jaccard(a: Signature, b: Signature) -> float:
-    if not a.n_body or not b.n_body:
-        return 0.0
-    return sum(1 for x, y in zip(a.body, b.body, strict=True) if x == y) / BODY_BINS
 
 
 def _sample_containment(small: Signature, large: Signature) -> tuple[float, int]:
@@ -402,48 +437,67 @@ def _sample_containment(small: Signature, large: Signature) -> tuple[float, int]
         a[-1] if len(a) >= SAMPLE_K else _M64,
         b[-1] if len(b) >= SAMPLE_K else _M64,
     )
-    tests = [x for x in a if x <= tau]
+    tests = [x for x in a if x <= tau] if tau < a[-1] else a
     if not tests:
         return 0.0, 0
     return len(set(tests).intersection(b)) / len(tests), len(tests)
 
 
+def _cosine(a: Signature, b: Signature) -> tuple[float, int, float]:
+    """(weighted cosine of the event terms, shared terms, share of the smaller name set
+    in common)."""
+    if not a.terms or not b.terms:
+        return 0.0, 0, 0.0
+    wb = dict(zip(b.terms, b.weights, strict=True))
+    dot = 0
+    shared = 0
+    names = 0
+    for t, w in zip(a.terms, a.weights, strict=True):
+        v = wb.get(t)
+        if v is not None:
+            dot += (w & _WMASK) * (v & _WMASK)
+            shared += 1
+            names += bool(w & v & _NAME)
+    if not shared:
+        return 0.0, 0, 0.0
+    na = sum((w & _WMASK) ** 2 for w in a.weights)
+    nb = sum((w & _WMASK) ** 2 for w in b.weights)
+    small = min(sum(1 for w in a.weights if w & _NAME), sum(1 for w in b.weights if w & _NAME))
+    return dot / math.sqrt(na * nb), shared, (names / small if small else 0.0)
+
+
 @dataclass(frozen=True, slots=True)
 class _Scores:
-    jaccard: float
     lead: float  # containment of the shorter lead in the longer (exact)
     contain: float  # containment of the smaller body in the larger (bottom-k sample)
-    tests: int  # how many sampled shingles that rests on
-    terms: float
-    entities: float
+    tests: int  # how many sampled 8-grams that rests on
+    terms: float  # weighted cosine of the event terms
+    names: float  # share of the smaller name set in common
     shared_terms: int
 
 
 def _scores(a: Signature, b: Signature) -> _Scores:
-    j = _body_jaccard(a, b)
     short = min(len(a.lead), len(b.lead))
-    lead = _inter(a.lead, b.lead) / short if short else 0.0
+    lead = len(set(a.lead).intersection(b.lead)) / short if short else 0.0
     small, large = (a, b) if (a.n_body, a.sample) <= (b.n_body, b.sample) else (b, a)
     contain, tests = _sample_containment(small, large)
-    ti = _inter(a.terms, b.terms)
-    terms = ti / math.sqrt(len(a.terms) * len(b.terms)) if a.terms and b.terms else 0.0
-    ne = min(len(a.entities), len(b.entities))
-    ents = _inter(a.entities, b.entities) / ne if ne >= MIN_EVENT_ENTITIES else 0.0
-    return _Scores(j, lead, contain, tests, terms, ents, ti)
+    cos, shared, names = _cosine(a, b)
+    return _Scores(lead, contain, tests, cos, names, shared)
 
 
-def score(a: Signature, b: Signature) -> tuple[str | None, float, str]:
-    """(level or None, score, reason) for one pair; the decision behind :func:`match`."""
+def score(
+    a: Signature, b: Signature, hours_apart: float | None = None
+) -> tuple[str | None, float, str]:
+    """(level or None, score, reason) for one pair; the decision behind :func:`match`.
+    `hours_apart`: how far apart the two were published, when both dates are known."""
     s = _scores(a, b)
     small = min(a.n_body, b.n_body)
-    if small >= MIN_DUP_SHINGLES and s.jaccard >= DUP_JACCARD:
-        return "duplicate", s.jaccard, f"body jaccard {s.jaccard:.2f}"
     sure = s.tests >= MIN_CONTAIN_TESTS
-    if small >= MIN_DUP_SHINGLES and sure and s.contain >= DUP_CONTAIN_ALONE:
+    if small >= MIN_DUP_SHINGLES and sure and s.contain >= DUP_CONTAIN:
         return (
             "duplicate",
             s.contain,
-            f"body containment {s.contain:.2f} ({s.tests} samples), jaccard {s.jaccard:.2f}",
+            f"body containment {s.contain:.2f} ({s.tests} samples)",
         )
     short_lead = min(len(a.lead), len(b.lead))
     # the same opening words, and: the shorter text is all lead (a summary-only copy), or
@@ -452,8 +506,8 @@ def score(a: Signature, b: Signature) -> tuple[str | None, float, str]:
         short_lead >= MIN_DUP_SHINGLES
         and s.lead >= DUP_LEAD
         and (
-            (LEAD_SHORT and small <= LEAD_TOKENS)
-            or (s.tests >= MIN_LEAD_TESTS and s.contain >= DUP_CONTAIN)
+            small <= LEAD_TOKENS
+            or (s.tests >= MIN_LEAD_TESTS and s.contain >= DUP_CONTAIN_LEAD)
             or s.lead >= DUP_LEAD_ALONE
         )
     ):
@@ -464,29 +518,48 @@ def score(a: Signature, b: Signature) -> tuple[str | None, float, str]:
         )
     # headline-only items (few terms) share a verb and a topic across different events:
     # they must share names too (UCI: "Quiznos files for Chapter 11" vs "Sbarro files ...")
-    strict = min(len(a.terms), len(b.terms)) < FEW_TERMS
-    if strict and s.entities < EVENT_NAMES_FEW:
-        return None, max(s.jaccard, s.terms), ""
-    if s.terms >= EVENT_TERMS and s.shared_terms >= MIN_SHARED_TERMS:
+    few = min(len(a.terms), len(b.terms)) < FEW_TERMS
+    if few and s.names < EVENT_NAMES_FEW:
+        return None, max(s.contain, s.terms), ""
+    if not few and s.names < EVENT_NAMES:
+        return None, max(s.contain, s.terms), ""
+    bonus = TIME_BONUS * math.exp(-hours_apart / TIME_SCALE) if hours_apart is not None else 0.0
+    if (
+        s.terms >= (EVENT_COSINE_FEW if few else EVENT_COSINE) - bonus
+        and s.shared_terms >= MIN_SHARED_TERMS
+    ):
+        when = f", {hours_apart:.1f} h apart" if hours_apart is not None else ""
         return (
             "event",
             s.terms,
-            f"event terms cosine {s.terms:.2f} ({s.shared_terms} shared), "
-            f"names overlap {s.entities:.2f}",
+            f"event terms weighted cosine {s.terms:.2f} ({s.shared_terms} shared), "
+            f"names overlap {s.names:.2f}{when}",
         )
-    return None, max(s.jaccard, s.terms), ""
+    return None, max(s.contain, s.terms), ""
 
 
 _LEVEL_RANK = {"duplicate": 0, "event": 1}
 
 
-def match(sig: Signature, candidates: Sequence[Candidate]) -> Match | None:
+def match(
+    sig: Signature,
+    candidates: Sequence[Candidate],
+    *,
+    published_at: datetime | None = None,
+) -> Match | None:
     """The best candidate for `sig`, or None.  A duplicate beats any event match; then the
-    higher score; ties go to the earliest article (smallest id) -- deterministic."""
+    higher score; ties go to the earliest article (smallest id) -- deterministic.
+    `published_at` (the new article's date) lets closeness in time count for events."""
     best: tuple[int, float, int] | None = None
     found: Match | None = None
     for c in candidates:
-        level, value, reason = score(sig, c.signature)
+        hours = None
+        if published_at is not None and c.published_at is not None:
+            try:
+                hours = abs((published_at - c.published_at).total_seconds()) / 3600
+            except TypeError:  # naive against aware
+                hours = None
+        level, value, reason = score(sig, c.signature, hours)
         if level is None:
             continue
         key = (_LEVEL_RANK[level], -value, c.article_id)

@@ -912,7 +912,7 @@ class SQLiteStore:
     ) -> int:
         """Decide the story of a new article (before its row is written); returns its id.
         A new story takes the id of its first article."""
-        from ingest.stories import band_keys, match
+        from ingest.stories import CANDIDATES, band_keys, match
         from storage import story_index
 
         when = a.published_at or a.fetched_at
@@ -922,8 +922,8 @@ class SQLiteStore:
                 since: datetime | None = when - timedelta(days=window_days)
             except OverflowError:  # a date in year 1
                 since = None
-            cands = story_index.candidates(tx, band_keys(sig), since)
-            found = match(sig, cands)
+            cands = story_index.candidates(tx, band_keys(sig), since, CANDIDATES)
+            found = match(sig, cands, published_at=when)
         now_s = to_iso(a.fetched_at)
         if found is None:
             story_id = article_id
