@@ -1,6 +1,8 @@
 """A fast lxml path for well-formed RSS 2.0 and Atom 1.0: bytes -> ParsedFeed, or None.
 
     fast_parse(body, url, headers) -> ParsedFeed | None
+    iter_fast_parse(body, url, headers) -> (ParsedFeed without entries, Iterator[RawEntry]) | None
+                                           the same, streamed in constant memory (big feeds)
 
 It produces exactly what `ingest.parse.parse` (feedparser with sanitize_html=False,
 resolve_relative_uris=False) produces for the same document, about fifty times faster, and
@@ -23,15 +25,16 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from io import BytesIO
 from typing import Any
 
 from lxml import etree
 
 from .models import Content, Enclosure, Media, ParsedFeed, RawEntry
 
-__all__ = ["fallback_reason", "fast_parse"]
+__all__ = ["fallback_reason", "fast_parse", "iter_fast_parse"]
 
 _ATOM = "http://www.w3.org/2005/Atom"
 _DC = "http://purl.org/dc/elements/1.1/"
@@ -204,6 +207,134 @@ def fallback_reason(body: bytes, url: str, headers: Mapping[str, str] | None = N
     return None
 
 
+def iter_fast_parse(
+    body: bytes, url: str, headers: Mapping[str, str] | None = None
+) -> tuple[ParsedFeed, Iterator[RawEntry]] | None:
+    """`fast_parse` for big documents, in constant memory: (the feed with entries=(), an
+    iterator of its entries in document order), or None to mean "use feedparser".
+
+    The document is streamed twice with lxml's iterparse, each item (RSS) / entry (Atom)
+    mapped by the same code as `fast_parse` and then dropped from the tree with everything
+    before it, so only one item is ever held. The first pass maps and discards every item
+    and reads the feed-level fields wherever they are (RSS puts <ttl>, sy:* or <skipHours>
+    after the items at times): it settles every doubt fast_parse would have (well-formedness
+    to the last byte included) before anything is returned, so None is returned exactly when
+    `fast_parse` returns None, and the feed-level fields are complete. The second pass, run
+    by the iterator, yields the entries; each equals the one `fast_parse` gives. It cannot
+    doubt what the first accepted; should it fail anyway it raises ParseError naming `url`.
+    Costs about twice fast_parse's CPU time and a few MB instead of ~20 x the body size."""
+    try:
+        hdrs = {k.lower(): v for k, v in (headers or {}).items()}
+        hdrs.setdefault("content-type", "application/xml")
+        head: list[ParsedFeed] = []
+        for _ in _stream(body, url, hdrs, head):
+            pass
+        parsed = head[0]
+    except Exception:
+        return None
+    return parsed, _second_pass(body, url, hdrs)
+
+
+def _second_pass(body: bytes, url: str, headers: Mapping[str, str]) -> Iterator[RawEntry]:
+    from .errors import ParseError
+
+    try:
+        yield from _stream(body, url, headers, [])
+    except Exception as exc:
+        raise ParseError(url, f"fast stream failed after its check pass: {exc}") from exc
+
+
+# any xml:lang / xml:base (or unprefixed lang / base) at or under an element
+_LANG_BASE_BELOW = etree.XPath(
+    "descendant-or-self::*/@*[local-name()='lang' or local-name()='base']"
+)
+
+
+def _drop(el: etree._Element) -> None:
+    """Free a mapped element and every sibling before it (iterparse keeps them otherwise)."""
+    el.clear()
+    parent = el.getparent()
+    if parent is not None:
+        while el.getprevious() is not None:
+            del parent[0]
+
+
+def _stream(
+    body: bytes, url: str, headers: Mapping[str, str], head: list[ParsedFeed]
+) -> Iterator[RawEntry]:
+    """Yield the entries of `body` one by one, then append the feed (entries=()) to `head`.
+    Raises _DoubtError (or anything else) where `_fast_parse` would."""
+    read_as, bozo, base = _prepare(body, headers)
+    ctx = _Ctx(url=url)
+    events = etree.iterparse(
+        BytesIO(body),
+        events=("start", "end"),
+        encoding=read_as,
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=False,
+        load_dtd=False,
+        dtd_validation=False,
+        remove_comments=True,
+        remove_pis=True,
+        strip_cdata=True,
+        recover=False,
+    )
+    rss: _RssChannel | None = None
+    atom: _AtomFeed | None = None
+    fmt = ""
+    depth = 0
+    channels = 0
+    try:
+        for event, el in events:
+            if event == "start":
+                depth += 1
+                if depth == 1:
+                    docinfo = el.getroottree().docinfo
+                    if docinfo.doctype or docinfo.internalDTD is not None:
+                        raise _DoubtError("DOCTYPE")
+                    if el.tag == "rss":
+                        fmt = _rss_root(el)
+                        rss = _RssChannel(ctx, base)
+                    elif el.tag == f"{{{_ATOM}}}feed":
+                        atom = _AtomFeed(el, ctx, base)
+                    else:
+                        raise _DoubtError(f"root {el.tag!s}")
+                elif depth == 2 and rss is not None:
+                    channels += 1
+                    if channels > 1 or el.tag != "channel":
+                        raise _DoubtError("not one <channel>")
+                    if el.attrib:
+                        raise _DoubtError("channel attributes")
+                continue
+            depth -= 1
+            if rss is not None and depth == 2:  # a child of <channel> is complete
+                if _LANG_BASE_BELOW(el):
+                    raise _DoubtError("xml:lang / xml:base in RSS")
+                if el.tag == "item":
+                    yield _rss_item(el, ctx, base)
+                    rss.items += 1
+                else:
+                    rss.child(el)
+                _drop(el)
+            elif atom is not None and depth == 1:  # a child of <feed> is complete
+                if el.tag == _A + "entry":
+                    yield atom.entry(el)
+                else:
+                    atom.child(el)
+                _drop(el)
+    except etree.XMLSyntaxError as exc:
+        raise _DoubtError("not well-formed") from exc
+    if rss is not None:
+        if channels != 1:
+            raise _DoubtError("not one <channel>")
+        head.append(rss.feed(fmt, bozo, body, ()))
+    elif atom is not None:
+        head.append(atom.feed(bozo, ()))
+    else:
+        raise _DoubtError("no root")
+
+
 def _encoding(body: bytes, headers: Mapping[str, str]) -> tuple[str, str | None]:
     """(the encoding name feedparser would settle on, its bozo message) when the document is
     certainly read as UTF-8 / ASCII by both parsers; raises _DoubtError otherwise."""
@@ -254,17 +385,30 @@ def _encoding(body: bytes, headers: Mapping[str, str]) -> tuple[str, str | None]
     raise _DoubtError(f"encoding {enc}")
 
 
-def _fast_parse(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:
+def _prepare(body: bytes, headers: Mapping[str, str]) -> tuple[str, str | None, str]:
+    """The checks made before any parsing: (encoding to read the bytes as, bozo message,
+    document base). Raises _DoubtError."""
     encoding, bozo = _encoding(body, headers)
     if body.lstrip()[:1] != b"<":
         raise _DoubtError("not XML")
     head = body[:4096]
     if b"<!DOCTYPE" in head or b"<!ENTITY" in head or b"<!doctype" in head:
         raise _DoubtError("DOCTYPE")
-    parser = _setup()
-    if encoding.lower() in _LATIN1_NAMES and not body.isascii():
-        assert _LATIN1_PARSER is not None
-        parser = _LATIN1_PARSER
+    if "content-language" in headers:
+        raise _DoubtError("feedparser's initial xml:lang; not reproduced")
+    _setup()
+    read_as = "iso-8859-1" if encoding.lower() in _LATIN1_NAMES and not body.isascii() else "utf-8"
+    # as ingest.parse: with xml:base in the document feedparser gets a sentinel document
+    # base (so xml:base scopes right) that _u maps back out; without, no base at all (links
+    # and permalink guids stay as the feed wrote them; Content-Location is ignored)
+    base = _SENTINEL_DIR if b"xml:base" in body else ""
+    return read_as, bozo, base
+
+
+def _fast_parse(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:
+    read_as, bozo, base = _prepare(body, headers)
+    parser = _LATIN1_PARSER if read_as == "iso-8859-1" else _PARSER
+    assert parser is not None
     try:
         root = etree.fromstring(body, parser)
     except etree.XMLSyntaxError as exc:
@@ -272,12 +416,6 @@ def _fast_parse(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise _DoubtError("DOCTYPE")
-    if "content-language" in headers:
-        raise _DoubtError("feedparser's initial xml:lang; not reproduced")
-    # as ingest.parse: with xml:base in the document feedparser gets a sentinel document
-    # base (so xml:base scopes right) that _u maps back out; without, no base at all (links
-    # and permalink guids stay as the feed wrote them; Content-Location is ignored)
-    base = _SENTINEL_DIR if b"xml:base" in body else ""
     ctx = _Ctx(url=url)
     tag = root.tag
     if tag == "rss":
@@ -505,31 +643,43 @@ def _no_lang_base(root: etree._Element) -> None:
         raise _DoubtError("xml:lang / xml:base in RSS")
 
 
-def _rss(root: etree._Element, ctx: _Ctx, base: str, bozo: str | None, body: bytes) -> ParsedFeed:
-    _no_lang_base(root)
+def _rss_root(root: etree._Element) -> str:
+    """The feedparser format name of an <rss> root ("rss20" / "rss09x"); its attributes
+    checked (the start tag is all that is needed)."""
     if set(root.attrib) - {"version"}:
         raise _DoubtError("rss attributes")
     version = root.get("version", "")
-    fmt = "rss09x" if version in ("0.91", "0.92", "0.93", "0.94") else "rss20"
-    channels = [c for c in root if c.tag == "channel"]
-    if len(channels) != 1 or len(root) != 1:
-        raise _DoubtError("not one <channel>")
-    channel = channels[0]
-    if channel.attrib:
-        raise _DoubtError("channel attributes")
-    title = link = language = ttl = sy_period = sy_freq = None
-    entries: list[RawEntry] = []
-    seen: set[str] = set()
-    for el in channel:
+    return "rss09x" if version in ("0.91", "0.92", "0.93", "0.94") else "rss20"
+
+
+class _RssChannel:
+    """The channel-level fields of an RSS document, given its non-item children one at a
+    time in document order (`child`) and told of each item (`items`): shared by the tree walk
+    of `fast_parse` and the stream of `iter_fast_parse`, so both read a channel the same way."""
+
+    __slots__ = ("base", "ctx", "items", "language", "link", "seen", "sy_freq", "sy_period",
+                 "title", "ttl")  # fmt: skip
+
+    def __init__(self, ctx: _Ctx, base: str) -> None:
+        self.ctx = ctx
+        self.base = base
+        self.items = 0
+        self.title: str | None = None
+        self.link: str | None = None
+        self.language: str | None = None
+        self.ttl: str | None = None
+        self.sy_period: str | None = None
+        self.sy_freq: str | None = None
+        self.seen: set[str] = set()
+
+    def child(self, el: etree._Element) -> None:
+        ctx, base, seen = self.ctx, self.base, self.seen
         tag = el.tag
         if not isinstance(tag, str):
-            continue
-        if tag == "item":
-            entries.append(_rss_item(el, ctx, base))
-            continue
+            return
         if tag[0] != "{":
             tag = tag.lower()
-        if entries and tag in ("title", "link", "language"):
+        if self.items and tag in ("title", "link", "language"):
             raise _DoubtError(f"channel {tag} after items")
         if tag in ("title", "link", "language", "ttl"):
             if tag in seen:
@@ -539,49 +689,72 @@ def _rss(root: etree._Element, ctx: _Ctx, base: str, bozo: str | None, body: byt
                 raise _DoubtError(f"attributes on channel <{tag}>")
             text = _text(el)
             if tag == "title":
-                title = _finish(ctx, text.strip())
+                self.title = _finish(ctx, text.strip())
             elif tag == "link":
                 v = text.strip()
                 v = _finish(ctx, _join(base, v))
-                link = _amp_ref(v)
+                self.link = _amp_ref(v)
             elif tag == "language":
-                language = _finish(ctx, text.strip())
+                self.language = _finish(ctx, text.strip())
             else:
-                ttl = _finish(ctx, text.strip())
-            continue
+                self.ttl = _finish(ctx, text.strip())
+            return
         if tag in _RSS_CHANNEL_SKIP:
-            continue
+            return
         key = _key(el)
         if key in ("sy_updateperiod", "sy_updatefrequency"):
             if key in seen or el.attrib:
                 raise _DoubtError(f"two <{key}>")
             seen.add(key)
             if key == "sy_updateperiod":
-                sy_period = _finish(ctx, _text(el).strip())
+                self.sy_period = _finish(ctx, _text(el).strip())
             else:
-                sy_freq = _finish(ctx, _text(el).strip())
-            continue
+                self.sy_freq = _finish(ctx, _text(el).strip())
+            return
         if tag == f"{{{_ATOM}}}link":
             _atom_link_not_alternate(el)
-            continue
+            return
         _harmless_unknown(el)
-    feed_lang = _s(language)
-    skip_hours, skip_days = _skips(body) if b"skip" in body else ((), ())
-    return ParsedFeed(
-        url=ctx.url,
-        format=fmt,
-        title=_s(title),
-        link=_u(link),
-        language=feed_lang,
-        entries=tuple(entries),
-        ttl_minutes=_int(ttl),
-        sy_update_period=(_s(sy_period) or "").lower() or None,
-        sy_update_frequency=_int(sy_freq),
-        skip_hours=skip_hours,
-        skip_days=skip_days,
-        bozo=bozo,
-        parser="fast",
-    )
+
+    def feed(
+        self, fmt: str, bozo: str | None, body: bytes, entries: tuple[RawEntry, ...]
+    ) -> ParsedFeed:
+        skip_hours, skip_days = _skips(body) if b"skip" in body else ((), ())
+        return ParsedFeed(
+            url=self.ctx.url,
+            format=fmt,
+            title=_s(self.title),
+            link=_u(self.link),
+            language=_s(self.language),
+            entries=entries,
+            ttl_minutes=_int(self.ttl),
+            sy_update_period=(_s(self.sy_period) or "").lower() or None,
+            sy_update_frequency=_int(self.sy_freq),
+            skip_hours=skip_hours,
+            skip_days=skip_days,
+            bozo=bozo,
+            parser="fast",
+        )
+
+
+def _rss(root: etree._Element, ctx: _Ctx, base: str, bozo: str | None, body: bytes) -> ParsedFeed:
+    _no_lang_base(root)
+    fmt = _rss_root(root)
+    channels = [c for c in root if c.tag == "channel"]
+    if len(channels) != 1 or len(root) != 1:
+        raise _DoubtError("not one <channel>")
+    channel = channels[0]
+    if channel.attrib:
+        raise _DoubtError("channel attributes")
+    state = _RssChannel(ctx, base)
+    entries: list[RawEntry] = []
+    for el in channel:
+        if el.tag == "item":
+            entries.append(_rss_item(el, ctx, base))
+            state.items += 1
+        else:
+            state.child(el)
+    return state.feed(fmt, bozo, body, tuple(entries))
 
 
 def _atom_link_not_alternate(el: etree._Element) -> None:
@@ -878,44 +1051,54 @@ def _atom_link(el: etree._Element, base: str) -> tuple[str, str, str, str | None
     return rel, ltype, _urljoin(base, href), el.get("length")
 
 
-def _atom(root: etree._Element, ctx: _Ctx, base: str, bozo: str | None) -> ParsedFeed:
-    if root.get("version") is not None:
-        raise _DoubtError("atom version attribute")
-    base, lang = _scope(root, base, None)
-    feed_lang = _push_lang(lang) if lang else None
-    title: str | None = None
-    link: str | None = None
-    feed_id: str | None = None
-    seen: set[str] = set()
-    entries: list[RawEntry] = []
-    for el in root:
+class _AtomFeed:
+    """The feed-level fields of an Atom document: `__init__` reads the root's start tag
+    (xml:base / xml:lang scope), `child` each non-entry child in document order; shared by
+    `fast_parse` and `iter_fast_parse`."""
+
+    __slots__ = ("base", "ctx", "entries", "feed_lang", "lang", "link", "seen", "title")
+
+    def __init__(self, root: etree._Element, ctx: _Ctx, base: str) -> None:
+        if root.get("version") is not None:
+            raise _DoubtError("atom version attribute")
+        self.ctx = ctx
+        self.base, self.lang = _scope(root, base, None)
+        self.feed_lang = _push_lang(self.lang) if self.lang else None
+        self.entries = 0
+        self.title: str | None = None
+        self.link: str | None = None
+        self.seen: set[str] = set()
+
+    def entry(self, el: etree._Element) -> RawEntry:
+        self.entries += 1
+        return _atom_entry(el, self.ctx, self.base, self.lang, self.feed_lang)
+
+    def child(self, el: etree._Element) -> None:
+        ctx, seen = self.ctx, self.seen
         tag = el.tag
         if not isinstance(tag, str):
-            continue
-        if tag == _A + "entry":
-            entries.append(_atom_entry(el, ctx, base, lang, feed_lang))
-            continue
-        if entries and tag in (_A + "title", _A + "link", _A + "id"):
+            return
+        if self.entries and tag in (_A + "title", _A + "link", _A + "id"):
             raise _DoubtError("feed metadata after entries")
-        ebase, _ = _scope(el, base, lang)
+        ebase, _ = _scope(el, self.base, self.lang)
         if tag == _A + "title":
             if "title" in seen:
                 raise _DoubtError("two feed titles")
             seen.add("title")
             _atom_type(el)
-            title = _finish(ctx, _text(el).strip())
+            self.title = _finish(ctx, _text(el).strip())
         elif tag == _A + "link":
             rel, ltype, href, _ = _atom_link(el, ebase)
             if rel == "alternate" and _content_type(ltype) in _HTML_TYPES:
-                link = href
+                self.link = href
         elif tag == _A + "id":
             if "id" in seen or el.attrib:
                 raise _DoubtError("feed id")
             seen.add("id")
             v = _text(el).strip()
             feed_id = _finish(ctx, _join(ebase, v))
-            if link is None:
-                link = feed_id
+            if self.link is None:
+                self.link = feed_id
         elif tag in (_A + "subtitle", _A + "rights"):
             _atom_type(el)
             _text(el)
@@ -933,18 +1116,30 @@ def _atom(root: etree._Element, ctx: _Ctx, base: str, bozo: str | None) -> Parse
             _person(el)
         else:
             _harmless_unknown(el)
-    if link is not None:
-        link = _amp_ref(link)
-    return ParsedFeed(
-        url=ctx.url,
-        format="atom10",
-        title=_s(title),
-        link=_u(link),
-        language=_s(feed_lang),
-        entries=tuple(entries),
-        bozo=bozo,
-        parser="fast",
-    )
+
+    def feed(self, bozo: str | None, entries: tuple[RawEntry, ...]) -> ParsedFeed:
+        link = _amp_ref(self.link) if self.link is not None else None
+        return ParsedFeed(
+            url=self.ctx.url,
+            format="atom10",
+            title=_s(self.title),
+            link=_u(link),
+            language=_s(self.feed_lang),
+            entries=entries,
+            bozo=bozo,
+            parser="fast",
+        )
+
+
+def _atom(root: etree._Element, ctx: _Ctx, base: str, bozo: str | None) -> ParsedFeed:
+    state = _AtomFeed(root, ctx, base)
+    entries: list[RawEntry] = []
+    for el in root:
+        if el.tag == _A + "entry":
+            entries.append(state.entry(el))
+        else:
+            state.child(el)
+    return state.feed(bozo, tuple(entries))
 
 
 def _person(el: etree._Element) -> tuple[str | None, str | None]:

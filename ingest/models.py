@@ -257,3 +257,14 @@ class WriteSummary:
     unchanged: int = 0
     filtered: int = 0
     new_ids: tuple[int, ...] = ()
+
+    def plus(self, other: WriteSummary) -> WriteSummary:
+        """Both writes together (a huge feed written in chunks)."""
+        return WriteSummary(
+            feed_url=other.feed_url,
+            new=self.new + other.new,
+            updated=self.updated + other.updated,
+            unchanged=self.unchanged + other.unchanged,
+            filtered=self.filtered + other.filtered,
+            new_ids=self.new_ids + other.new_ids,
+        )

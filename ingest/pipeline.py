@@ -30,7 +30,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .errors import FeedError, ParseError
-from .models import Article, Feed, FeedOptions, ParsedFeed, ScheduleDecision
+from .models import (
+    Article,
+    Feed,
+    FeedOptions,
+    FetchResult,
+    ParsedFeed,
+    ScheduleDecision,
+    WriteSummary,
+)
 from .settings import Settings
 from .timeutil import utcnow
 
@@ -173,6 +181,63 @@ async def _full_text(
     return out
 
 
+STREAM_MIN_BYTES = 8 * 1024 * 1024  # bodies over this are parsed and stored in chunks
+STREAM_CHUNK = 500  # articles per chunk (and per transaction) of such a feed
+
+
+def _stream_huge(
+    feed: Feed,
+    result: FetchResult,
+    store: SQLiteStore,
+    settings: Settings,
+    stage_s: dict[str, float],
+) -> (
+    tuple[ParsedFeed, list[tuple[Article, Signature | None]], WriteSummary | None, tuple[int, int]]
+    | None
+):
+    """A huge feed, streamed: parse | normalize | dedupe | store one chunk at a time, so memory
+    stays flat however many items it has. Every chunk but the last is written here, each in a
+    transaction of its own; the last goes with the feed's new state through `record_fetch`.
+    None when the streaming parser declines the document (the list path takes it then)."""
+    from .fastparse import iter_fast_parse
+    from .stories import signature
+    from .stream import normalize_stream
+
+    assert result.body is not None
+    t0 = time.perf_counter()
+    streamed = iter_fast_parse(result.body, feed.url, dict(result.headers))
+    if streamed is None:
+        return None
+    header, entries = streamed
+    chunks = normalize_stream(
+        header,
+        entries,
+        feed_url=feed.url,
+        fetched_at=result.fetched_at or utcnow(),
+        options=feed.options,
+        future_tolerance_s=settings.future_tolerance_s,
+        chunk=STREAM_CHUNK,
+    )
+    pending: list[tuple[Article, Signature | None]] = []
+    earlier: WriteSummary | None = None
+    new = known = 0
+    t_store = 0.0
+    for chunk in chunks:
+        pairs = [(a, None if a.filtered else signature(a.title, a.content_text)) for a in chunk]
+        t1 = time.perf_counter()
+        ids = {a.identity for a, _ in pairs if not a.filtered}
+        seen = store.known_identities(feed.url, list(ids))
+        new, known = new + len(ids - seen), known + len(ids & seen)
+        if pending:
+            done = store.record_articles(feed.url, pending, window_days=settings.story_window_days)
+            earlier = done if earlier is None else earlier.plus(done)
+        t_store += time.perf_counter() - t1
+        pending = pairs
+    stage_s["store"] += t_store
+    stage_s["parse"] += time.perf_counter() - t0 - t_store  # parse + normalize + dedupe
+    return header, pending, earlier, (new, known)
+
+
 async def process_feed(
     feed: Feed,
     *,
@@ -191,6 +256,17 @@ async def process_feed(
     stage_s["fetch"] += time.perf_counter() - t0
     parsed: ParsedFeed | None = None
     pairs: list[tuple[Article, Signature | None]] = []
+    earlier: WriteSummary | None = None  # chunks of a huge feed already written
+    streamed_counts = (0, 0)
+    if result.error is None and result.body is not None and len(result.body) > STREAM_MIN_BYTES:
+        try:
+            streamed = _stream_huge(feed, result, store, settings, stage_s)
+        except ParseError as exc:
+            result = dataclasses.replace(result, error=exc)
+        else:
+            if streamed is not None:
+                parsed, pairs, earlier, streamed_counts = streamed
+                result = dataclasses.replace(result, body=None)  # handled: skip the list path
     if result.error is None and result.body is not None:
         fetched_at = result.fetched_at or utcnow()
         try:
@@ -220,13 +296,13 @@ async def process_feed(
     if pairs and feed.options.full_text:
         pairs = await _full_text(fetcher, pairs, known, feed)
     identities = {a.identity for a, _ in pairs if not a.filtered}
-    new_count = len(identities - known)
+    new_count = len(identities - known) + streamed_counts[0]
     decision = next_poll(
         feed,
         result,
         parsed=parsed,
         new_count=new_count,
-        known_count=len(identities) - new_count,
+        known_count=len(identities) - len(identities - known) + streamed_counts[1],
         now=result.fetched_at or utcnow(),
         settings=settings,
     )
@@ -238,6 +314,7 @@ async def process_feed(
         parsed=parsed,
         articles=pairs,
         window_days=settings.story_window_days,
+        earlier=earlier,
     )
     stage_s["store"] += time.perf_counter() - t1
     err = result.error

@@ -255,17 +255,6 @@ def _options_from_json(text: str) -> FeedOptions:
     return FeedOptions(**data)
 
 
-def _add(a: WriteSummary, b: WriteSummary) -> WriteSummary:
-    return WriteSummary(
-        feed_url=b.feed_url,
-        new=a.new + b.new,
-        updated=a.updated + b.updated,
-        unchanged=a.unchanged + b.unchanged,
-        filtered=a.filtered + b.filtered,
-        new_ids=a.new_ids + b.new_ids,
-    )
-
-
 def run_token(owner: str) -> str:
     """Lease owners are "host:pid:run": every worker process of one run shares the run part,
     so a feed is done once per run however many workers claim feeds."""
@@ -642,7 +631,7 @@ class SQLiteStore:
                 raise StoreError(f"{feed.url}: feed was removed while it was being fetched")
             done = self._write_articles(tx, feed.url, articles, window_days, now_s)
             if earlier is not None:
-                done = _add(earlier, done)
+                done = earlier.plus(done)
             new_ids, updated, unchanged = list(done.new_ids), done.updated, done.unchanged
             self._update_feed_state(
                 tx,

@@ -261,3 +261,41 @@ def test_full_text_is_extracted_for_opted_in_feeds(ingest, feed_server: FeedServ
     # known articles are not fetched again
     ingest("run", "--all")
     assert len(feed_server.requests_for("/news/lock-keepers")) == 1
+
+
+def test_huge_feeds_are_streamed_in_chunks(
+    ingest, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from ingest import pipeline
+
+    # make a small feed "huge" so that it takes the streaming path, in chunks of 7
+    monkeypatch.setattr(pipeline, "STREAM_MIN_BYTES", 1000)
+    monkeypatch.setattr(pipeline, "STREAM_CHUNK", 7)
+    writes: list[int] = []
+    from storage.sqlite import SQLiteStore
+
+    real = SQLiteStore.record_articles
+
+    def spy(self: SQLiteStore, feed_url: str, articles, **kw):  # type: ignore[no-untyped-def]
+        writes.append(len(articles))
+        return real(self, feed_url, articles, **kw)
+
+    monkeypatch.setattr(SQLiteStore, "record_articles", spy)
+    url = feed_server.route(
+        "/big.xml", body=rss("Big", "https://b.example/", make_items(61, 30)), etag="auto"
+    )
+    ingest("feeds", "add", url)
+    r = ingest("run")
+    assert r.exit_code == 0, r.output
+    assert "; 30 new, 0 updated articles" in r.stdout
+    assert writes == [7, 7, 7, 7]  # the last 2 go with the feed's state
+    assert len({rec["guid"] for rec in export(ingest)}) == 30
+    (feed,) = json.loads(ingest("feeds", "show", url, "--json").output)["history"][:1]
+    assert (feed["outcome"], feed["new"]) == ("ok", 30)
+    # the same items again (body changed by one byte): nothing new, nothing duplicated
+    feed_server.route(
+        "/big.xml", body=rss("Big ", "https://b.example/", make_items(61, 30)), etag="auto"
+    )
+    r = ingest("run", "--all")
+    assert "; 0 new, 0 updated articles" in r.stdout
+    assert len(export(ingest)) == 30
