@@ -144,11 +144,16 @@ def metrics(gold: Sequence[str], pred: Sequence[str]) -> Metrics:
 
 
 def run_index(
-    docs: Sequence[Doc], limit: int = CANDIDATES, window: timedelta | None = None
+    docs: Sequence[Doc],
+    limit: int = CANDIDATES,
+    window: timedelta | None = None,
+    audit: list[bool] | None = None,
 ) -> tuple[list[str], list[str], float]:
     """Ingest `docs` in order through the real index, as `storage.sqlite` does (candidates
     from `window` before each article's date, all when None or undated); return
-    (duplicate-group labels, story labels, seconds per article)."""
+    (duplicate-group labels, story labels, seconds per article).  With `audit`, each
+    decision is also taken without `match`'s pre-check (untimed) and whether the two differ
+    is appended to it."""
     conn = sqlite3.connect(":memory:")
     story_index.ensure_schema(conn)
     parent = list(range(len(docs)))
@@ -160,12 +165,17 @@ def run_index(
         return i
 
     story: list[int] = []
+    untimed = 0.0
     t0 = time.perf_counter()
     for i, d in enumerate(docs):
         sig = signature(d.title, d.text)
         since = d.published_at - window if window and d.published_at else None
         cands = story_index.candidates(conn, band_keys(sig), since, limit)
         m = match(sig, cands, published_at=d.published_at)
+        if audit is not None:
+            t1 = time.perf_counter()
+            audit.append(m != match(sig, cands, published_at=d.published_at, precheck=False))
+            untimed += time.perf_counter() - t1
         if m is None:
             story.append(i)
         else:
@@ -173,7 +183,7 @@ def run_index(
             if m.level == "duplicate":
                 parent[find(i)] = find(m.article_id)
         story_index.add(conn, i, story[-1], sig, d.published_at)
-    per = (time.perf_counter() - t0) / max(1, len(docs))
+    per = (time.perf_counter() - t0 - untimed) / max(1, len(docs))
     conn.close()
     return [str(find(i)) for i in range(len(docs))], [str(s) for s in story], per
 
@@ -473,7 +483,8 @@ def with_variants(docs: Sequence[Doc], share: float, rng: random.Random) -> list
 
 def eval_duplicates(name: str, docs: Sequence[Doc]) -> Result:
     t0 = time.perf_counter()
-    dup, _, per = run_index(docs)
+    audit: list[bool] = []
+    dup, _, per = run_index(docs, audit=audit)
     gold = [d.gold for d in docs]
     m = by_split(docs, gold, dup)
     res = Result(name, "duplicate", len(docs), m, seconds=time.perf_counter() - t0)
@@ -481,8 +492,13 @@ def eval_duplicates(name: str, docs: Sequence[Doc]) -> Result:
         m[k].precision >= DUP_PRECISION and m[k].recall >= DUP_RECALL for k in ("test", "all")
     )
     res.notes.append(f"{per * 1000:.2f} ms per article (signature+candidates+match+add)")
+    res.notes.append(_audit_note(audit))
     res.notes += _misses(docs, gold, dup)
     return res
+
+
+def _audit_note(audit: Sequence[bool]) -> str:
+    return f"match pre-check: {sum(audit)} of {len(audit)} decisions differ from full scoring"
 
 
 def _misses(docs: Sequence[Doc], gold: Sequence[str], pred: Sequence[str]) -> list[str]:
@@ -528,8 +544,9 @@ def eval_events(
             runs.append(d)
     figures = []
     per = 0.0
+    audit: list[bool] = []
     for d in runs:
-        _, story, per = run_index(d, window=window)
+        _, story, per = run_index(d, window=window, audit=audit)
         figures.append(by_split(d, [x.gold for x in d], story, horizon))
     m = mean_metrics(figures)
     base, thr = baseline(runs, window, horizon)
@@ -541,6 +558,7 @@ def eval_events(
     if orders > 1:
         res.notes.append(f"mean over {orders} arrival orders")
     res.notes.append(f"{per * 1000:.2f} ms per article")
+    res.notes.append(_audit_note(audit))
     return res
 
 

@@ -7,6 +7,10 @@ randomness, no process-salted `hash()`.  The store keeps the keys in an indexed 
     signature(title, text) -> Signature -> band_keys(sig) -> [int64]   (index lookup / insert)
     match(sig, candidates, published_at=...) -> Match("duplicate" | "event", ...) | None
 
+`match` first runs a pre-check on each candidate (its term hashes and the number of index
+keys it shares, both read without decoding the rest): most are rejected in ~2 us instead of
+a ~25 us decode and full score (see :func:`match`).
+
 What a signature holds (SIGNATURE_VERSION 3, ~1 KB serialized):
 
 - ``sample``: the SAMPLE_K smallest 32-bit hashes of the text's word 8-grams (a bottom-k
@@ -42,6 +46,7 @@ without importing wordfreq itself; without it every word weighs the same.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import importlib.util
 import math
@@ -178,34 +183,65 @@ class Signature:
     def from_bytes(cls, data: bytes) -> Signature:
         """Inverse of :meth:`to_bytes`. Raises ValueError on bytes it did not write (which
         includes signatures of another SIGNATURE_VERSION)."""
+        head = _check(data)
+        _, n_body, ns, nl, na, nt = head
+        values = _parts(ns, nl, na, nt).unpack_from(data, _HEAD.size)
+        a, b, c, d = ns, ns + nl, ns + nl + na, ns + nl + na + nt
+        return cls(n_body, values[:a], values[a:b], values[b:c], values[c:d], values[d:])
+
+    @staticmethod
+    def valid_bytes(data: bytes) -> bool:
+        """Whether :meth:`from_bytes` would accept `data` (header and size only: cheap)."""
         try:
-            version, n_body, ns, nl, na, nt = _HEAD.unpack_from(data, 0)
-        except struct.error as exc:
-            raise ValueError(f"truncated signature ({len(data)} bytes): {exc}") from None
-        if version != SIGNATURE_VERSION:
-            raise ValueError(f"unknown signature version {version}")
-        size = _HEAD.size + 4 * ns + 2 * nl + 4 * na + 5 * nt
-        if len(data) != size:
-            raise ValueError(f"signature has {len(data)} bytes, expected {size}")
-        parts: list[tuple[int, ...]] = []
-        pos = _HEAD.size
-        for code, n in (("I", ns), ("H", nl), ("I", na), ("I", nt)):
-            a = array(code)
-            a.frombytes(data[pos : pos + a.itemsize * n])
-            parts.append(tuple(a))
-            pos += a.itemsize * n
-        sample, lead, anchors, terms = parts
-        return cls(n_body, sample, lead, anchors, terms, tuple(data[pos:]))
+            _check(data)
+        except ValueError:
+            return False
+        return True
+
+
+def _check(data: bytes) -> tuple[int, int, int, int, int, int]:
+    try:
+        head: tuple[int, int, int, int, int, int] = _HEAD.unpack_from(data, 0)
+    except struct.error as exc:
+        raise ValueError(f"truncated signature ({len(data)} bytes): {exc}") from None
+    version, _, ns, nl, na, nt = head
+    if version != SIGNATURE_VERSION:
+        raise ValueError(f"unknown signature version {version}")
+    size = _HEAD.size + 4 * ns + 2 * nl + 4 * na + 5 * nt
+    if len(data) != size:
+        raise ValueError(f"signature has {len(data)} bytes, expected {size}")
+    return head
+
+
+@functools.lru_cache(maxsize=512)
+def _parts(ns: int, nl: int, na: int, nt: int) -> struct.Struct:
+    """The body of a serialized signature with these part lengths, as one Struct."""
+    return struct.Struct(f"<{ns}I{nl}H{na}I{nt}I{nt}B")
+
+
+@functools.lru_cache(maxsize=128)
+def _u32s(n: int) -> struct.Struct:
+    return struct.Struct(f"<{n}I")
 
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """An already stored article the index found for a new one."""
+    """An already stored article the index found for a new one.
+
+    signature: decoded, or serialized (:meth:`Signature.to_bytes`, checked with
+    :meth:`Signature.valid_bytes`): then only the parts the pre-check reads are decoded, and
+    the rest only for candidates scored in full.  shared_keys: how many index keys it shares
+    with the new article (None: unknown; see :func:`match`)."""
 
     article_id: int
     story_id: int
-    signature: Signature
+    signature: Signature | bytes
     published_at: datetime | None
+    shared_keys: int | None = None
+
+    def decoded(self) -> Signature:
+        sig = self.signature
+        return sig if isinstance(sig, Signature) else Signature.from_bytes(sig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,7 +359,7 @@ def _body(words: list[str]) -> tuple[int, tuple[int, ...], tuple[int, ...], tupl
     if not words:
         return 0, (), (), ()
     np = _np()
-    wh = np.array(_word_hashes(words), dtype=np.uint64)
+    wh = np.fromiter(_word_hashes(words), dtype=np.uint64, count=len(words))
     if len(words) < SHINGLE:
         sh = _mix(np, wh[:1] * np.uint64(_K1) + wh[-1:])
     else:
@@ -349,27 +385,34 @@ def _body(words: list[str]) -> tuple[int, tuple[int, ...], tuple[int, ...], tupl
     return n, sample, lead, tuple(anchors)
 
 
+_LOG_N = 64
+_LOG_TF = [0.0] + [1.0 + math.log(n) for n in range(1, _LOG_N)]  # 1 + log(tf), tabulated
+
+
 def _terms(
     title_raw: list[str], title: list[str], text_raw: list[str], text: list[str]
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """The MAX_TERMS heaviest content words of the headline and the opening: idf prior x
     (1 + log tf), quantized to 6 bits, with the name flag (a capitalised or upper-case
     form, or a number, occurs) and the headline flag."""
-    idf = _idf()
+    get = _idf().get
     tf = Counter(title)
     tf.update(text)
+    logs = _LOG_TF
     scored = sorted(
-        (-idf.get(w, IDF_UNKNOWN) * (1.0 + math.log(n)), w)
+        (-get(w, IDF_UNKNOWN) * (logs[n] if n < _LOG_N else 1.0 + math.log(n)), w)
         for w, n in tf.items()
         if w not in _STOP and (len(w) > 1 or w.isdigit())
     )[:MAX_TERMS]
     raw = set(title_raw)
     raw.update(text_raw)
     heads = set(title)
+    cache = _WORD_CACHE
     top = []
     for neg, w in scored:
-        h = _WORD_CACHE.get(w) or xxhash.xxh3_64_intdigest(w.encode())
-        flag = max(1, min(_WMASK, round(-neg * W_SCALE)))
+        h = cache.get(w) or xxhash.xxh3_64_intdigest(w.encode())
+        flag = round(-neg * W_SCALE)
+        flag = 1 if flag < 1 else _WMASK if flag > _WMASK else flag
         if w.isdigit() or w.capitalize() in raw or w.upper() in raw:
             flag |= _NAME
         if w in heads:
@@ -539,6 +582,64 @@ def score(
 
 
 _LEVEL_RANK = {"duplicate": 0, "event": 1}
+_DUP_KEYS = 2  # a candidate sharing fewer index keys is assumed not to be a copy (see match)
+
+
+def _hours(a: datetime | None, b: datetime | None) -> float | None:
+    if a is None or b is None:
+        return None
+    try:
+        return abs((a - b).total_seconds()) / 3600
+    except TypeError:  # naive against aware
+        return None
+
+
+class _Query:
+    """What the pre-check needs of the new article, computed once per :func:`match`."""
+
+    __slots__ = ("n_terms", "norm2", "terms", "w2")
+
+    def __init__(self, sig: Signature) -> None:
+        self.w2 = {t: (w & _WMASK) ** 2 for t, w in zip(sig.terms, sig.weights, strict=True)}
+        self.terms = frozenset(self.w2)
+        self.n_terms = len(sig.terms)
+        self.norm2 = sum(self.w2.values())
+
+
+def _candidate_terms(c: Candidate) -> tuple[int, ...]:
+    sig = c.signature
+    if isinstance(sig, Signature):
+        return sig.terms
+    _, _, ns, nl, na, nt = _HEAD.unpack_from(sig, 0)
+    return _u32s(nt).unpack_from(sig, _HEAD.size + 4 * ns + 2 * nl + 4 * na)
+
+
+def _may_match(q: _Query, c: Candidate, published_at: datetime | None) -> bool:
+    """False when `c` cannot be an event match (exact) nor a duplicate (see :func:`match`).
+
+    Event: the cosine needs MIN_SHARED_TERMS shared terms, and by Cauchy-Schwarz it is at
+    most sqrt(sum of the new article's squared weights over the shared terms / its squared
+    norm) -- a bound from one side only, so nothing of the candidate but its term hashes is
+    read."""
+    if c.shared_keys is None or c.shared_keys >= _DUP_KEYS:
+        return True
+    terms = _candidate_terms(c)
+    shared = q.terms.intersection(terms)
+    if len(shared) < MIN_SHARED_TERMS or not q.norm2:
+        return False
+    w2 = q.w2
+    bound2 = sum(w2[t] for t in shared) / q.norm2 * (1 + 1e-9)
+    few = min(q.n_terms, len(terms)) < FEW_TERMS
+    need = EVENT_COSINE_FEW if few else EVENT_COSINE
+    if bound2 >= need * need:
+        return True
+    lenient = need - TIME_BONUS
+    if lenient <= 0 or bound2 >= lenient * lenient:
+        hours = _hours(published_at, c.published_at)
+        if hours is not None:
+            need -= TIME_BONUS * math.exp(-hours / TIME_SCALE)
+            return need <= 0 or bound2 >= need * need
+    return False
 
 
 def match(
@@ -546,20 +647,26 @@ def match(
     candidates: Sequence[Candidate],
     *,
     published_at: datetime | None = None,
+    precheck: bool = True,
 ) -> Match | None:
     """The best candidate for `sig`, or None.  A duplicate beats any event match; then the
     higher score; ties go to the earliest article (smallest id) -- deterministic.
-    `published_at` (the new article's date) lets closeness in time count for events."""
+    `published_at` (the new article's date) lets closeness in time count for events.
+
+    Pre-check (`precheck`, on by default): a candidate that shares fewer than two index keys
+    and cannot reach the event threshold by the bound in :func:`_may_match` is skipped
+    without decoding or scoring it (~1 us instead of ~20).  The event part is exact; the
+    duplicate part assumes a copy shares two keys (its smallest sampled 8-grams, or anchors
+    of its lead): on the evaluation data no decision changes (``bench.dedup_eval``
+    counts them).  Candidates whose `shared_keys` is unknown are always scored in full."""
+    q = _Query(sig) if precheck else None
     best: tuple[int, float, int] | None = None
     found: Match | None = None
     for c in candidates:
-        hours = None
-        if published_at is not None and c.published_at is not None:
-            try:
-                hours = abs((published_at - c.published_at).total_seconds()) / 3600
-            except TypeError:  # naive against aware
-                hours = None
-        level, value, reason = score(sig, c.signature, hours)
+        if q is not None and not _may_match(q, c, published_at):
+            continue
+        hours = _hours(published_at, c.published_at)
+        level, value, reason = score(sig, c.decoded(), hours)
         if level is None:
             continue
         key = (_LEVEL_RANK[level], -value, c.article_id)

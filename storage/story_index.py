@@ -71,7 +71,8 @@ def candidates(
 ) -> list[Candidate]:
     """Stored articles sharing at least one band key, published at or after `since`
     (all when None): the `limit` with the most shared keys, ties to the newest, then the
-    highest article id.  Deterministic order."""
+    highest article id.  Deterministic order.  Each carries its serialized signature
+    (validated, not decoded) and the number of keys it shares."""
     if not keys or limit <= 0:
         return []
     keys = list(dict.fromkeys(keys))[:_MAX_KEYS]
@@ -86,7 +87,7 @@ def candidates(
             ORDER BY n DESC, ts DESC, article_id DESC
             LIMIT ?
         )
-        SELECT s.article_id, s.story_id, s.published_at, s.sig
+        SELECT s.article_id, s.story_id, s.published_at, s.sig, hits.n
         FROM hits JOIN story_sig AS s ON s.article_id = hits.article_id
         ORDER BY hits.n DESC, hits.ts DESC, hits.article_id DESC
     """
@@ -95,10 +96,11 @@ def candidates(
     except sqlite3.Error as exc:
         raise StoreError(f"story index: lookup failed: {exc}") from exc
     out = []
-    for aid, sid, ts, blob in rows:
-        sig = _decode(blob)
-        if sig is not None:  # None: written by another SIGNATURE_VERSION, skipped
-            out.append(Candidate(int(aid), int(sid), sig, _dt(int(ts))))
+    for aid, sid, ts, blob, n in rows:
+        data = bytes(blob)
+        if Signature.valid_bytes(data):  # else written by another SIGNATURE_VERSION: skipped
+            # decoded lazily by `match`, which rejects most candidates on a few fields
+            out.append(Candidate(int(aid), int(sid), data, _dt(int(ts)), int(n)))
     return out
 
 

@@ -241,3 +241,81 @@ def test_rare_words_weigh_more_than_common_ones() -> None:
 def test_signature_is_compact() -> None:
     long = " ".join([FERRY, BRIDGE, FERRY_OTHER] * 4)
     assert len(signature("A long headline about a ferry", long).to_bytes()) <= 1200
+
+
+def test_signature_bytes_are_checked_cheaply() -> None:
+    data = _sig(FERRY).to_bytes()
+    assert Signature.valid_bytes(data)
+    assert Signature.from_bytes(data) == _sig(FERRY)
+    assert not Signature.valid_bytes(data[:-1])
+    assert not Signature.valid_bytes(b"\x03")
+    assert not Signature.valid_bytes(b"\x02" + data[1:])  # another version
+
+
+def _counting_score(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    real = stories.score
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(stories, "score", counting)
+    return calls
+
+
+def test_precheck_skips_unrelated_candidates_without_scoring(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A candidate sharing one index key and too few event terms is not decoded nor
+    scored; with the shared-key count unknown it is scored in full, as before."""
+    calls = _counting_score(monkeypatch)
+    new = _sig(FERRY)
+    blob = signature("Tay bridge closed", BRIDGE).to_bytes()
+    when = datetime(2024, 5, 1, tzinfo=UTC)
+    assert match(new, [Candidate(7, 7, blob, when, 1)]) is None
+    assert calls == []
+    assert match(new, [Candidate(7, 7, blob, when, None)]) is None
+    assert match(new, [Candidate(7, 7, blob, when, 1)], precheck=False) is None
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize("hours", [None, 0.1, 3.0, 48.0])
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (FERRY, FERRY_OTHER),
+        (FERRY, "Advertisement. " + FERRY),
+        (FERRY, FERRY[:400]),
+        (FERRY, BRIDGE),
+        ("", ""),
+    ],
+)
+def test_precheck_keeps_every_event_and_copy_decision(a: str, b: str, hours: float | None) -> None:
+    """The event bound never rejects a pair `score` would group (one shared key only)."""
+    x = signature("Ferry runs aground off Orkney", a)
+    y = signature("Coastguard rescues ferry passengers near Orkney", b)
+    when = datetime(2024, 5, 1, tzinfo=UTC)
+    later = when + timedelta(hours=hours) if hours is not None else None
+    cand = Candidate(3, 3, y.to_bytes(), when, 1)
+    assert match(x, [cand], published_at=later) == match(
+        x, [cand], published_at=later, precheck=False
+    )
+    if score(x, y, hours)[0] is not None:
+        assert stories._may_match(stories._Query(x), cand, later)
+
+
+def test_precheck_bound_counts_closeness_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bound is compared with the threshold lowered by TIME_BONUS for close reports
+    (thresholds read at call time): just above the bound, only a close report passes."""
+    a = signature("Orkney ferry runs aground in storm", "")
+    b = signature("Coastguard rescues passengers near Orkney after ferry hits rocks", "")
+    q = stories._Query(a)
+    shared = q.terms.intersection(b.terms)
+    bound = (sum(q.w2[t] for t in shared) / q.norm2) ** 0.5
+    monkeypatch.setattr(stories, "EVENT_COSINE_FEW", bound + stories.TIME_BONUS / 2)
+    when = datetime(2024, 5, 1, tzinfo=UTC)
+    cand = Candidate(1, 1, b.to_bytes(), when, 1)
+    assert not stories._may_match(q, cand, None)
+    assert not stories._may_match(q, cand, when + timedelta(days=3))
+    assert stories._may_match(q, cand, when + timedelta(minutes=10))

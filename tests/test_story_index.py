@@ -115,3 +115,18 @@ def test_rows_of_another_signature_version_are_skipped_and_replaced(
     assert n == len(band_keys(sig))
     story_index.remove(conn, 1)
     assert conn.execute("SELECT count(*) FROM story_band").fetchone()[0] == 0
+
+
+def test_candidates_carry_shared_key_counts_and_undecoded_signatures(
+    conn: sqlite3.Connection,
+) -> None:
+    sig = signature("Ferry runs aground", FERRY)
+    story_index.add(conn, 1, 1, sig, T0)
+    keys = band_keys(sig)
+    (full,) = story_index.candidates(conn, keys, None)
+    (one,) = story_index.candidates(conn, [*keys[:1], 12345], None)
+    assert full.shared_keys == len(keys) and one.shared_keys == 1
+    assert full.signature == sig.to_bytes()  # decoded only when match scores it in full
+    assert full.decoded() == sig
+    conn.execute("UPDATE story_sig SET sig = ? WHERE article_id = 1", (sig.to_bytes()[:-1],))
+    assert story_index.candidates(conn, keys, None) == []  # truncated blob: skipped
