@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS story_band (
 ) WITHOUT ROWID;
 """
 _MAX_KEYS = 200  # well under SQLite's bound-parameter limit
+POSTINGS_PER_KEY = 64  # newest rows read per key by `candidates` (bounds the lookup cost)
 
 
 def _ts(when: datetime | None) -> int:
@@ -76,13 +77,22 @@ def candidates(
     if not keys or limit <= 0:
         return []
     keys = list(dict.fromkeys(keys))[:_MAX_KEYS]
-    marks = ",".join("?" * len(keys))
     lo = _ts(since) if since is not None else -(1 << 62)
+    # each key contributes at most its POSTINGS_PER_KEY newest rows: a key shared by
+    # thousands of stored articles (a common name, a stock phrase) says little, and reading
+    # its whole posting list would make the cost grow with the store
+    postings = " UNION ALL ".join(
+        "SELECT * FROM (SELECT article_id, published_at FROM story_band"
+        " WHERE key = ? AND published_at >= ? ORDER BY published_at DESC LIMIT ?)"
+        for _ in keys
+    )
+    params: list[int] = []
+    for key in keys:
+        params += [key, lo, POSTINGS_PER_KEY]
     sql = f"""
         WITH hits AS (
             SELECT article_id, count(*) AS n, max(published_at) AS ts
-            FROM story_band
-            WHERE key IN ({marks}) AND published_at >= ?
+            FROM ({postings})
             GROUP BY article_id
             ORDER BY n DESC, ts DESC, article_id DESC
             LIMIT ?
@@ -92,7 +102,7 @@ def candidates(
         ORDER BY hits.n DESC, hits.ts DESC, hits.article_id DESC
     """
     try:
-        rows = conn.execute(sql, [*keys, lo, limit]).fetchall()
+        rows = conn.execute(sql, [*params, limit]).fetchall()
     except sqlite3.Error as exc:
         raise StoreError(f"story index: lookup failed: {exc}") from exc
     out = []

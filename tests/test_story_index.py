@@ -130,3 +130,27 @@ def test_candidates_carry_shared_key_counts_and_undecoded_signatures(
     assert full.decoded() == sig
     conn.execute("UPDATE story_sig SET sig = ? WHERE article_id = 1", (sig.to_bytes()[:-1],))
     assert story_index.candidates(conn, keys, None) == []  # truncated blob: skipped
+
+
+def test_a_crowded_key_reads_only_its_newest_postings(conn: sqlite3.Connection) -> None:
+    """A key shared by thousands of stored articles (a common name) must not make the lookup
+    read them all: each key contributes its newest POSTINGS_PER_KEY rows, and an article
+    sharing many keys with the new one is still found."""
+    sig = signature("Ferry runs aground", FERRY)
+    common = band_keys(sig)[0]
+    crowd = story_index.POSTINGS_PER_KEY * 5
+    base = int(T0.timestamp())  # the crowd is newer than the real copy below
+    conn.executemany(
+        "INSERT INTO story_band (key, published_at, article_id) VALUES (?, ?, ?)",
+        [(common, base + i, 1_000 + i) for i in range(crowd)],
+    )
+    conn.executemany(
+        "INSERT INTO story_sig (article_id, story_id, published_at, sig) VALUES (?, ?, ?, ?)",
+        [(1_000 + i, 1_000 + i, base + i, sig.to_bytes()) for i in range(crowd)],
+    )
+    story_index.add(conn, 1, 1, sig, T0 - timedelta(days=2))  # the real copy, older
+    found = story_index.candidates(conn, band_keys(sig), None, limit=500)
+    crowd_found = [c.article_id for c in found if c.article_id >= 1_000]
+    assert len(crowd_found) == story_index.POSTINGS_PER_KEY  # only the newest rows of the key
+    assert min(crowd_found) == 1_000 + crowd - story_index.POSTINGS_PER_KEY
+    assert found[0].article_id == 1  # shares every key: first
