@@ -492,6 +492,23 @@ def articles_export(app: App, fmt: str, since_id: int) -> None:
     out.flush()
 
 
+@articles.command("filtered")
+@click.option("--feed", "feed_url", help="Only what this feed's rules dropped.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines.")
+@click.pass_obj
+@handle_errors
+def articles_filtered(app: App, feed_url: str | None, as_json: bool) -> None:
+    """Items that keep/block rules dropped, and the rule that did it."""
+    rows = app.store.filtered(feed_url)
+    if not rows and not as_json:
+        click.echo("nothing filtered")
+    for r in rows:
+        if as_json:
+            click.echo(json.dumps(r, ensure_ascii=False))
+        else:
+            click.echo(f"{r['at']}  {r['reason']}  {r['title']}  <{r['url']}>")
+
+
 @articles.command("prune")
 @click.option("--older-than", required=True, help="Age to keep, e.g. 90d.")
 @click.option("--dry-run", is_flag=True, help="Only count what would go.")

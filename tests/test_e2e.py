@@ -299,3 +299,22 @@ def test_huge_feeds_are_streamed_in_chunks(
     r = ingest("run", "--all")
     assert "; 0 new, 0 updated articles" in r.stdout
     assert len(export(ingest)) == 30
+
+
+def test_block_rules_drop_items_and_say_why(
+    ingest, feed_server: FeedServer, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    items = make_items(88, 4)
+    items[1]["title"] = "Sponsored: a word from our partners"
+    url = feed_server.route("/rules.xml", body=rss("Rules", "https://r.example/", items))
+    config = tmp_path / "rules.toml"
+    config.write_text(
+        f'[[feeds]]\nurl = "{url}"\nallow_private_network = true\n'
+        'block = [{ field = "title", pattern = "^sponsored", regex = true }]\n'
+    )
+    assert ingest("--config", str(config), "feeds", "sync").exit_code == 0
+    r = ingest("run")
+    assert "; 3 new, 0 updated articles" in r.stdout
+    assert "Sponsored" not in " ".join(str(rec["title"]) for rec in export(ingest))
+    (line,) = ingest("articles", "filtered").stdout.splitlines()
+    assert "Sponsored: a word from our partners" in line and "block rule" in line
