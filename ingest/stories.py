@@ -11,9 +11,9 @@ randomness, no process-salted `hash()`.  The store keeps the keys in an indexed 
 keys it shares, both read without decoding the rest): most are rejected in ~2 us instead of
 a ~25 us decode and full score (see :func:`match`).
 
-What a signature holds (SIGNATURE_VERSION 3, ~1 KB serialized):
+What a signature holds (SIGNATURE_VERSION 4, ~1 KB serialized):
 
-- ``sample``: the SAMPLE_K smallest 32-bit hashes of the text's word 8-grams (a bottom-k
+- ``sample``: the SAMPLE_K smallest 30-bit hashes of the text's word 8-grams (a bottom-k
   sketch; the title's when there is no text).  Two samples compared below a common
   threshold estimate the *containment* of the shorter text in the longer (exact when both
   are short): a copy in other boilerplate, a summary-only copy, a cut, a reordered text.
@@ -28,7 +28,7 @@ What a signature holds (SIGNATURE_VERSION 3, ~1 KB serialized):
 Levels (thresholds chosen on the tuning split of ``bench/dedup_eval.py``):
 
 - "duplicate": the same article: 8-gram containment of the shorter text >= DUP_CONTAIN
-  (on >= MIN_CONTAIN_TESTS sampled 8-grams), or a shared lead (lead containment >= DUP_LEAD)
+  (on >= MIN_CONTAIN_TESTS sampled 8-grams, >= MIN_CONTAIN_HITS of them shared), or a shared lead (lead containment >= DUP_LEAD)
   with the shorter text all lead, or contained enough, or the leads almost identical.
 - "event": another write-up of the same event, conservative (precision first): weighted
   cosine of the event terms >= EVENT_COSINE (less when the two are published close in
@@ -39,8 +39,9 @@ Levels (thresholds chosen on the tuning split of ``bench/dedup_eval.py``):
 Keys are signed 64-bit integers (SQLite INTEGER), hashed with a seed per kind and
 SIGNATURE_VERSION: BODY_KEYS smallest 8-gram values + up to 8 anchors + 3 rarest names.
 
-Cost: hashing runs vectorized in numpy (imported on the first signature); the idf prior is
-read once from the `wordfreq` package's small English list (~29k words, 3 MB, 30 ms)
+Cost: pure Python + xxhash (no numpy: the cron process tree must stay small): each
+shingle and 8-gram is hashed as its words joined by spaces, ~230 us per BBC article; the
+idf prior is read once from the `wordfreq` package's small English list (~29k words, 3 MB, 30 ms)
 without importing wordfreq itself; without it every word weighs the same.
 """
 
@@ -59,7 +60,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from itertools import accumulate
 
 import xxhash
 
@@ -79,7 +80,7 @@ __all__ = [
 # Thresholds were chosen on the tuning split of bench/dedup_eval.py (BBC odd rows, ECB+ odd
 # topics, UCI stories of one hash parity) and are reported on the held-out split as well.
 
-SIGNATURE_VERSION = 3
+SIGNATURE_VERSION = 4  # 4: pure-Python hashing (xxh3 of joined words), no numpy
 SHINGLE = 3  # words per lead shingle
 GRAM = 8  # words per sampled body n-gram
 BODY_WORDS = 1500  # words of the text that are hashed (cost bound for very long texts)
@@ -98,6 +99,7 @@ DUP_LEAD_ALONE = 0.9  # ... enough on its own (a summary of a long text)
 DUP_CONTAIN = 0.5  # 8-gram containment of the shorter body in the longer, on its own
 DUP_CONTAIN_LEAD = 0.5  # ... with a shared lead
 MIN_CONTAIN_TESTS = 6  # sampled 8-grams the containment estimate must rest on
+MIN_CONTAIN_HITS = 4  # ... and how many of them must be shared (3 of 6: a caption, a credit)
 MIN_LEAD_TESTS = 4
 MIN_DUP_SHINGLES = 8  # below this a body is too short to call a copy on its own
 EVENT_COSINE = 0.42  # weighted cosine of the event terms (full texts)
@@ -148,7 +150,7 @@ class Signature:
     """A compact, serializable sketch of one article (see the module docstring)."""
 
     n_body: int  # 3-word shingles of the body (a length)
-    sample: tuple[int, ...]  # the SAMPLE_K smallest 32-bit 8-gram values, ascending
+    sample: tuple[int, ...]  # the SAMPLE_K smallest 30-bit 8-gram values, ascending
     lead: tuple[int, ...]  # sorted distinct 16-bit hashes of the lead shingles
     anchors: tuple[int, ...]  # up to MAX_ANCHORS sampled 32-bit lead shingles, text order
     terms: tuple[int, ...]  # sorted distinct 32-bit hashes of the heaviest event terms
@@ -291,26 +293,22 @@ def _load_idf() -> dict[str, float]:
 
 
 def _idf() -> dict[str, float]:
+    """The idf prior, plus 0.0 for the words that are never event terms: stop words and
+    single letters (see :func:`_is_content`), so one lookup settles both."""
     global _IDF
     if _IDF is None:
-        _IDF = _load_idf()
+        idf = _load_idf()
+        for w in list(idf):
+            if not _is_content(w):
+                idf[w] = 0.0
+        idf.update(dict.fromkeys(_STOP, 0.0))
+        _IDF = idf
     return _IDF
 
 
 # --------------------------------------------------------------------------- signature
 
-_WORD_CACHE: dict[str, int] = {}
-_WORD_CACHE_MAX = 50_000  # ~7 MB: the cron process must stay small
-_NP: Any = None
-
-
-def _np() -> Any:
-    global _NP
-    if _NP is None:
-        import numpy
-
-        _NP = numpy
-    return _NP
+_h64 = xxhash.xxh3_64_intdigest
 
 
 def _tokens(text: str) -> list[str]:
@@ -319,70 +317,49 @@ def _tokens(text: str) -> list[str]:
     return _UNI_PUNCT.sub(" ", unicodedata.normalize("NFKC", text)).split()
 
 
-def _word_hashes(words: list[str]) -> list[int]:
-    """64-bit hashes of (lower-cased) words, memoized: news vocabulary repeats."""
-    hs = list(map(_WORD_CACHE.get, words))
-    if None in hs:
-        if len(_WORD_CACHE) >= _WORD_CACHE_MAX:
-            _WORD_CACHE.clear()
-        for i, h in enumerate(hs):
-            if h is None:
-                w = words[i]
-                hs[i] = _WORD_CACHE[w] = xxhash.xxh3_64_intdigest(w.encode())
-    return hs  # type: ignore[return-value]
-
-
-_K1, _K2, _K3, _K4, _K5 = (
-    0x9E3779B97F4A7C15,
-    0xC2B2AE3D27D4EB4F,
-    0xBF58476D1CE4E5B9,
-    0x94D049BB133111EB,
-    0xFF51AFD7ED558CCD,
-)
-
-
-def _mix(np: Any, x: Any) -> Any:
-    """splitmix64's finalizer, vectorized (uint64 arithmetic wraps)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(_K3)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(_K4)
-    return x ^ (x >> np.uint64(31))
-
-
 def _is_content(w: str) -> bool:
     return w not in _STOP and (len(w) > 1 or w.isdigit())
 
 
-def _body(words: list[str]) -> tuple[int, tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-    """(n_body, sample, lead, anchors) of the body words."""
+def _body(
+    words: list[str], joined: str | None = None
+) -> tuple[int, tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """(n_body, sample, lead, anchors) of the (lower-cased) body words; `joined`: the words
+    joined by single newlines, when the caller has it.
+
+    Pure Python + xxhash, no numpy (the cron process tree must stay small): the words are
+    encoded once, each followed by a newline, and a shingle's or 8-gram's hash is xxh3-64 of
+    its slice of those bytes (words hold no whitespace, so a slice is unambiguous).
+    Sampled values keep 30 bits, which CPython sorts on its fast single-digit path."""
     if not words:
         return 0, (), (), ()
-    np = _np()
-    wh = np.fromiter(_word_hashes(words), dtype=np.uint64, count=len(words))
-    if len(words) < SHINGLE:
-        sh = _mix(np, wh[:1] * np.uint64(_K1) + wh[-1:])
+    text = ("\n".join(words) if joined is None else joined) + "\n"
+    buf = text.encode()
+    sizes = map(len, words) if len(buf) == len(text) else map(len, map(str.encode, words))
+    starts = list(accumulate([n + 1 for n in sizes], initial=0))  # a word + its newline
+    h64 = _h64
+    n_words = len(words)
+    if n_words < SHINGLE:
+        lead_sh = [h64(buf)]
     else:
-        sh = _mix(np, wh[:-2] * np.uint64(_K1) + wh[1:-1] * np.uint64(_K2) + wh[2:])
-    n = len(sh)
-    if n <= GRAM - SHINGLE:
-        grams = sh
-    else:  # the 8-gram at i: shingles at i, i + 3 and i + 5 (words i .. i + 7)
-        grams = _mix(np, sh[:-5] * np.uint64(_K5) + sh[3:-2] * np.uint64(_K1) + sh[5:])
-    low = np.sort(grams >> np.uint64(32))[: SAMPLE_K + 16].tolist()
-    sample = tuple(dict.fromkeys(low))[:SAMPLE_K]  # distinct (sorted, so in order)
-    n_lead = max(1, min(len(words), LEAD_TOKENS) - SHINGLE + 1)
-    lead_sh = sh[:n_lead]
-    lead = tuple(sorted(set((lead_sh >> np.uint64(48)).tolist())))
+        lead_starts = starts[: LEAD_TOKENS + 1]
+        lead_sh = [h64(buf[a:b]) for a, b in zip(lead_starts, lead_starts[SHINGLE:], strict=False)]
+    if n_words < GRAM:  # too short for an 8-gram: its shingles stand in
+        grams = [h >> 34 for h in lead_sh]
+    else:
+        grams = [h64(buf[a:b]) >> 34 for a, b in zip(starts, starts[GRAM:], strict=False)]
+    grams.sort()
+    sample = tuple(dict.fromkeys(grams[: SAMPLE_K + 16]))[:SAMPLE_K]  # distinct, ascending
+    lead = tuple(sorted({h >> 48 for h in lead_sh}))
     anchors: list[int] = []
-    for i in np.flatnonzero(((lead_sh >> np.uint64(8)) & np.uint64(ANCHOR_MASK)) == 0).tolist():
+    for i in [i for i, h in enumerate(lead_sh) if not (h >> 8) & ANCHOR_MASK]:
         if any(_is_content(w) for w in words[i : i + SHINGLE]):
-            v = int(lead_sh[i]) >> 32
+            v = lead_sh[i] >> 32
             if v not in anchors:
                 anchors.append(v)
                 if len(anchors) == MAX_ANCHORS:
                     break
-    return n, sample, lead, tuple(anchors)
+    return max(1, n_words - SHINGLE + 1), sample, lead, tuple(anchors)
 
 
 _LOG_N = 64
@@ -395,22 +372,28 @@ def _terms(
     """The MAX_TERMS heaviest content words of the headline and the opening: idf prior x
     (1 + log tf), quantized to 6 bits, with the name flag (a capitalised or upper-case
     form, or a number, occurs) and the headline flag."""
-    get = _idf().get
+    get = _idf().get  # stop words and lone letters weigh 0.0 there: skipped
     tf = Counter(title)
     tf.update(text)
     logs = _LOG_TF
-    scored = sorted(
-        (-get(w, IDF_UNKNOWN) * (logs[n] if n < _LOG_N else 1.0 + math.log(n)), w)
-        for w, n in tf.items()
-        if w not in _STOP and (len(w) > 1 or w.isdigit())
-    )[:MAX_TERMS]
+    scored = []
+    for w, n in tf.items():
+        x = get(w)
+        if x is None:
+            if len(w) < 2 and not w.isdigit():
+                continue
+            x = IDF_UNKNOWN
+        elif not x:
+            continue
+        scored.append((-x * (logs[n] if n < _LOG_N else 1.0 + math.log(n)), w))
+    scored.sort()
+    del scored[MAX_TERMS:]
     raw = set(title_raw)
     raw.update(text_raw)
     heads = set(title)
-    cache = _WORD_CACHE
     top = []
     for neg, w in scored:
-        h = cache.get(w) or xxhash.xxh3_64_intdigest(w.encode())
+        h = _h64(w.encode())
         flag = round(-neg * W_SCALE)
         flag = 1 if flag < 1 else _WMASK if flag > _WMASK else flag
         if w.isdigit() or w.capitalize() in raw or w.upper() in raw:
@@ -426,9 +409,14 @@ def signature(title: str, text: str) -> Signature:
     """The signature of one article from its headline and plain text (no HTML)."""
     title_raw = _tokens(title)
     text_raw = _tokens(text)[:BODY_WORDS]
-    title_words = "\n".join(title_raw).lower().split("\n") if title_raw else []
-    text_words = "\n".join(text_raw).lower().split("\n") if text_raw else []
-    n_body, sample, lead, anchors = _body(text_words or title_words)
+    title_joined = "\n".join(title_raw).lower()
+    text_joined = "\n".join(text_raw).lower()
+    title_words = title_joined.split("\n") if title_raw else []
+    text_words = text_joined.split("\n") if text_raw else []
+    if text_words:
+        n_body, sample, lead, anchors = _body(text_words, text_joined)
+    else:
+        n_body, sample, lead, anchors = _body(title_words, title_joined)
     terms, weights = _terms(
         title_raw, title_words, text_raw[:EVENT_WORDS], text_words[:EVENT_WORDS]
     )
@@ -535,7 +523,7 @@ def score(
     `hours_apart`: how far apart the two were published, when both dates are known."""
     s = _scores(a, b)
     small = min(a.n_body, b.n_body)
-    sure = s.tests >= MIN_CONTAIN_TESTS
+    sure = s.tests >= MIN_CONTAIN_TESTS and s.contain * s.tests >= MIN_CONTAIN_HITS - 1e-9
     if small >= MIN_DUP_SHINGLES and sure and s.contain >= DUP_CONTAIN:
         return (
             "duplicate",
