@@ -701,6 +701,8 @@ class SQLiteStore:
     ) -> WriteSummary:
         new_ids: list[int] = []
         updated = unchanged = filtered = 0
+        if not articles:  # a 304 or an unchanged body: nothing to look up
+            return WriteSummary(feed_url=feed_url)
         known = self._known(tx, feed_url, [a for a, _ in articles if not a.filtered])
         for article, sig in articles:
             if article.filtered:
