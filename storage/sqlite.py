@@ -979,9 +979,6 @@ class SQLiteStore:
         new_count: int,
         known_count: int,
     ) -> None:
-        times = [a.published_at for a, _ in articles if a.published_at and a.date_source == "feed"]
-        stamps = {to_iso(t) for t in (*times, *feed.recent_entry_times)}
-        recent = sorted((t for t in stamps if t), reverse=True)[:RECENT_TIMES_KEEP]
         status = "ok"
         if error is not None:
             status = "gone" if isinstance(error, GoneError) else "error"
@@ -1006,7 +1003,6 @@ class SQLiteStore:
                 error_kind=None,
                 error_count=0,
                 last_fetched_at=now_s,
-                recent_entry_times=json.dumps(recent),
                 last_new_count=new_count if articles else feed.last_new_count,
                 last_known_count=known_count if articles else feed.last_known_count,
             )
@@ -1019,6 +1015,15 @@ class SQLiteStore:
                 fields["last_modified"] = result.last_modified
             if result.body_hash:
                 fields["body_hash"] = result.body_hash
+            if articles:  # the posting rhythm: publication times of recent entries
+                times = [
+                    a.published_at
+                    for a, _ in articles
+                    if a.published_at and a.date_source == "feed"
+                ]
+                stamps = {to_iso(t) for t in (*times, *feed.recent_entry_times)}
+                recent = sorted((t for t in stamps if t), reverse=True)[:RECENT_TIMES_KEEP]
+                fields["recent_entry_times"] = json.dumps(recent)
             if parsed is not None:
                 fields["last_warning"] = parsed.bozo  # recovered from, e.g. not well-formed XML
                 if parsed.title and not feed.title:
