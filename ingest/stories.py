@@ -114,6 +114,7 @@ MIN_SHARED_TERMS = 2  # shared event terms, at least
 IDF_TOP = 8.0  # a word's weight: IDF_TOP - zipf frequency (wordfreq scale, "the" = 7.7)
 IDF_UNKNOWN = 5.5  # ... for words missing from the list (zipf < 3: rare words, names)
 IDF_MIN = 0.3
+MAX_UNKNOWN_SHARE = 0.6  # more content words unknown to the prior than this: no event terms
 W_SCALE = 5.0  # quantization of weights into 6 bits (1..63)
 
 _M64 = (1 << 64) - 1
@@ -377,15 +378,22 @@ def _terms(
     tf.update(text)
     logs = _LOG_TF
     scored = []
+    unknown = 0
     for w, n in tf.items():
         x = get(w)
         if x is None:
             if len(w) < 2 and not w.isdigit():
                 continue
             x = IDF_UNKNOWN
+            unknown += 1
         elif not x:
             continue
         scored.append((-x * (logs[n] if n < _LOG_N else 1.0 + math.log(n)), w))
+    if scored and unknown > len(scored) * MAX_UNKNOWN_SHARE:
+        # mostly words the rarity prior does not know (another language, made-up words, or
+        # no word list installed): every word would look rare, so event-level grouping
+        # would merge unrelated reports. Precision first: no event terms, duplicates only.
+        return (), ()
     scored.sort()
     del scored[MAX_TERMS:]
     raw = set(title_raw)

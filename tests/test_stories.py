@@ -360,3 +360,32 @@ def test_short_and_non_ascii_bodies_are_sampled(text: str) -> None:
     assert all(0 <= v < 2**30 for v in sig.sample)
     assert sig == signature("", text)
     assert Signature.from_bytes(sig.to_bytes()) == sig
+
+
+GERMAN_A = (
+    "Die Bundesregierung hat am Mittwoch ein neues Klimapaket beschlossen, das den Ausstoß von "
+    "Treibhausgasen bis 2030 deutlich senken soll. Kritiker bemängeln fehlende Maßnahmen im "
+    "Verkehrssektor und fordern ein Tempolimit auf Autobahnen."
+)
+GERMAN_B = (
+    "Die Bundesregierung hat am Mittwoch den Haushalt für das kommende Jahr beschlossen, der "
+    "deutlich höhere Ausgaben für Verteidigung vorsieht. Kritiker bemängeln fehlende Mittel für "
+    "Schulen und fordern eine Reform der Schuldenbremse."
+)
+
+
+def test_text_the_rarity_prior_does_not_know_gets_no_event_terms() -> None:
+    """German (or made-up) words are all unknown to the English rarity prior, so every word
+    would look rare and two different reports sharing common words would be merged as one
+    event. Such texts are grouped only as duplicates."""
+    a = signature("Bundesregierung beschließt Klimapaket", GERMAN_A)
+    b = signature("Bundesregierung beschließt Haushalt", GERMAN_B)
+    assert a.terms == () and b.terms == ()
+    cand = Candidate(article_id=1, story_id=1, signature=a.to_bytes(), published_at=None)
+    assert match(b, [cand]) is None
+    # a copy of the German report is still a duplicate
+    copy = signature("Klimapaket beschlossen", "Berlin (dpa) - " + GERMAN_A + " Mehr zum Thema")
+    found = match(copy, [cand])
+    assert found is not None and found.level == "duplicate"
+    # English text keeps its event terms
+    assert signature("Ferry runs aground", FERRY).terms
