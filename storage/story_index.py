@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS story_band (
 ) WITHOUT ROWID;
 """
 _MAX_KEYS = 200  # well under SQLite's bound-parameter limit
-POSTINGS_PER_KEY = 64  # newest rows read per key by `candidates` (bounds the lookup cost)
+POSTINGS_PER_KEY = 16  # newest rows read per key by `candidates` (bounds the lookup cost)
 
 
 def _ts(when: datetime | None) -> int:
