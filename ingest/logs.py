@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +79,7 @@ def fetch_fields(o: FeedOutcome) -> dict[str, Any]:
         "duration_ms": round(o.duration_s * 1000),
         "next_poll": to_iso(o.decision.next_poll_at),
         "reason": o.decision.reason,
+        "worker": os.getpid(),
         **({"error": o.error, "error_kind": o.error_kind} if o.error else {}),
     }
 

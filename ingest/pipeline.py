@@ -359,55 +359,67 @@ async def run_once(
     owner: str | None = None,
     stop: asyncio.Event | None = None,
     on_outcome: Callable[[FeedOutcome], None] | None = None,
+    started_ms: int | None = None,
 ) -> RunReport:
     """One pass over the due feeds (every active feed with `force`, only `urls` if given).
 
-    Feeds are claimed in batches under a lease, so overlapping runs (two crons, cron and the
-    daemon) never fetch one feed at once. Setting `stop` stops taking new feeds; feeds in
-    flight finish and commit; claimed feeds not started are released.
+    Feeds are claimed under a lease as fetch slots free up, so overlapping runs (two crons,
+    cron and the daemon, the worker processes of one run) never fetch one feed at once.
+    Setting `stop` stops taking new feeds; feeds in flight finish and commit.
     """
     from .fetch import Fetcher
 
     owner = owner or run_owner()
     report = RunReport()
+    started_ms = started_ms or int(time.time() * 1000)
     t0 = time.perf_counter()
     executor: Executor | None = None
     try:
         async with Fetcher(settings) as fetcher:
-            sem = asyncio.Semaphore(settings.concurrency)
 
             async def one(feed: Feed) -> None:
-                async with sem:
-                    if stop is not None and stop.is_set():
-                        store.release(owner, [feed.url])
-                        return
-                    outcome = await process_feed(
-                        feed,
-                        store=store,
-                        fetcher=fetcher,
-                        settings=settings,
-                        owner=owner,
-                        stage_s=report.stage_s,
-                        executor=executor,
-                    )
+                outcome = await process_feed(
+                    feed,
+                    store=store,
+                    fetcher=fetcher,
+                    settings=settings,
+                    owner=owner,
+                    stage_s=report.stage_s,
+                    executor=executor,
+                )
                 report.outcomes.append(outcome)
                 if on_outcome is not None:
                     on_outcome(outcome)
 
-            while stop is None or not stop.is_set():
-                batch = store.claim_feeds(
-                    now=utcnow(),
-                    owner=owner,
-                    lease_s=settings.lease_s,
-                    limit=settings.batch_size,
-                    force=force,
-                    urls=urls,
-                )
-                if not batch:
+            # Claim only what can start now, topping up as slots free: worker processes of
+            # one run (and overlapping runs) then share the due feeds instead of one of them
+            # leasing a whole batch, and a slow feed never holds up the others.
+            in_flight: set[asyncio.Task[None]] = set()
+            top_up = max(1, settings.concurrency // 2)
+            exhausted = False
+            while True:
+                free = settings.concurrency - len(in_flight)
+                stopping = stop is not None and stop.is_set()
+                if not exhausted and not stopping and (free >= top_up or not in_flight):
+                    batch = store.claim_feeds(
+                        now=utcnow(),
+                        owner=owner,
+                        lease_s=settings.lease_s,
+                        limit=min(free, settings.batch_size),
+                        force=force,
+                        urls=urls,
+                        started_ms=started_ms,
+                    )
+                    exhausted = not batch
+                    if batch and executor is None:
+                        executor = _make_executor(settings, len(batch))
+                    in_flight.update(asyncio.create_task(one(feed)) for feed in batch)
+                    continue
+                if not in_flight:
                     break
-                if executor is None:
-                    executor = _make_executor(settings, len(batch))
-                await asyncio.gather(*(one(feed) for feed in batch))
+                done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()  # a store failure is not one feed's problem: let it raise
     finally:
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
@@ -422,28 +434,50 @@ async def run_once(
 PARALLEL_MIN_FEEDS = 20  # fewer feeds than this are not worth a second process
 
 
-def _worker(
-    conn: Any, db: str, settings: Settings, force: bool, run: str, log_outcomes: bool
-) -> None:
-    """A forked worker of `run_pass`: its own store connection, the same run token."""
+def _one_process(
+    db: str,
+    settings: Settings,
+    force: bool,
+    urls: Sequence[str] | None,
+    run: str,
+    log_outcomes: bool,
+    started_ms: int,
+) -> RunReport:
+    """This process's share of a pass: its own store connection, the run's token."""
     from storage.sqlite import SQLiteStore
 
     from .logs import log_fetch
 
     store = SQLiteStore(db)
     try:
-        report = asyncio.run(
+        return asyncio.run(
             run_once(
                 store,
                 settings,
                 force=force,
+                urls=urls,
                 owner=run_owner(run),
                 on_outcome=log_fetch if log_outcomes else None,
+                started_ms=started_ms,
             )
         )
-        conn.send(report)
     finally:
         store.close()
+
+
+def _worker(
+    conn: Any,
+    db: str,
+    settings: Settings,
+    force: bool,
+    run: str,
+    log_outcomes: bool,
+    started_ms: int,
+) -> None:
+    """A forked worker of `run_pass`: sends its report back through `conn`."""
+    try:
+        conn.send(_one_process(db, settings, force, None, run, log_outcomes, started_ms))
+    finally:
         conn.close()
 
 
@@ -461,35 +495,21 @@ def run_pass(
     (the leases keep them apart), so fetching, parsing and storing use every core."""
     import multiprocessing
 
-    from storage.sqlite import SQLiteStore
-
-    from .logs import log_fetch
-
     run = uuid.uuid4().hex[:12]
+    started_ms = int(time.time() * 1000)
     t0 = time.perf_counter()
     children = []
     if settings.workers > 1 and urls is None and expected >= PARALLEL_MIN_FEEDS:
         ctx = multiprocessing.get_context("fork")  # before any store connection is opened here
         for _ in range(settings.workers - 1):
             recv, send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_worker, args=(send, db, settings, force, run, log_outcomes))
+            proc = ctx.Process(
+                target=_worker, args=(send, db, settings, force, run, log_outcomes, started_ms)
+            )
             proc.start()
             send.close()
             children.append((proc, recv))
-    store = SQLiteStore(db)
-    try:
-        report = asyncio.run(
-            run_once(
-                store,
-                settings,
-                force=force,
-                urls=urls,
-                owner=run_owner(run),
-                on_outcome=log_fetch if log_outcomes else None,
-            )
-        )
-    finally:
-        store.close()
+    report = _one_process(db, settings, force, urls, run, log_outcomes, started_ms)
     for proc, recv in children:
         try:
             child: RunReport = recv.recv()

@@ -51,6 +51,7 @@ class Store(Protocol):
         limit: int,
         force: bool = False,
         urls: Sequence[str] | None = None,
+        started_ms: int | None = None,
     ) -> list[Feed]:
         """Lease up to `limit` feeds due at `now` (every active feed with `force`) that this
         run (`owner`) has not done yet and no other live run holds."""

@@ -22,6 +22,7 @@ import json
 import os
 import socket
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -98,6 +99,7 @@ MIGRATIONS: tuple[str, ...] = (
         error_count INTEGER NOT NULL DEFAULT 0,
         last_fetched_at TEXT,
         last_attempt_at TEXT,
+        last_attempt_ms INTEGER,
         next_poll_at TEXT,
         interval_s INTEGER,
         schedule_reason TEXT,
@@ -522,14 +524,19 @@ class SQLiteStore:
         limit: int,
         force: bool = False,
         urls: Sequence[str] | None = None,
+        started_ms: int | None = None,
     ) -> list[Feed]:
+        """`started_ms`: when the run began (ms since the epoch); a feed attempted since, by
+        this run or an overlapping one, is not taken again (two `run --all` at once would
+        otherwise hand each other's finished feeds back and forth)."""
         now_s = to_iso(now)
         until = to_iso(now + timedelta(seconds=lease_s))
         where = [
             "(lease_until IS NULL OR lease_until < ?)",
             "(last_run IS NULL OR last_run != ?)",  # not twice in one run
+            "(last_attempt_ms IS NULL OR last_attempt_ms < ?)",
         ]
-        params: list[Any] = [now_s, run_token(owner)]
+        params: list[Any] = [now_s, run_token(owner), started_ms or 1 << 62]
         if urls is not None:
             where.append("url IN (SELECT value FROM json_each(?))")
             params.append(json.dumps(list(urls)))
@@ -985,6 +992,7 @@ class SQLiteStore:
         fields: dict[str, Any] = {
             "status": status,
             "last_attempt_at": now_s,
+            "last_attempt_ms": int(time.time() * 1000),
             "last_http_status": result.status,
             "next_poll_at": to_iso(decision.next_poll_at),
             "interval_s": decision.interval_s,

@@ -337,3 +337,25 @@ def test_cron_run_with_nothing_due_imports_no_fetch_stack(tmp_path: Path) -> Non
         [sys.executable, "-c", code], capture_output=True, text=True, env=env(), timeout=60
     )
     assert out.stdout.splitlines() == ["0 feeds due", "[]"], out.stderr
+
+
+def test_a_run_with_many_feeds_due_splits_them_over_worker_processes(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    db = tmp_path / "w.db"
+    for i in range(24):  # at least PARALLEL_MIN_FEEDS: `ingest run` forks a second worker
+        url = feed_server.route(
+            f"/w{i}.xml", body=rss(f"W{i}", "https://w.example/", make_items(300 + i, 2))
+        )
+        assert ingest(db, "feeds", "add", url).returncode == 0
+    r = ingest(db, "--log-format", "json", "run", "-v", INGEST_WORKERS="2")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("24 feeds: 24 ok, 0 not modified, 0 unchanged, 0 failed; 48 new")
+    lines = [json.loads(line) for line in r.stderr.splitlines() if line.startswith("{")]
+    fetched = [line for line in lines if line["msg"] == "fetch"]
+    assert len(fetched) == 24
+    assert len({line["worker"] for line in fetched}) == 2  # two processes shared the work
+    assert all(len(feed_server.requests_for(f"/w{i}.xml")) == 1 for i in range(24))
+    assert count(db) == 48
+    owners = count(db, "SELECT COUNT(DISTINCT last_run) FROM feeds")
+    assert owners == 1  # one run token shared by the workers

@@ -41,7 +41,7 @@ def record(store: SQLiteStore, url: str, *arts: object, **kw: object) -> object:
         feed,
         kw.pop("result", ok_result(url)),
         decision(),
-        owner="me",  # type: ignore[arg-type]
+        owner=kw.pop("owner", "me"),  # type: ignore[arg-type]
         articles=pairs,
         **kw,
     )  # type: ignore[arg-type]
@@ -349,3 +349,17 @@ def test_full_text_index_follows_revisions_and_prunes(store: SQLiteStore) -> Non
     assert store.index_pending() == 0
     assert store.search("heron") == [] and len(store.search("otter")) == 1
     assert fts_ok(store)
+
+
+def test_overlapping_all_runs_do_not_hand_feeds_back_and_forth(store: SQLiteStore) -> None:
+    """Two `run --all` at once: a feed one run has done is not taken again by the other
+    (it was attempted after that run started), nor by the first."""
+    import time
+
+    started = int(time.time() * 1000) - 1
+    assert claim(store, "h:1:runA", force=True, limit=1, started_ms=started) == [A]
+    record(store, A, owner="h:1:runA")
+    assert claim(store, "h:2:runB", force=True, started_ms=started) == [B]
+    assert claim(store, "h:1:runA", force=True, started_ms=started) == []
+    # a run that starts later takes A again
+    assert claim(store, "h:3:runC", force=True, started_ms=int(time.time() * 1000) + 1) == [A]
