@@ -37,7 +37,8 @@ Levels (thresholds chosen on the tuning split of ``bench/dedup_eval.py``):
   of their names (EVENT_NAMES_FEW).
 
 Keys are signed 64-bit integers (SQLite INTEGER), hashed with a seed per kind and
-SIGNATURE_VERSION: BODY_KEYS smallest 8-gram values + up to 8 anchors + 3 rarest names.
+SIGNATURE_VERSION: BODY_KEYS smallest 8-gram values + up to 8 anchors + 3 rarest names +
+up to 6 pairs of the 4 rarest terms (~23 keys).
 
 Cost: pure Python + xxhash (no numpy: the cron process tree must stay small): each
 shingle and 8-gram is hashed as its words joined by spaces, ~230 us per BBC article; the
@@ -80,7 +81,7 @@ __all__ = [
 # Thresholds were chosen on the tuning split of bench/dedup_eval.py (BBC odd rows, ECB+ odd
 # topics, UCI stories of one hash parity) and are reported on the held-out split as well.
 
-SIGNATURE_VERSION = 4  # 4: pure-Python hashing (xxh3 of joined words), no numpy
+SIGNATURE_VERSION = 5  # 5: pair keys; 4: pure-Python hashing (xxh3 of joined words)
 SHINGLE = 3  # words per lead shingle
 GRAM = 8  # words per sampled body n-gram
 BODY_WORDS = 1500  # words of the text that are hashed (cost bound for very long texts)
@@ -91,6 +92,7 @@ ANCHOR_MASK = 7  # a lead shingle is an anchor when (hash >> 8) & ANCHOR_MASK ==
 MAX_ANCHORS = 8  # anchor keys per article: the first ones of the lead, in text order
 EVENT_WORDS = 150  # words of the text (after the title) that feed the event terms
 EVENT_KEYS = 3  # event keys: the rarest names of the article
+PAIR_TERMS = 4  # pair keys: the unordered pairs of the article's rarest event terms (6)
 MAX_TERMS = 40  # heaviest event terms kept
 CANDIDATES = 24  # candidates the store hands to match (most shared keys first)
 
@@ -434,7 +436,7 @@ def signature(title: str, text: str) -> Signature:
 # --------------------------------------------------------------------------- LSH keys
 
 _SEEDS = {k: xxhash.xxh32_intdigest(f"v{SIGNATURE_VERSION}:{k}".encode()) << 8 for k in
-          ("body", "anchor", "event")}  # fmt: skip
+          ("body", "anchor", "event", "pair")}  # fmt: skip
 
 
 def _key(kind: str, value: int) -> int:
@@ -450,7 +452,10 @@ def band_keys(sig: Signature) -> list[int]:
     - anchor: one key per anchor shingle of the lead (a summary-only copy, a copy with
       page debris around it: containment, which the smallest values of a long text miss);
     - event: the EVENT_KEYS rarest names (heaviest weight, then hash): another write-up of
-      the same event shares its names, not its sentences.
+      the same event shares its names, not its sentences;
+    - pair: one key per unordered pair of the PAIR_TERMS heaviest (rarest) event terms, names
+      or not (up to 6): far more selective than one word, so a headline-only report sharing
+      two rare words with an earlier one finds it even when its names are common.
     An empty body yields no body keys (nothing to find it by)."""
     keys = [_key("body", v) for v in sig.sample[:BODY_KEYS]]
     keys += [_key("anchor", v) for v in sig.anchors]
@@ -459,6 +464,13 @@ def band_keys(sig: Signature) -> list[int]:
     )
     if len(names) >= MIN_EVENT_ENTITIES:
         keys += [_key("event", t) for _, t in names[:EVENT_KEYS]]
+    rarest = sorted((-(w & _WMASK), t) for t, w in zip(sig.terms, sig.weights, strict=True))
+    top = sorted(t for _, t in rarest[:PAIR_TERMS])
+    keys += [
+        _key("pair", (a * 0x9E3779B1 ^ b) & 0xFFFFFFFF)
+        for i, a in enumerate(top)
+        for b in top[i + 1 :]
+    ]
     return list(dict.fromkeys(keys))
 
 
