@@ -55,6 +55,7 @@ _parse_date: Any = None
 _CP1252: dict[int, str] = {}
 _localized_date: Any = None  # ingest.parse's reader for non-English month names
 _unsentinel: Any = None  # ingest.parse._u: the sentinel document base taken back out
+_skips: Any = None  # ingest.parse._skips: skipHours / skipDays read from the raw bytes
 _SENTINEL_DIR = ""
 _SENTINEL_ROOT = "\x00"  # set from ingest.parse in _setup
 
@@ -117,11 +118,6 @@ _EMAIL = re.compile(
     r"""(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?"""
 )
 _AMP_REF = re.compile("&([A-Za-z0-9_]+);")
-_SKIP_HOURS = re.compile(rb"<skipHours\b[^>]*>(.*?)</skipHours>", re.S | re.I)
-_SKIP_DAYS = re.compile(rb"<skipDays\b[^>]*>(.*?)</skipDays>", re.S | re.I)
-_HOUR = re.compile(rb"<hour\b[^>]*>\s*(\d{1,2})\s*</hour>", re.I)
-_DAY = re.compile(rb"<day\b[^>]*>\s*([A-Za-z]+)\s*</day>", re.I)
-_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 class _DoubtError(Exception):
@@ -130,7 +126,7 @@ class _DoubtError(Exception):
 
 def _setup() -> etree.XMLParser:
     global _PARSER, _KNOWN_NS, _HANDLERS, _urljoin, _make_safe, _looks_like_html, _parse_date
-    global _CP1252, _localized_date, _unsentinel, _SENTINEL_DIR, _SENTINEL_ROOT
+    global _CP1252, _localized_date, _unsentinel, _SENTINEL_DIR, _SENTINEL_ROOT, _skips
     if _PARSER is not None:
         return _PARSER
     import feedparser.api
@@ -142,6 +138,7 @@ def _setup() -> etree.XMLParser:
 
     _localized_date = _parse_mod._localized_date
     _unsentinel = _parse_mod._u
+    _skips = _parse_mod._skips
     _SENTINEL_DIR = _parse_mod._SENTINEL_DIR
     _SENTINEL_ROOT = _parse_mod._SENTINEL_ROOT
     cls = feedparser.api.StrictFeedParser
@@ -161,20 +158,24 @@ def _setup() -> etree.XMLParser:
     return _PARSER
 
 
+# no entities, no network, no DTD, no huge trees: the same for the tree and streaming parsers
+_SAFE: dict[str, Any] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "huge_tree": False,
+    "load_dtd": False,
+    "dtd_validation": False,
+    "remove_comments": True,
+    "remove_pis": True,
+    "strip_cdata": True,
+    "recover": False,
+}
+
+
 def _make_parser(encoding: str) -> etree.XMLParser:
     """A safe parser reading the bytes as `encoding` whatever the declaration says."""
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        huge_tree=False,
-        load_dtd=False,
-        dtd_validation=False,
-        remove_comments=True,
-        remove_pis=True,
-        strip_cdata=True,
-        recover=False,
-        encoding=encoding,
-    )
+    parser: etree.XMLParser = etree.XMLParser(encoding=encoding, **_SAFE)
+    return parser
 
 
 # --------------------------------------------------------------------------- entry point
@@ -270,15 +271,7 @@ def _stream(
         BytesIO(body),
         events=("start", "end"),
         encoding=read_as,
-        resolve_entities=False,
-        no_network=True,
-        huge_tree=False,
-        load_dtd=False,
-        dtd_validation=False,
-        remove_comments=True,
-        remove_pis=True,
-        strip_cdata=True,
-        recover=False,
+        **_SAFE,
     )
     rss: _RssChannel | None = None
     atom: _AtomFeed | None = None
@@ -541,19 +534,6 @@ def _author_str(name: str | None, email: str | None) -> str | None:
     if name and email and email not in name:
         return f"{name} <{email}>"
     return name or email
-
-
-def _skips(body: bytes) -> tuple[tuple[int, ...], tuple[str, ...]]:
-    hours: list[int] = []
-    days: list[str] = []
-    m = _SKIP_HOURS.search(body)
-    if m:
-        hours = sorted({int(h) for h in _HOUR.findall(m.group(1)) if 0 <= int(h) <= 24})
-    m = _SKIP_DAYS.search(body)
-    if m:
-        found = {d.decode("ascii").lower() for d in _DAY.findall(m.group(1))}
-        days = [d.capitalize() for d in _DAYS if d in found]
-    return tuple(h % 24 for h in hours), tuple(days)
 
 
 def _int(value: str | None) -> int | None:
