@@ -22,7 +22,7 @@ from .errors import ConfigError, IngestError, StoreError
 from .settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from storage.sqlite import SQLiteStore
+    from storage import Store
 
     from .pipeline import RunReport
 
@@ -36,14 +36,14 @@ class App:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._store: SQLiteStore | None = None
+        self._store: Store | None = None
 
     @property
-    def store(self) -> SQLiteStore:
+    def store(self) -> Store:
         if self._store is None:
-            from storage.sqlite import SQLiteStore
+            from storage import open_store
 
-            self._store = SQLiteStore(self.settings.db)
+            self._store = open_store(self.settings.db)
         return self._store
 
     def close(self) -> None:

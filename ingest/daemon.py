@@ -17,7 +17,7 @@ from .pipeline import FeedOutcome, run_once, run_owner
 from .settings import Settings
 
 if TYPE_CHECKING:
-    from storage.sqlite import SQLiteStore
+    from storage import Store
 
     from .metrics import Metrics
 
@@ -27,7 +27,7 @@ log = logging.getLogger("ingest")
 
 
 def run_daemon(
-    store: SQLiteStore,
+    store: Store,
     settings: Settings,
     *,
     tick_s: float = 15.0,
@@ -38,7 +38,7 @@ def run_daemon(
 
 
 async def _main(
-    store: SQLiteStore,
+    store: Store,
     settings: Settings,
     tick_s: float,
     metrics_port: int | None,

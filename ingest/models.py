@@ -115,6 +115,15 @@ class FetchResult:
     elapsed_s: float = 0.0
     bytes_read: int = 0
 
+    @property
+    def outcome(self) -> str:
+        """error | unchanged | not_modified | ok (an unchanged body is also not_modified)."""
+        if self.error is not None:
+            return "error"
+        if self.unchanged_body:
+            return "unchanged"
+        return "not_modified" if self.not_modified else "ok"
+
 
 # --------------------------------------------------------------------------- parse
 

@@ -43,7 +43,7 @@ from .settings import Settings
 from .timeutil import utcnow
 
 if TYPE_CHECKING:
-    from storage.sqlite import SQLiteStore
+    from storage import Store
 
     from .fetch import Fetcher
     from .stories import Signature
@@ -106,6 +106,13 @@ class RunReport:
         return sum(o.updated for o in self.outcomes)
 
 
+def signed(articles: Sequence[Article]) -> list[tuple[Article, Signature | None]]:
+    """Each article with its story signature (none for what a keep/block rule dropped)."""
+    from .stories import signature
+
+    return [(a, None if a.filtered else signature(a.title, a.content_text)) for a in articles]
+
+
 def process_body(
     body: bytes,
     url: str,
@@ -120,7 +127,6 @@ def process_body(
     from .fastparse import fast_parse
     from .normalize import normalize_feed
     from .parse import parse
-    from .stories import signature
 
     t0 = time.perf_counter()
     parsed = fast_parse(body, url, headers) or parse(body, url, headers)
@@ -133,9 +139,7 @@ def process_body(
         future_tolerance_s=future_tolerance_s,
     )
     t2 = time.perf_counter()
-    pairs: list[tuple[Article, Signature | None]] = [
-        (a, None if a.filtered else signature(a.title, a.content_text)) for a in articles
-    ]
+    pairs = signed(articles)
     t3 = time.perf_counter()
     # the body itself is not needed downstream: do not ship it back from a worker
     parsed = dataclasses.replace(parsed, entries=())
@@ -188,7 +192,7 @@ STREAM_CHUNK = 500  # articles per chunk (and per transaction) of such a feed
 def _stream_huge(
     feed: Feed,
     result: FetchResult,
-    store: SQLiteStore,
+    store: Store,
     settings: Settings,
     stage_s: dict[str, float],
 ) -> (
@@ -200,7 +204,6 @@ def _stream_huge(
     transaction of its own; the last goes with the feed's new state through `record_fetch`.
     None when the streaming parser declines the document (the list path takes it then)."""
     from .fastparse import iter_fast_parse
-    from .stories import signature
     from .stream import normalize_stream
 
     assert result.body is not None
@@ -223,7 +226,7 @@ def _stream_huge(
     new = known = 0
     t_store = 0.0
     for chunk in chunks:
-        pairs = [(a, None if a.filtered else signature(a.title, a.content_text)) for a in chunk]
+        pairs = signed(chunk)
         t1 = time.perf_counter()
         ids = {a.identity for a, _ in pairs if not a.filtered}
         seen = store.known_identities(feed.url, list(ids))
@@ -241,7 +244,7 @@ def _stream_huge(
 async def process_feed(
     feed: Feed,
     *,
-    store: SQLiteStore,
+    store: Store,
     fetcher: Fetcher,
     settings: Settings,
     owner: str,
@@ -321,13 +324,7 @@ async def process_feed(
     return FeedOutcome(
         url=feed.url,
         status=result.status,
-        outcome="error"
-        if err
-        else "unchanged"
-        if result.unchanged_body
-        else "not_modified"
-        if result.not_modified
-        else "ok",
+        outcome=result.outcome,
         error=(err.reason if isinstance(err, FeedError) else str(err)) if err else None,
         error_kind=err.kind if isinstance(err, FeedError) else ("error" if err else None),
         bytes=result.bytes_read,
@@ -351,7 +348,7 @@ def _make_executor(settings: Settings, n_feeds: int) -> Executor | None:
 
 
 async def run_once(
-    store: SQLiteStore,
+    store: Store,
     settings: Settings,
     *,
     force: bool = False,
@@ -444,11 +441,11 @@ def _one_process(
     started_ms: int,
 ) -> RunReport:
     """This process's share of a pass: its own store connection, the run's token."""
-    from storage.sqlite import SQLiteStore
+    from storage import open_store
 
     from .logs import log_fetch
 
-    store = SQLiteStore(db)
+    store = open_store(db)
     try:
         return asyncio.run(
             run_once(

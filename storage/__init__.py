@@ -61,6 +61,12 @@ class Store(Protocol):
 
     def next_due_at(self) -> datetime | None: ...
 
+    def due_count(self, now: datetime, *, every: bool = False) -> int: ...
+
+    def feed_rows(self) -> list[dict[str, Any]]:
+        """Every feed's state as stored (for `feeds list --json`)."""
+        ...
+
     # -- the write of one fetch -----------------------------------------------------------
     def known_identities(self, feed_url: str, identities: Sequence[str]) -> set[str]: ...
 
@@ -74,10 +80,22 @@ class Store(Protocol):
         parsed: ParsedFeed | None = None,
         articles: Sequence[tuple[Article, Signature | None]] = (),
         error: Exception | None = None,
+        window_days: int = 3,
+        earlier: WriteSummary | None = None,
     ) -> WriteSummary:
         """In one transaction: the new and revised articles, their sources and stories, the
         feed's new state (validators, body hash, schedule, status, error), a history row, and
-        the release of the lease."""
+        the release of the lease. `earlier`: chunks already written by `record_articles`."""
+        ...
+
+    def record_articles(
+        self,
+        feed_url: str,
+        articles: Sequence[tuple[Article, Signature | None]],
+        *,
+        window_days: int = 3,
+    ) -> WriteSummary:
+        """One chunk of a huge feed's articles, in a transaction of its own."""
         ...
 
     def index_pending(self) -> int:
@@ -102,6 +120,10 @@ class Store(Protocol):
     ) -> list[dict[str, Any]]: ...
 
     def fetch_history(self, url: str, *, limit: int = 10) -> list[dict[str, Any]]: ...
+
+    def filtered(self, feed_url: str | None = None) -> list[dict[str, Any]]: ...
+
+    def prune(self, older_than: datetime, *, dry_run: bool = False) -> int: ...
 
     def stats(self) -> dict[str, Any]: ...
 

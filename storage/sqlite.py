@@ -653,15 +653,7 @@ class SQLiteStore:
                 new_count=len(new_ids),
                 known_count=updated + unchanged,
             )
-            outcome_name = (
-                "error"
-                if error
-                else "unchanged"
-                if result.unchanged_body
-                else "not_modified"
-                if result.not_modified
-                else "ok"
-            )
+            outcome_name = "error" if error else result.outcome
             tx.execute(
                 """INSERT INTO fetches (feed_url, at, outcome, http_status, bytes, new, updated,
                    duration_ms, error, next_poll_at, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
@@ -1188,13 +1180,14 @@ class SQLiteStore:
             where.append("s.first_seen_at >= ?")
             params.append(to_iso(since))
         stories = self._rows(
-            f"""SELECT s.id AS story_id, r.title, r.url, s.first_seen_at, s.n_articles,
-                   (SELECT COUNT(*) FROM article_sources src JOIN articles a2
-                      ON a2.id = src.article_id WHERE a2.story_id = s.id) AS n_sources
-                FROM stories s JOIN articles r ON r.id = s.representative_id
-                WHERE {" AND ".join(where)} AND (SELECT COUNT(*) FROM article_sources src
-                      JOIN articles a3 ON a3.id = src.article_id WHERE a3.story_id = s.id) >= ?
-                ORDER BY s.first_seen_at DESC, s.id DESC LIMIT {int(limit)}""",
+            f"""SELECT * FROM (
+                  SELECT s.id AS story_id, r.title, r.url, s.first_seen_at, s.n_articles,
+                     (SELECT COUNT(*) FROM article_sources src JOIN articles a
+                        ON a.id = src.article_id WHERE a.story_id = s.id) AS n_sources
+                  FROM stories s JOIN articles r ON r.id = s.representative_id
+                  WHERE {" AND ".join(where)})
+                WHERE n_sources >= ?
+                ORDER BY first_seen_at DESC, story_id DESC LIMIT {int(limit)}""",
             [*params, min_sources],
         )
         for story in stories:
