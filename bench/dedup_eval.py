@@ -165,6 +165,13 @@ def run_index(
         return i
 
     story: list[int] = []
+    merged: dict[int, int] = {}  # story -> the story it was folded into (Match.merge)
+
+    def home(sid: int) -> int:
+        while sid in merged:
+            sid = merged[sid]
+        return sid
+
     untimed = 0.0
     t0 = time.perf_counter()
     for i, d in enumerate(docs):
@@ -179,13 +186,20 @@ def run_index(
         if m is None:
             story.append(i)
         else:
-            story.append(m.story_id)
+            # as the store does: the oldest of the stories involved keeps its id
+            into = min(home(x) for x in (m.story_id, *m.merge))
+            for x in (m.story_id, *m.merge):
+                if home(x) != into:
+                    merged[home(x)] = into
+            story.append(into)
             if m.level == "duplicate":
                 parent[find(i)] = find(m.article_id)
+            for _, other in m.copies:
+                parent[find(other)] = find(i)
         story_index.add(conn, i, story[-1], sig, d.published_at)
     per = (time.perf_counter() - t0 - untimed) / max(1, len(docs))
     conn.close()
-    return [str(find(i)) for i in range(len(docs))], [str(s) for s in story], per
+    return [str(find(i)) for i in range(len(docs))], [str(home(s)) for s in story], per
 
 
 def pair_metrics_within(

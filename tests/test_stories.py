@@ -255,8 +255,59 @@ def test_rare_words_weigh_more_than_common_ones() -> None:
 
 
 def test_signature_is_compact() -> None:
-    long = " ".join([FERRY, BRIDGE, FERRY_OTHER] * 4)
-    assert len(signature("A long headline about a ferry", long).to_bytes()) <= 1200
+    """Bounded whatever the length: SAMPLE_K 4-byte sample values plus a fixed part."""
+    long = " ".join(f"{sentence} (item {n})." for n in range(60) for sentence in FERRY.split("."))
+    assert len(long.split()) > 8 * SAMPLE_K  # far more distinct 8-grams than are sampled
+    assert len(signature("A long headline about a ferry", long).to_bytes()) <= 4 * SAMPLE_K + 600
+
+
+def test_a_copy_of_articles_in_two_stories_lists_both() -> None:
+    """The duplicate relation is transitive: a new copy that contains the articles of two
+    stories joins the best one and names the other (`Match.merge`), for the store to fold
+    the two stories into one."""
+    a = signature("Ferry runs aground", "Advertisement. " + FERRY + " Share this story.")
+    b = signature("Orkney ferry aground", FERRY + " Sign up for our newsletter today.")
+    new = signature("Passengers rescued from ferry", FERRY)
+    m = match(new, [_cand(10, a, story=10), _cand(11, b, story=11)])
+    assert m is not None and m.level == "duplicate"
+    assert {m.article_id, *(aid for _, aid in m.copies)} == {10, 11}
+    assert m.merge == (({10, 11} - {m.story_id}).pop(),)
+    # a same-event report is no copy: nothing to fold
+    other = signature("Coastguard rescues all aboard Orkney ferry", FERRY_OTHER)
+    m = match(new, [_cand(10, a, story=10), _cand(12, other, story=12)])
+    assert m is not None and m.story_id == 10 and m.merge == () and m.copies == ()
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "hours", "level"),
+    [
+        ("Quokkaville mayor resigns after audit",
+         "Watch the Quokkaville press conference live", 1.0, "event"),
+        ("Quokkaville mayor resigns after audit",
+         "Watch the Quokkaville press conference live", 10.0, None),  # hours apart
+        ("Quokkaville mayor resigns after audit",
+         "Watch the Quokkaville press conference live", None, None),  # undated
+        ("Apple shares slide at the open", "Apple unveils new watch bands", 1.0, None),  # common
+    ],
+)  # fmt: skip
+def test_headlines_sharing_one_rare_name_within_hours_are_one_event(
+    a: str, b: str, hours: float | None, level: str | None
+) -> None:
+    """Headline-only items: one shared term is enough when it is a rare name and the two
+    were published within ONE_NAME_HOURS (UCI: a crawl batch of one event)."""
+    sa, sb = signature(a, ""), signature(b, "")
+    assert score(sa, sb, hours)[0] == level
+    when = datetime(2024, 5, 1, tzinfo=UTC)
+    published = None if hours is None else when + timedelta(hours=hours)
+    m = match(sa, [Candidate(1, 1, sb.to_bytes(), when, 1)], published_at=published)
+    assert (m.level if m else None) == level  # the pre-check lets it through
+
+
+def test_a_headline_with_one_name_is_keyed_by_it() -> None:
+    """So a later headline sharing only that rare name finds it in the index."""
+    a = signature("Quokkaville mayor resigns after audit", "")
+    b = signature("Watch the Quokkaville press conference live", "")
+    assert set(band_keys(a)) & set(band_keys(b))
 
 
 def test_signature_bytes_are_checked_cheaply() -> None:
@@ -270,13 +321,13 @@ def test_signature_bytes_are_checked_cheaply() -> None:
 
 def _counting_score(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
-    real = stories.score
+    real = stories._score  # what `match` scores each candidate with
 
     def counting(*args: object, **kwargs: object) -> object:
         calls.append(1)
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(stories, "score", counting)
+    monkeypatch.setattr(stories, "_score", counting)
     return calls
 
 
