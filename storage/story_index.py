@@ -15,6 +15,8 @@ articles are stored.  `published_at` is stored as integer Unix seconds; None is 
 
 from __future__ import annotations
 
+import functools
+import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -22,7 +24,10 @@ from datetime import UTC, datetime
 from ingest.errors import StoreError
 from ingest.stories import Candidate, Signature, band_keys
 
-__all__ = ["add", "candidates", "ensure_schema", "remove"]
+__all__ = ["IndexRow", "add", "add_many", "candidates", "ensure_schema", "remove"]
+
+#: what `add_many` indexes: (article_id, story_id, published_at, signature, its band keys)
+IndexRow = tuple[int, int, datetime | None, Signature, Sequence[int]]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS story_sig (
@@ -64,6 +69,32 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
         raise StoreError(f"story index: cannot create tables: {exc}") from exc
 
 
+@functools.lru_cache(maxsize=64)
+def _candidates_sql(n: int) -> str:
+    """The lookup of `n` keys (built once per key count; the text must not vary for the
+    same count, so the connection's statement cache finds it compiled)."""
+    # each key contributes at most its POSTINGS_PER_KEY newest rows: a key shared by
+    # thousands of stored articles (a common name, a stock phrase) says little, and reading
+    # its whole posting list would make the cost grow with the store
+    postings = " UNION ALL ".join(
+        "SELECT * FROM (SELECT article_id, published_at FROM story_band"
+        " WHERE key = ? AND published_at >= ? ORDER BY published_at DESC LIMIT ?)"
+        for _ in range(n)
+    )
+    return f"""
+        WITH hits AS (
+            SELECT article_id, count(*) AS n, max(published_at) AS ts
+            FROM ({postings})
+            GROUP BY article_id
+            ORDER BY n DESC, ts DESC, article_id DESC
+            LIMIT ?
+        )
+        SELECT s.article_id, s.story_id, s.published_at, s.sig, hits.n
+        FROM hits JOIN story_sig AS s ON s.article_id = hits.article_id
+        ORDER BY hits.n DESC, hits.ts DESC, hits.article_id DESC
+    """
+
+
 def candidates(
     conn: sqlite3.Connection,
     keys: Sequence[int],
@@ -78,31 +109,11 @@ def candidates(
         return []
     keys = list(dict.fromkeys(keys))[:_MAX_KEYS]
     lo = _ts(since) if since is not None else -(1 << 62)
-    # each key contributes at most its POSTINGS_PER_KEY newest rows: a key shared by
-    # thousands of stored articles (a common name, a stock phrase) says little, and reading
-    # its whole posting list would make the cost grow with the store
-    postings = " UNION ALL ".join(
-        "SELECT * FROM (SELECT article_id, published_at FROM story_band"
-        " WHERE key = ? AND published_at >= ? ORDER BY published_at DESC LIMIT ?)"
-        for _ in keys
-    )
     params: list[int] = []
     for key in keys:
         params += [key, lo, POSTINGS_PER_KEY]
-    sql = f"""
-        WITH hits AS (
-            SELECT article_id, count(*) AS n, max(published_at) AS ts
-            FROM ({postings})
-            GROUP BY article_id
-            ORDER BY n DESC, ts DESC, article_id DESC
-            LIMIT ?
-        )
-        SELECT s.article_id, s.story_id, s.published_at, s.sig, hits.n
-        FROM hits JOIN story_sig AS s ON s.article_id = hits.article_id
-        ORDER BY hits.n DESC, hits.ts DESC, hits.article_id DESC
-    """
     try:
-        rows = conn.execute(sql, [*params, limit]).fetchall()
+        rows = conn.execute(_candidates_sql(len(keys)), [*params, limit]).fetchall()
     except sqlite3.Error as exc:
         raise StoreError(f"story index: lookup failed: {exc}") from exc
     out = []
@@ -147,6 +158,46 @@ def add(
         )
     except sqlite3.Error as exc:
         raise StoreError(f"story index: cannot add article {article_id}: {exc}") from exc
+
+
+def add_many(conn: sqlite3.Connection, rows: Sequence[IndexRow]) -> None:
+    """`add` for many articles at once, with the same result as adding them one by one in
+    order: one lookup for what is already indexed, then one insert per table (the band
+    rows sorted by key, so the B-tree is walked in order). `keys` must be
+    `band_keys(sig)` (the caller has them already)."""
+    if not rows:
+        return
+    ids = [r[0] for r in rows]
+    if len(set(ids)) != len(ids):  # the same article twice: the later one replaces
+        for aid, sid, when, sig, _ in rows:
+            add(conn, aid, sid, sig, when)
+        return
+    try:
+        olds = conn.execute(
+            "SELECT article_id, published_at, sig FROM story_sig"
+            " WHERE article_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(ids),),
+        ).fetchall()
+        for aid, ts, blob in olds:
+            _remove_bands(conn, int(aid), int(ts), bytes(blob))
+        sigs = []
+        bands = []
+        for aid, sid, when, sig, keys in rows:
+            ts = _ts(when)
+            sigs.append((aid, sid, ts, sig.to_bytes()))
+            bands += [(k, ts, aid) for k in keys]
+        bands.sort()
+        conn.executemany(
+            "INSERT OR REPLACE INTO story_sig (article_id, story_id, published_at, sig) "
+            "VALUES (?, ?, ?, ?)",
+            sigs,
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO story_band (key, published_at, article_id) VALUES (?, ?, ?)",
+            bands,
+        )
+    except sqlite3.Error as exc:
+        raise StoreError(f"story index: cannot add articles {ids[0]}..{ids[-1]}: {exc}") from exc
 
 
 def _remove_bands(conn: sqlite3.Connection, article_id: int, ts: int, blob: bytes) -> None:
