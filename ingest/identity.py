@@ -41,7 +41,13 @@ from collections.abc import Sequence
 
 from .models import Article
 
-__all__ = ["MAX_KEY_LEN", "REPEAT_THRESHOLD", "assign_identities", "is_counter_guids"]
+__all__ = [
+    "MAX_KEY_LEN",
+    "REPEAT_THRESHOLD",
+    "assign_identities",
+    "identity_keys",
+    "is_counter_guids",
+]
 
 REPEAT_THRESHOLD = 0.05
 MAX_KEY_LEN = 200
@@ -67,21 +73,33 @@ def is_counter_guids(guids: Sequence[str | None]) -> bool:
 
 def assign_identities(articles: Sequence[Article]) -> list[Article]:
     """The articles of one feed, in order, each with its `identity` set (see module doc)."""
-    if not articles:
+    keys = identity_keys(
+        [a.guid for a in articles],
+        [a.canonical_url or a.url or None for a in articles],
+        [a.content_hash for a in articles],
+    )
+    return [dataclasses.replace(a, identity=k) for a, k in zip(articles, keys, strict=True)]
+
+
+def identity_keys(
+    guids: Sequence[str | None], links: Sequence[str | None], content_hashes: Sequence[str]
+) -> list[str]:
+    """The identities `assign_identities` gives, from each article's guid, link (its
+    canonical URL, else its URL) and content hash: for a caller that builds its articles
+    after (ingest.normalize), so that each record is made once."""
+    if not guids:
         return []
-    guids = [(a.guid or "").strip() or None for a in articles]
-    counts = Counter(g for g in guids if g)
+    stripped = [(g or "").strip() or None for g in guids]
+    counts = Counter(g for g in stripped if g)
     repeated = sum(c for c in counts.values() if c > 1)
-    trust_guids = not is_counter_guids(guids) and repeated <= REPEAT_THRESHOLD * len(articles)
-    links = [a.canonical_url or a.url or None for a in articles]
+    trust_guids = not is_counter_guids(stripped) and repeated <= REPEAT_THRESHOLD * len(guids)
     link_counts = Counter(u for u in links if u)
-    out: list[Article] = []
-    for art, guid, link in zip(articles, guids, links, strict=True):
+    out: list[str] = []
+    for guid, link, chash in zip(stripped, links, content_hashes, strict=True):
         if trust_guids and guid and counts[guid] == 1:
-            identity = _key("g:", guid)
+            out.append(_key("g:", guid))
         elif link and link_counts[link] == 1:
-            identity = _key("u:", link)
+            out.append(_key("u:", link))
         else:
-            identity = _key("h:", art.content_hash)
-        out.append(dataclasses.replace(art, identity=identity))
+            out.append(_key("h:", chash))
     return out

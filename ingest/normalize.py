@@ -42,6 +42,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin
 
@@ -49,7 +50,7 @@ import xxhash
 
 from . import language as _language
 from .filters import filter_reason
-from .identity import assign_identities
+from .identity import identity_keys
 from .models import Article, Content, Enclosure, FeedOptions, ParsedFeed, RawEntry
 from .text import (
     cleanup,
@@ -116,10 +117,20 @@ def normalize_feed(
     feed's keep/block rules applied: a filtered article is still returned, with `filtered`
     saying why."""
     ctx = _context(parsed, feed_url, fetched_at, options, future_tolerance_s)
-    articles = [_normalize(e, ctx) for e in parsed.entries]
+    # each record is built once, after the feed-level steps (a dataclasses.replace of the
+    # frozen 25-field Article cost more than building it)
+    records = [_fields(e, ctx) for e in parsed.entries]
     if ctx.language is None:
-        articles = _detect_feed_language(articles)
-    articles = assign_identities(articles)
+        _detect_feed_language(records)
+    keys = identity_keys(
+        [r["guid"] for r in records],
+        [r["canonical_url"] or r["url"] or None for r in records],
+        [r["content_hash"] for r in records],
+    )
+    articles = []
+    for r, key in zip(records, keys, strict=True):
+        r["identity"] = key
+        articles.append(Article(**r))
     if options.keep or options.block:
         articles = [
             dataclasses.replace(a, filtered=reason) if (reason := filter_reason(a, options)) else a
@@ -138,13 +149,15 @@ def normalize_entry(
     future_tolerance_s: int = 600,
 ) -> Article:
     """One entry as an Article with identity "" (no filters applied)."""
-    return _normalize(entry, _context(parsed, feed_url, fetched_at, options, future_tolerance_s))
+    ctx = _context(parsed, feed_url, fetched_at, options, future_tolerance_s)
+    return Article(**_fields(entry, ctx))
 
 
 # --------------------------------------------------------------------------- the record
 
 
-def _normalize(entry: RawEntry, ctx: _FeedContext) -> Article:
+def _fields(entry: RawEntry, ctx: _FeedContext) -> dict[str, Any]:
+    """The Article fields of one entry (identity "")."""
     base = _resolve(ctx.base, entry.base) or ctx.base
     url = _http_url(entry.orig_link, base) or _http_url(entry.link, base)
     if url is None and entry.guid and entry.guid.startswith(("http://", "https://")):
@@ -186,7 +199,8 @@ def _normalize(entry: RawEntry, ctx: _FeedContext) -> Article:
             if s_text and not content_text.startswith(collapse_ws(s_text)[:80]):
                 summary = summarize(s_text, SUMMARY_CHARS)
     if not summary and content_text:
-        summary = summarize(content_text.split("\n\n", 1)[0], SUMMARY_CHARS)
+        cut = content_text.find("\n\n")
+        summary = summarize(content_text if cut < 0 else content_text[:cut], SUMMARY_CHARS)
 
     published, updated, source = resolve_dates(
         entry.published, entry.updated, ctx.fetched_at, ctx.future_limit
@@ -198,7 +212,8 @@ def _normalize(entry: RawEntry, ctx: _FeedContext) -> Article:
             extra["language_source"] = "detected"
 
     enclosures = _enclosures(entry.enclosures, base)
-    return Article(
+    flat_text, words = _flat_text(content_text)
+    return dict(
         feed_url=ctx.feed_url,
         identity="",
         guid=entry.guid,
@@ -216,30 +231,29 @@ def _normalize(entry: RawEntry, ctx: _FeedContext) -> Article:
         tags=clean_tags(entry.tags),
         image_url=_image(entry, enclosures, content_html, base),
         enclosures=enclosures,
-        word_count=len(content_text.split()),
-        content_hash=content_hash(title, content_text),
+        word_count=words,
+        content_hash=_hash(collapse_ws(title), flat_text),
         date_source=source,
         published_raw=entry.published_raw or entry.updated_raw,
         extra=extra,
     )
 
 
-def _detect_feed_language(articles: list[Article]) -> list[Article]:
+def _detect_feed_language(records: list[dict[str, Any]]) -> None:
     """Articles too short to detect one by one (no declaration anywhere) get the language
     of their titles and texts taken together, when the model is sure of it: one detection
-    per feed. A mixed-language feed gets no answer, which is right."""
-    missing = [i for i, a in enumerate(articles) if a.language is None]
+    per feed. A mixed-language feed gets no answer, which is right. (In place, on the
+    records of `_fields`.)"""
+    missing = [r for r in records if r["language"] is None]
     if not missing:
-        return articles
-    sample = "\n".join(f"{articles[i].title}\n{articles[i].content_text[:400]}" for i in missing)
+        return
+    sample = "\n".join(f"{r['title']}\n{r['content_text'][:400]}" for r in missing)
     lang = _language.detect(sample[: _language.DETECT_SAMPLE_CHARS * 2])
     if lang is None:
-        return articles
-    out = list(articles)
-    for i in missing:
-        extra = {**out[i].extra, "language_source": "detected_feed"}
-        out[i] = dataclasses.replace(out[i], language=lang, extra=extra)
-    return out
+        return
+    for r in missing:
+        r["language"] = lang
+        r["extra"] = {**r["extra"], "language_source": "detected_feed"}
 
 
 # --------------------------------------------------------------------------- fields
@@ -247,8 +261,32 @@ def _detect_feed_language(articles: list[Article]) -> list[Article]:
 
 def content_hash(title: str, text: str) -> str:
     """xxh3-128 hex of the casefolded, whitespace-collapsed title and text."""
-    key = collapse_ws(title).casefold() + "\n" + collapse_ws(text).casefold()
+    return _hash(collapse_ws(title), collapse_ws(text))
+
+
+def _hash(flat_title: str, flat_text: str) -> str:
+    key = flat_title.casefold() + "\n" + flat_text.casefold()
     return xxhash.xxh3_128_hexdigest(key.encode("utf-8"))
+
+
+# ASCII characters str.split() takes for whitespace besides " \t\n\r\f\v"
+_ODD_ASCII_WS = ("\x1c", "\x1d", "\x1e", "\x1f")
+
+
+def _flat_text(text: str) -> tuple[str, int]:
+    """(collapse_ws(text), len(text.split())) for `text` from html_to_text, without
+    splitting it into words (issue #6). html_to_text output is stripped, has no runs of
+    spaces, no space next to a newline, no 3+ newlines and, when ASCII, no \t \r \f \v:
+    its only whitespace is " ", "\n" and "\n\n" between words, unless it holds one of the
+    odd ASCII separators or non-ASCII whitespace (then: the general way)."""
+    if not text:
+        return "", 0
+    if text.isascii() and not any(c in text for c in _ODD_ASCII_WS):
+        if "\n" in text:
+            text = text.replace("\n\n", " ").replace("\n", " ")
+        return text, text.count(" ") + 1
+    words = text.split()
+    return " ".join(words), len(words)
 
 
 def resolve_dates(
@@ -284,33 +322,42 @@ def clean_authors(raw: Iterable[str]) -> tuple[str, ...]:
     """Author names, emails stripped, de-duplicated case-insensitively."""
     out: dict[str, str] = {}
     for value in raw:
-        if not value:
-            continue
-        v = _html.unescape(value)
-        m = _PAREN_NAME.match(v)
-        if m:
-            v = m.group(1)
-        elif _EMAIL.match(v):
-            continue
-        else:
-            v = _ANGLE_EMAIL.sub(" ", v)
-            v = _BARE_EMAIL.sub(" ", v)
-        name = collapse_ws(v).strip(" ,;()")
-        if name.lower().startswith("by "):
-            name = name[3:].strip()
+        name = _author_name(value) if value else ""
         if name and name.casefold() not in out:
             out[name.casefold()] = name
     return tuple(out.values())
+
+
+@lru_cache(maxsize=4096)  # a feed names the same few authors in every entry
+def _author_name(value: str) -> str:
+    v = _html.unescape(value)
+    m = _PAREN_NAME.match(v)
+    if m:
+        v = m.group(1)
+    elif _EMAIL.match(v):
+        return ""
+    else:
+        v = _ANGLE_EMAIL.sub(" ", v)
+        v = _BARE_EMAIL.sub(" ", v)
+    name = collapse_ws(v).strip(" ,;()")
+    if name.lower().startswith("by "):
+        name = name[3:].strip()
+    return name
 
 
 def clean_tags(raw: Iterable[str]) -> tuple[str, ...]:
     """Tags trimmed, whitespace collapsed, de-duplicated case-insensitively."""
     out: dict[str, str] = {}
     for value in raw:
-        tag = collapse_ws(_html.unescape(value)) if value else ""
+        tag = _tag(value) if value else ""
         if tag and tag.casefold() not in out:
             out[tag.casefold()] = tag
     return tuple(out.values())
+
+
+@lru_cache(maxsize=4096)  # the same categories recur in every entry of a feed
+def _tag(value: str) -> str:
+    return collapse_ws(_html.unescape(value))
 
 
 def _title(entry: RawEntry) -> str:

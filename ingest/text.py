@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html as _html
 import re
+import threading
 from urllib.parse import urljoin
 
 import nh3
@@ -80,31 +81,47 @@ def sanitize(html: str, base: str | None = None) -> str:
     """
     if not html:
         return ""
+    # One reusable nh3.Cleaner: nh3.clean() converts the allow-lists to Rust on every call,
+    # which cost ~20 us per call, more than the cleaning itself (issue #6). The base the
+    # attribute filter resolves against travels in a thread-local: the filter runs inside
+    # clean(), in the calling thread.
+    _state.base = base
+    try:
+        return _CLEANER.clean(html).strip()
+    finally:
+        _state.base = None
 
-    def _attr(tag: str, attr: str, value: str) -> str | None:
-        if attr in _URL_ATTRS:
-            value = value.strip()
-            if base and value and not value.startswith(("#", "http://", "https://")):
-                try:
-                    value = urljoin(base, value)
-                except ValueError:
-                    return None
-                # a base with a hostile scheme must not smuggle one in
-                scheme = value.split(":", 1)[0].lower() if ":" in value else ""
-                if scheme and scheme not in URL_SCHEMES:
-                    return None
-        return value
 
-    return nh3.clean(
-        html,
-        tags=_TAGS,
-        clean_content_tags=_DROP_CONTENT,
-        attributes=_ALLOWED_ATTRIBUTES,
-        attribute_filter=_attr,
-        url_schemes=_SCHEMES,
-        strip_comments=True,
-        link_rel="noopener noreferrer",
-    ).strip()
+def _attr(tag: str, attr: str, value: str) -> str | None:
+    if attr in _URL_ATTRS:
+        value = value.strip()
+        base: str | None = _state.base
+        if base and value and not value.startswith(("#", "http://", "https://")):
+            try:
+                value = urljoin(base, value)
+            except ValueError:
+                return None
+            # a base with a hostile scheme must not smuggle one in
+            scheme = value.split(":", 1)[0].lower() if ":" in value else ""
+            if scheme and scheme not in URL_SCHEMES:
+                return None
+    return value
+
+
+class _State(threading.local):
+    base: str | None = None
+
+
+_state = _State()
+_CLEANER = nh3.Cleaner(
+    tags=_TAGS,
+    clean_content_tags=_DROP_CONTENT,
+    attributes=_ALLOWED_ATTRIBUTES,
+    attribute_filter=_attr,
+    url_schemes=_SCHEMES,
+    strip_comments=True,
+    link_rel="noopener noreferrer",
+)
 
 
 # --------------------------------------------------------------------------- text
@@ -118,19 +135,39 @@ _BLOCK_TAG = re.compile(rf"</?(?:{_BLOCK})\b[^>]*>", re.I)
 _BR = re.compile(r"<br\b[^>]*>", re.I)
 _CELL = re.compile(r"</t[dh]>", re.I)
 _TAG = re.compile(r"<[^>]*>")
-_HS = "\t\r\f\v\u00a0\u2000-\u200b\u202f\u205f\u3000"
-# runs of 2+ horizontal spaces, or one that is not a plain space (a single " " is left alone:
-# matching every word gap made this the slowest step)
-_HSPACE = re.compile(f"[ {_HS}]{{2,}}|[{_HS}]")
-_NL_SPACE = re.compile(r" *\n *")
-_MANY_NL = re.compile(r"\n{3,}")
-_SRC_NL = re.compile(r"[\r\n]+")
+# Horizontal whitespace: each run of these (and spaces) becomes one space. _tidy finds them
+# with `in` / str.replace and regexes that start with a literal, not with a character-class
+# regex: that tests every character of the text in the regex engine, which made _tidy the
+# slowest step of normalize (issue #6).
+_HS_ASCII = "\t\r\f\v"
+_HS = _HS_ASCII + "\u00a0" + "".join(map(chr, range(0x2000, 0x200C))) + "\u202f\u205f\u3000"
 _PRE = re.compile(r"(<pre\b[^>]*>.*?</pre>)", re.I | re.S)
 
 
 def collapse_ws(text: str) -> str:
     """All runs of whitespace -> one space, stripped."""
+    if len(text) > 40 and text.isascii() and _is_collapsed_ascii(text):
+        return text  # already collapsed: no need to split a long text into words
     return " ".join(text.split())
+
+
+def _is_collapsed_ascii(text: str) -> bool:
+    """True when ASCII `text` is its own collapse_ws: none of the characters str.split()
+    separates words at but single spaces between words."""
+    return not (
+        text[0] == " "
+        or text[-1] == " "
+        or "\n" in text
+        or "\t" in text
+        or "\r" in text
+        or "\x0b" in text
+        or "\x0c" in text
+        or "\x1c" in text
+        or "\x1d" in text
+        or "\x1e" in text
+        or "\x1f" in text
+        or "  " in text
+    )
 
 
 def html_to_text(html: str) -> str:
@@ -140,12 +177,12 @@ def html_to_text(html: str) -> str:
         return ""
     if "<" not in html:
         return _tidy(_html.unescape(html))
-    if "<pre" in html:  # source newlines are spaces, except inside <pre>
-        s = "".join(
-            part if i % 2 else _SRC_NL.sub(" ", part) for i, part in enumerate(_PRE.split(html))
-        )
+    # source newlines are spaces, except inside <pre>: each \r or \n becomes a space here
+    # (a run of them becomes a run of spaces, which _tidy collapses to one)
+    if "<pre" in html:
+        s = "".join(part if i % 2 else _src_nl(part) for i, part in enumerate(_PRE.split(html)))
     else:
-        s = _SRC_NL.sub(" ", html)
+        s = _src_nl(html)
     s = _BR.sub("\n", s)
     s = _CELL.sub(" ", s)
     s = _BLOCK_TAG.sub("\n\n", s)
@@ -153,11 +190,35 @@ def html_to_text(html: str) -> str:
     return _tidy(_html.unescape(s))
 
 
+def _src_nl(s: str) -> str:
+    if "\n" in s:
+        s = s.replace("\n", " ")
+    if "\r" in s:
+        s = s.replace("\r", " ")
+    return s
+
+
 def _tidy(s: str) -> str:
-    s = _HSPACE.sub(" ", s)
-    s = _NL_SPACE.sub("\n", s)
-    s = _MANY_NL.sub("\n\n", s)
+    """Each run of horizontal whitespace -> one space, spaces around a newline dropped, 3+
+    newlines -> 2, stripped."""
+    for c in _HS_ASCII if s.isascii() else _HS:
+        if c in s:
+            s = s.replace(c, " ")
+    # the regexes start with a literal: the engine skips to it quickly (a str.replace loop
+    # was slower on long non-ASCII text)
+    if "  " in s:
+        s = _SPACES.sub(" ", s)
+    if "\n" in s:
+        s = _SPACE_NL.sub("\n", s)
+        s = _NL_SPACE.sub("\n", s)
+        s = _MANY_NL.sub("\n\n", s)
     return s.strip()
+
+
+_SPACES = re.compile("  +")
+_SPACE_NL = re.compile(" \n")
+_NL_SPACE = re.compile("\n ")
+_MANY_NL = re.compile("\n\n\n+")
 
 
 _PARA_SPLIT = re.compile(r"\n\s*\n")
@@ -174,9 +235,13 @@ def text_to_html(text: str) -> str:
 def summarize(text: str, limit: int = 300) -> str:
     """`text` collapsed to one line and cut to at most `limit` characters at a word
     boundary, with "…" when cut."""
-    s = collapse_ws(text)
+    # collapse_ws of a prefix of `text` is a prefix of collapse_ws(text): when it is already
+    # longer than `limit`, the rest of a long text need not be collapsed
+    s = collapse_ws(text[: 2 * limit]) if len(text) > 2 * limit else ""
     if len(s) <= limit:
-        return s
+        s = collapse_ws(text)
+        if len(s) <= limit:
+            return s
     cut = s[: limit - 1]
     space = cut.rfind(" ")
     if space > limit // 2:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import re
+from collections.abc import Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 __all__ = ["canonical_url", "validate_feed_url"]
 
@@ -43,6 +45,46 @@ _TRACKING_PREFIXES = ("utm_", "ga_", "hmb_", "pk_", "piwik_", "mtm_", "matomo_",
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+# http(s), a lower-case host name without port or user, a path of plain characters and no
+# query or fragment: the shape most article links have. For these, canonical_url's general
+# path (urlsplit, .port, .hostname) changes nothing but a trailing dot in the host and an
+# empty path; the fast path gives the same result without it (issue #6).
+_PLAIN_URL = re.compile(
+    r"(?P<scheme>https?)://(?P<host>[a-z0-9.\-]+)(?P<path>/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*)?"
+)
+
+
+# ... and the same with a query of plain name=value pairs (?id=12&utm_source=rss), which
+# w3lib.url.canonicalize_url would only sort: done here without it (issue #6)
+_PLAIN_QUERY_URL = re.compile(
+    r"(?P<head>https?://[a-z0-9\-]+(?:\.[a-z0-9\-]+)*)(?P<path>/[A-Za-z0-9\-._~/]*)?"
+    r"\?(?P<query>[A-Za-z0-9\-._~]+(?:=[A-Za-z0-9\-._~]*)?(?:&[A-Za-z0-9\-._~]+(?:=[A-Za-z0-9\-._~]*)?)*)"
+)
+
+
+def _has_dot_segment(path: str) -> bool:
+    """A "." or ".." segment: w3lib resolves those."""
+    return "/./" in path or "/../" in path or path.endswith(("/.", "/.."))
+
+
+def _plain_query_url(head: str, path: str, query: str) -> str:
+    """canonical_url of a _PLAIN_QUERY_URL match: tracking parameters dropped, the others
+    sorted by name then value, a bare name given "=", as w3lib does."""
+    pairs = [
+        (k, v) for k, _, v in (p.partition("=") for p in query.split("&")) if not _is_tracking(k)
+    ]
+    if not pairs:
+        return head + path
+    pairs.sort()
+    return f"{head}{path}?{'&'.join(f'{k}={v}' for k, v in pairs)}"
+
+
+def _canonicalize_url() -> Callable[..., str]:
+    from w3lib.url import canonicalize_url  # imported on first use: most URLs never need it
+
+    return canonicalize_url
+
+
 def _is_tracking(name: str) -> bool:
     n = name.lower()
     return n in _TRACKING_EXACT or n.startswith(_TRACKING_PREFIXES)
@@ -56,10 +98,15 @@ def canonical_url(url: str) -> str:
     query parameters kept and sorted, percent-encoding normalized (w3lib.url.canonicalize_url).
     http and https stay distinct. A URL that cannot be parsed is returned stripped.
     """
-    from urllib.parse import parse_qsl, urlencode, urlunsplit
-
-    from w3lib.url import canonicalize_url
-
+    m = _PLAIN_URL.fullmatch(url)
+    if m:  # the common shape, already canonical but for a trailing dot in the host
+        host = m["host"]
+        if host.endswith("."):
+            return f"{m['scheme']}://{host.rstrip('.')}{m['path'] or '/'}"
+        return url if m["path"] else url + "/"
+    m = _PLAIN_QUERY_URL.fullmatch(url)
+    if m and not _has_dot_segment(m["path"] or ""):
+        return _plain_query_url(m["head"], m["path"] or "/", m["query"])
     url = url.strip()
     try:
         parts = urlsplit(url)
@@ -83,7 +130,7 @@ def canonical_url(url: str) -> str:
     if not query and path.isascii() and "%" not in path and " " not in path:
         return f"{scheme}://{netloc}{path}"  # nothing for w3lib to normalize (fast path)
     try:
-        return canonicalize_url(
+        return _canonicalize_url()(
             urlunsplit((scheme, netloc, path, query, "")), keep_blank_values=True
         )
     except ValueError:
