@@ -119,9 +119,13 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     and connects to the checked IP (TLS still uses the host name for SNI and certificates,
     because httpcore passes it to start_tls separately)."""
 
-    def __init__(self, allow_private: bool = False) -> None:
+    def __init__(
+        self, allow_private: bool = False, inner: httpcore.AsyncNetworkBackend | None = None
+    ) -> None:
+        from .aionet import AsyncioBackend
+
         self.allow_private = allow_private
-        self._inner = httpcore.AnyIOBackend()
+        self._inner = inner if inner is not None else AsyncioBackend()
 
     async def connect_tcp(
         self,

@@ -26,6 +26,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import mimetypes
+import ssl
 import threading
 import time
 import zlib
@@ -305,9 +306,12 @@ class _Server(ThreadingHTTPServer):
 class FeedServer:
     """A threaded HTTP/1.1 server on `host` (default 127.0.0.1) and a free port."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.host = host
         self._port = port
+        self.tls = tls  # a server-side context: serve HTTPS
         self.routes: dict[str, Route] = {}
         self.dirs: list[tuple[str, Path]] = []
         self.requests: list[Request] = []
@@ -321,6 +325,10 @@ class FeedServer:
 
     def start(self) -> FeedServer:
         self._httpd = _Server((self.host, self._port), _Handler)
+        if self.tls is not None:  # the handshake runs in each handler thread
+            self._httpd.socket = self.tls.wrap_socket(
+                self._httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._httpd.feed_server = self
         self._port = self._httpd.server_address[1]
         self._thread = threading.Thread(
@@ -353,7 +361,8 @@ class FeedServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self._port}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{self.host}:{self._port}"
 
     def url(self, path: str = "/") -> str:
         return self.base_url + path
