@@ -363,3 +363,31 @@ def test_overlapping_all_runs_do_not_hand_feeds_back_and_forth(store: SQLiteStor
     assert claim(store, "h:1:runA", force=True, started_ms=started) == []
     # a run that starts later takes A again
     assert claim(store, "h:3:runC", force=True, started_ms=int(time.time() * 1000) + 1) == [A]
+
+
+def test_claims_walk_the_due_index_instead_of_sorting_every_feed(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run makes one claim per few feeds: each must cost O(claimed), not O(all feeds)."""
+    plans: list[str] = []
+    conn = store.conn
+    real_execute = conn.execute
+
+    class Spy:
+        def __getattr__(self, name: str) -> object:
+            return getattr(conn, name)
+
+        def execute(self, sql: str, params: object = ()) -> object:
+            if sql.lstrip().startswith("UPDATE feeds SET lease_owner"):
+                inner = sql[sql.index("SELECT url") : sql.rindex(")")]
+                for row in real_execute(f"EXPLAIN QUERY PLAN {inner}", params[2:]):  # type: ignore[index]
+                    plans.append(row[3])
+            return real_execute(sql, params)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "_conn", Spy())
+    for force in (False, True):
+        claim(store, owner=f"o{force}", force=force, limit=1)
+    assert plans and not [p for p in plans if "TEMP B-TREE" in p], plans
+    assert all("feeds_claim" in p for p in plans if p.startswith(("SCAN feeds", "SEARCH feeds"))), (
+        plans
+    )

@@ -11,7 +11,7 @@ from factories import article, decision, ok_result
 
 from ingest.settings import FeedSpec
 from ingest.stories import signature
-from storage.sqlite import SQLiteStore
+from storage.sqlite import MIGRATIONS, SQLiteStore
 
 FEEDS = [f"https://{x}.example/feed" for x in "abc"]
 
@@ -92,14 +92,23 @@ def test_a_copy_of_two_stories_folds_them_into_the_oldest(store: SQLiteStore) ->
     assert {r["id"]: r["story_id"] for r in store.articles()}[again] == into
 
 
-def test_a_version_1_database_gains_the_merge_table(tmp_path: Path) -> None:
+def test_a_version_1_database_is_migrated(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     SQLiteStore(path).close()
     conn = sqlite3.connect(path)
-    conn.execute("DROP TABLE story_merges")
-    conn.execute("PRAGMA user_version = 1")
+    conn.executescript(  # back to the version 1 schema
+        """DROP TABLE story_merges;
+           DROP INDEX feeds_claim;
+           DROP INDEX feeds_leased;
+           CREATE INDEX feeds_due ON feeds(status, next_poll_at);
+           PRAGMA user_version = 1;"""
+    )
     conn.commit()
     conn.close()
     store = SQLiteStore(path)
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert store.conn.execute("SELECT COUNT(*) FROM story_merges").fetchone() == (0,)
+    indexes = {
+        r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='index'")
+    }
+    assert {"feeds_claim", "feeds_leased"} <= indexes and "feeds_due" not in indexes
