@@ -241,6 +241,46 @@ def _stream_huge(
     return header, pending, earlier, (new, known)
 
 
+class _StateBatch:
+    """Outcomes of fetches that brought no articles (a 304, an unchanged body, an error),
+    written STATE_BATCH at a time in one transaction (`Store.record_fetches`): a warm run is
+    almost only these, and one commit per feed both costs and makes worker processes queue
+    for the write lock (SQLite's busy handler sleeps, stalling the whole event loop). What is
+    not written yet when a run is killed is fetched again next time; `run_once` writes the
+    rest before it returns, on every exit path."""
+
+    def __init__(self, store: Store, owner: str, stage_s: dict[str, float]) -> None:
+        self.store = store
+        self.owner = owner
+        self.stage_s = stage_s
+        self.items: list[tuple[Feed, FetchResult, ScheduleDecision]] = []
+        self.since = 0.0  # when the oldest item came
+
+    def add(self, feed: Feed, result: FetchResult, decision: ScheduleDecision) -> None:
+        if not self.items:
+            self.since = time.monotonic()
+        self.items.append((feed, result, decision))
+        if len(self.items) >= STATE_BATCH:
+            self.flush()
+
+    def flush_if_old(self) -> None:
+        """Also write a short batch once its oldest item waited STATE_BATCH_S (a slow run
+        must not sit on finished feeds until their leases run out)."""
+        if self.items and time.monotonic() - self.since >= STATE_BATCH_S:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.items:
+            items, self.items = self.items, []
+            t0 = time.perf_counter()
+            self.store.record_fetches(items, owner=self.owner)
+            self.stage_s["store"] += time.perf_counter() - t0
+
+
+STATE_BATCH = 25
+STATE_BATCH_S = 1.0
+
+
 async def process_feed(
     feed: Feed,
     *,
@@ -250,8 +290,10 @@ async def process_feed(
     owner: str,
     stage_s: dict[str, float],
     executor: Executor | None = None,
+    batch: _StateBatch | None = None,
 ) -> FeedOutcome:
-    """due feed | fetch | parse | normalize | dedupe | schedule | store, for one feed."""
+    """due feed | fetch | parse | normalize | dedupe | schedule | store, for one feed.
+    With `batch`, an outcome with nothing but the feed's state to write joins it."""
     from .schedule import next_poll
 
     t0 = time.perf_counter()
@@ -309,16 +351,20 @@ async def process_feed(
         now=result.fetched_at or utcnow(),
         settings=settings,
     )
-    summary = store.record_fetch(
-        feed,
-        result,
-        decision,
-        owner=owner,
-        parsed=parsed,
-        articles=pairs,
-        window_days=settings.story_window_days,
-        earlier=earlier,
-    )
+    if batch is not None and not pairs and parsed is None and earlier is None:
+        batch.add(feed, result, decision)
+        summary = WriteSummary(feed_url=feed.url)
+    else:
+        summary = store.record_fetch(
+            feed,
+            result,
+            decision,
+            owner=owner,
+            parsed=parsed,
+            articles=pairs,
+            window_days=settings.story_window_days,
+            earlier=earlier,
+        )
     stage_s["store"] += time.perf_counter() - t1
     err = result.error
     return FeedOutcome(
@@ -371,6 +417,7 @@ async def run_once(
     started_ms = started_ms or int(time.time() * 1000)
     t0 = time.perf_counter()
     executor: Executor | None = None
+    states = _StateBatch(store, owner, report.stage_s)
     try:
         async with Fetcher(settings) as fetcher:
 
@@ -383,6 +430,7 @@ async def run_once(
                     owner=owner,
                     stage_s=report.stage_s,
                     executor=executor,
+                    batch=states,
                 )
                 report.outcomes.append(outcome)
                 if on_outcome is not None:
@@ -414,10 +462,16 @@ async def run_once(
                     continue
                 if not in_flight:
                     break
-                done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                done, in_flight = await asyncio.wait(
+                    in_flight,
+                    timeout=STATE_BATCH_S if states.items else None,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
                 for task in done:
                     task.result()  # a store failure is not one feed's problem: let it raise
+                states.flush_if_old()
     finally:
+        states.flush()
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
     if report.new or report.updated:

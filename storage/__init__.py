@@ -88,6 +88,13 @@ class Store(Protocol):
         the release of the lease. `earlier`: chunks already written by `record_articles`."""
         ...
 
+    def record_fetches(
+        self, fetches: Sequence[tuple[Feed, FetchResult, ScheduleDecision]], *, owner: str
+    ) -> list[WriteSummary]:
+        """Several fetches that brought no articles (304, unchanged body, error), written in
+        one transaction; a feed removed meanwhile is skipped."""
+        ...
+
     def record_articles(
         self,
         feed_url: str,

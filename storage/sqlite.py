@@ -427,6 +427,10 @@ class _Known:
         )
 
 
+class _FeedRemovedError(StoreError):
+    """The feed's row went away while it was being fetched (`feeds remove` meanwhile)."""
+
+
 class SQLiteStore:
     """The Store protocol on one SQLite file."""
 
@@ -753,54 +757,97 @@ class SQLiteStore:
     ) -> WriteSummary:
         """`earlier`: what `record_articles` already wrote of this fetch (a huge feed written
         in chunks); it counts in the feed's state and history."""
-        error = error or result.error
-        now = result.fetched_at or decision.next_poll_at
-        now_s = to_iso(now)
         with self._tx() as tx:
-            # a lease that expired and was taken by another run: that run owns the feed now
-            row = tx.execute("SELECT lease_owner FROM feeds WHERE url = ?", (feed.url,)).fetchone()
-            if row is None:
-                raise StoreError(f"{feed.url}: feed was removed while it was being fetched")
-            done = self._write_articles(tx, feed.url, articles, window_days, now_s)
-            if earlier is not None:
-                done = earlier.plus(done)
-            new_ids, updated, unchanged = list(done.new_ids), done.updated, done.unchanged
-            self._update_feed_state(
+            return self._record_fetch(
                 tx,
                 feed,
                 result,
                 decision,
-                parsed,
-                articles,
-                error,
+                owner=owner,
+                parsed=parsed,
+                articles=articles,
+                error=error,
+                window_days=window_days,
+                earlier=earlier,
+            )
+
+    def record_fetches(
+        self, fetches: Sequence[tuple[Feed, FetchResult, ScheduleDecision]], *, owner: str
+    ) -> list[WriteSummary]:
+        """The outcomes of several fetches that brought no articles to write (a 304, an
+        unchanged body, an error) in one transaction: one commit, and one turn of the write
+        lock other worker processes wait for, instead of one per feed. A feed removed
+        meanwhile is skipped (its summary is empty)."""
+        out = []
+        with self._tx() as tx:
+            for feed, result, decision in fetches:
+                try:
+                    out.append(self._record_fetch(tx, feed, result, decision, owner=owner))
+                except _FeedRemovedError:
+                    out.append(WriteSummary(feed_url=feed.url))
+        return out
+
+    def _record_fetch(
+        self,
+        tx: sqlite3.Connection,
+        feed: Feed,
+        result: FetchResult,
+        decision: ScheduleDecision,
+        *,
+        owner: str,
+        parsed: ParsedFeed | None = None,
+        articles: Sequence[tuple[Article, Signature | None]] = (),
+        error: Exception | None = None,
+        window_days: int = 3,
+        earlier: WriteSummary | None = None,
+    ) -> WriteSummary:
+        error = error or result.error
+        now = result.fetched_at or decision.next_poll_at
+        now_s = to_iso(now)
+        # a lease that expired and was taken by another run: that run owns the feed now
+        row = tx.execute("SELECT lease_owner FROM feeds WHERE url = ?", (feed.url,)).fetchone()
+        if row is None:
+            raise _FeedRemovedError(f"{feed.url}: feed was removed while it was being fetched")
+        done = self._write_articles(tx, feed.url, articles, window_days, now_s)
+        if earlier is not None:
+            done = earlier.plus(done)
+        new_ids, updated, unchanged = list(done.new_ids), done.updated, done.unchanged
+        self._update_feed_state(
+            tx,
+            feed,
+            result,
+            decision,
+            parsed,
+            articles,
+            error,
+            now_s,
+            owner,
+            new_count=len(new_ids),
+            known_count=updated + unchanged,
+        )
+        outcome_name = "error" if error else result.outcome
+        tx.execute(
+            """INSERT INTO fetches (feed_url, at, outcome, http_status, bytes, new, updated,
+               duration_ms, error, next_poll_at, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
+            (
+                feed.url,
                 now_s,
-                owner,
-                new_count=len(new_ids),
-                known_count=updated + unchanged,
-            )
-            outcome_name = "error" if error else result.outcome
-            tx.execute(
-                """INSERT INTO fetches (feed_url, at, outcome, http_status, bytes, new, updated,
-                   duration_ms, error, next_poll_at, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
-                (
-                    feed.url,
-                    now_s,
-                    outcome_name,
-                    result.status,
-                    result.bytes_read,
-                    len(new_ids),
-                    updated,
-                    int(result.elapsed_s * 1000),
-                    str(error) if error else None,
-                    to_iso(decision.next_poll_at),
-                    decision.reason,
-                ),
-            )
-            tx.execute(
-                """DELETE FROM fetches WHERE feed_url = ? AND id <= (
-                       SELECT id FROM fetches WHERE feed_url = ? ORDER BY id DESC LIMIT 1 OFFSET ?)""",
-                (feed.url, feed.url, HISTORY_KEEP),
-            )
+                outcome_name,
+                result.status,
+                result.bytes_read,
+                len(new_ids),
+                updated,
+                int(result.elapsed_s * 1000),
+                str(error) if error else None,
+                to_iso(decision.next_poll_at),
+                decision.reason,
+            ),
+        )
+        tx.execute(
+            """DELETE FROM fetches WHERE feed_url = ? AND id <= (
+                   SELECT id FROM fetches WHERE feed_url = ? ORDER BY id DESC LIMIT 1 OFFSET ?)""",
+            (feed.url, feed.url, HISTORY_KEEP),
+        )
         return dataclasses.replace(done, feed_url=feed.url)
 
     def record_articles(
