@@ -46,7 +46,8 @@ SIGNATURE_VERSION: BODY_KEYS smallest 8-gram values + up to 8 anchors + 3 rarest
 up to 6 pairs of the 4 rarest terms (~23 keys).
 
 Cost: pure Python + xxhash (no numpy: the cron process tree must stay small): each
-shingle and 8-gram is hashed as its words joined by spaces, ~230 us per BBC article; the
+shingle and 8-gram is hashed as its words joined by newlines, ~230 us per BBC article and
+~90 us per farm article (mostly invented words: no scoring, see :func:`_terms`); the
 idf prior is read once from the `wordfreq` package's small English list (~29k words, 3 MB, 30 ms)
 without importing wordfreq itself; without it every word weighs the same.
 """
@@ -64,10 +65,10 @@ import struct
 import unicodedata
 from array import array
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import accumulate
+from itertools import accumulate, repeat
 
 import xxhash
 
@@ -321,7 +322,8 @@ def _load_idf() -> dict[str, float]:
 
 def _idf() -> dict[str, float]:
     """The idf prior, plus 0.0 for the words that are never event terms: stop words and
-    single letters (see :func:`_is_content`), so one lookup settles both."""
+    single letters (see :func:`_is_content`), so one lookup settles both; every lone ASCII
+    character but a digit is among them (so only a non-ASCII one can be unknown)."""
     global _IDF
     if _IDF is None:
         idf = _load_idf()
@@ -329,6 +331,9 @@ def _idf() -> dict[str, float]:
             if not _is_content(w):
                 idf[w] = 0.0
         idf.update(dict.fromkeys(_STOP, 0.0))
+        for c in map(chr, range(128)):  # lone ASCII characters: never terms either
+            if not c.isdigit():
+                idf.setdefault(c, 0.0)
         _IDF = idf
     return _IDF
 
@@ -336,12 +341,6 @@ def _idf() -> dict[str, float]:
 # --------------------------------------------------------------------------- signature
 
 _h64 = xxhash.xxh3_64_intdigest
-
-
-def _tokens(text: str) -> list[str]:
-    if text.isascii():
-        return text.translate(_TR).split()
-    return _UNI_PUNCT.sub(" ", unicodedata.normalize("NFKC", text)).split()
 
 
 def _is_content(w: str) -> bool:
@@ -372,36 +371,107 @@ def _body(
         lead_starts = starts[: LEAD_TOKENS + 1]
         lead_sh = [h64(buf[a:b]) for a, b in zip(lead_starts, lead_starts[SHINGLE:], strict=False)]
     if n_words < GRAM:  # too short for an 8-gram: its shingles stand in
-        grams = [h >> 34 for h in lead_sh]
+        sample = tuple(sorted({h >> 34 for h in lead_sh}))
     else:
-        grams = [h64(buf[a:b]) >> 34 for a, b in zip(starts, starts[GRAM:], strict=False)]
-    grams.sort()
-    sample = tuple(dict.fromkeys(grams[: SAMPLE_K + 16]))[:SAMPLE_K]  # distinct, ascending
+        sample = _sample(buf, starts, n_words - GRAM + 1)
     lead = tuple(sorted({h >> 48 for h in lead_sh}))
     anchors: list[int] = []
-    for i in [i for i, h in enumerate(lead_sh) if not (h >> 8) & ANCHOR_MASK]:
-        if any(_is_content(w) for w in words[i : i + SHINGLE]):
-            v = lead_sh[i] >> 32
-            if v not in anchors:
-                anchors.append(v)
-                if len(anchors) == MAX_ANCHORS:
-                    break
+    stop = _STOP
+    bits = _ANCHOR_BITS  # h & bits == 0: (h >> 8) & ANCHOR_MASK == 0
+    for i in [i for i, h in enumerate(lead_sh) if not h & bits]:
+        for w in words[i : i + SHINGLE]:  # the shingle holds a content word (_is_content)
+            if w not in stop and (len(w) > 1 or w.isdigit()):
+                break
+        else:
+            continue
+        v = lead_sh[i] >> 32
+        if v not in anchors:
+            anchors.append(v)
+            if len(anchors) == MAX_ANCHORS:
+                break
     return max(1, n_words - SHINGLE + 1), sample, lead, tuple(anchors)
+
+
+_ANCHOR_BITS = ANCHOR_MASK << 8
+_KEEP = SAMPLE_K + 16  # smallest 8-gram values looked at (with repeats) for SAMPLE_K distinct
+
+
+def _cut(n: int) -> int:
+    """A value about _KEEP + 4 sd of `n` uniform 30-bit 8-gram values fall under."""
+    return ((_KEEP + 4 * math.isqrt(_KEEP) + 32) << 30) // n
+
+
+def _sample(buf: bytes, starts: list[int], n: int) -> tuple[int, ...]:
+    """The bottom-k sample of the `n` 8-grams of `buf` (word boundaries `starts`): the
+    distinct values among the _KEEP smallest (with repeats), at most SAMPLE_K of them.
+
+    A long text keeps only the values under a cut that about _KEEP + 4 sd of them fall
+    under (30-bit hashes are uniform), so it sorts ~660 values, not up to 1500; when fewer
+    than _KEEP fall under it (repeated text; a near-impossible draw) all are hashed again
+    and sorted: the _KEEP smallest are the same either way."""
+    h64 = _h64
+    pairs = zip(starts, starts[GRAM:], strict=False)
+    if n <= _KEEP:  # all of them: distinct, ascending
+        return tuple(sorted({h64(buf[a:b]) >> 34 for a, b in pairs})[:SAMPLE_K])
+    cut = _cut(n)
+    grams = [g for a, b in pairs if (g := h64(buf[a:b]) >> 34) < cut]
+    if len(grams) < _KEEP:  # a text repeating itself (or a near-impossible draw)
+        grams = [h64(buf[a:b]) >> 34 for a, b in zip(starts, starts[GRAM:], strict=False)]
+    grams.sort()
+    return tuple(dict.fromkeys(grams[:_KEEP]))[:SAMPLE_K]
 
 
 _LOG_N = 64
 _LOG_TF = [0.0] + [1.0 + math.log(n) for n in range(1, _LOG_N)]  # 1 + log(tf), tabulated
 
 
+_UNKNOWN = -1.0  # the prior of a word missing from the list (all others are >= 0.0)
+
+
+def _lone_chars(words: list[str], priors: list[float]) -> int:
+    """How many of `words` are lone non-digit characters unknown to the prior (`priors`:
+    theirs): never content words (see :func:`_is_content`)."""
+    unknown = [w for w, x in zip(words, priors, strict=True) if x < 0.0]
+    if not unknown or min(map(len, unknown)) > 1:
+        return 0
+    return sum(1 for w in unknown if len(w) < 2 and not w.isdigit())
+
+
+_GUESS_WORDS = 16  # the opening words that guess whether a text is mostly unknown words...
+_GUESS_UNKNOWN = 5  # ... when this many of them are (then the rule is decided first)
+
+
+def _rejected(tf: Counter[str], ascii_only: bool) -> bool:
+    """The MAX_UNKNOWN_SHARE rule of :func:`_terms` for the distinct words of `tf`, on
+    counts of their priors alone (no scoring).  `ascii_only`: all the words are ASCII, so none
+    is a lone character unknown to the prior (:func:`_idf` holds every ASCII one)."""
+    words = list(tf)
+    # all floats, so that counting them is cheap; 0.0: a stop word or a lone letter
+    priors = list(map(_idf().get, words, repeat(_UNKNOWN)))
+    unknown = priors.count(_UNKNOWN)
+    lone = 0 if ascii_only or not unknown else _lone_chars(words, priors)
+    content = len(priors) - priors.count(0.0) - lone  # the words _terms scores
+    return bool(content) and unknown - lone > content * MAX_UNKNOWN_SHARE
+
+
 def _terms(
-    title_raw: list[str], title: list[str], text_raw: list[str], text: list[str]
+    title: list[str], text: list[str], raw: Callable[[], set[str]], ascii_only: bool = False
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """The MAX_TERMS heaviest content words of the headline and the opening: idf prior x
     (1 + log tf), quantized to 6 bits, with the name flag (a capitalised or upper-case
-    form, or a number, occurs) and the headline flag."""
-    get = _idf().get  # stop words and lone letters weigh 0.0 there: skipped
+    form, or a number, occurs among the words as written: `raw()`) and the headline flag.
+
+    A text whose opening words are mostly unknown to the prior (another language,
+    invented words) has the MAX_UNKNOWN_SHARE rule decided first, by :func:`_rejected`,
+    and is not scored when the rule rejects it.  The guess only picks the faster way:
+    both give the same result (English text is scored in one pass, which is cheaper than
+    deciding first).  `ascii_only`: see :func:`_rejected`."""
     tf = Counter(title)
     tf.update(text)
+    get = _idf().get
+    opening = (title[:_GUESS_WORDS] + text[:_GUESS_WORDS])[:_GUESS_WORDS]
+    if list(map(get, opening)).count(None) >= _GUESS_UNKNOWN and _rejected(tf, ascii_only):
+        return (), ()
     logs = _LOG_TF
     scored = []
     unknown = 0
@@ -420,17 +490,18 @@ def _terms(
         # no word list installed): every word would look rare, so event-level grouping
         # would merge unrelated reports. Precision first: no event terms, duplicates only.
         return (), ()
+    if not scored:
+        return (), ()
     scored.sort()
     del scored[MAX_TERMS:]
-    raw = set(title_raw)
-    raw.update(text_raw)
+    forms = raw()
     heads = set(title)
     top = []
     for neg, w in scored:
         h = _h64(w.encode())
         flag = round(-neg * W_SCALE)
         flag = 1 if flag < 1 else _WMASK if flag > _WMASK else flag
-        if w.isdigit() or w.capitalize() in raw or w.upper() in raw:
+        if w.isdigit() or w.capitalize() in forms or w.upper() in forms:
             flag |= _NAME
         if w in heads:
             flag |= _TITLE
@@ -439,21 +510,43 @@ def _terms(
     return tuple(h for h, _ in top), tuple(f for _, f in top)
 
 
+def _words(text: str, limit: int = -1) -> tuple[str, list[str], str]:
+    """(the text with punctuation blanked, its first `limit` words (all: -1) lower-cased,
+    those joined by newlines).  `raw.split()` gives the words as written."""
+    if text.isascii():
+        # ASCII: blanking and lower-casing commute and keep every offset, so the text is
+        # split once, already lower-cased
+        raw = text.translate(_TR)
+        words = raw.lower().split(None, limit)
+        if limit >= 0:
+            del words[limit:]
+        return raw, words, "\n".join(words)
+    raw = _UNI_PUNCT.sub(" ", unicodedata.normalize("NFKC", text))
+    # lower() only after blanking: it can yield characters that are not word characters
+    # ("İ" -> "i" + a combining dot)
+    parts = raw.split(None, limit)
+    if limit >= 0:
+        del parts[limit:]
+    joined = "\n".join(parts).lower()
+    return raw, joined.split("\n") if joined else [], joined
+
+
 def signature(title: str, text: str) -> Signature:
     """The signature of one article from its headline and plain text (no HTML)."""
-    title_raw = _tokens(title)
-    text_raw = _tokens(text)[:BODY_WORDS]
-    title_joined = "\n".join(title_raw).lower()
-    text_joined = "\n".join(text_raw).lower()
-    title_words = title_joined.split("\n") if title_raw else []
-    text_words = text_joined.split("\n") if text_raw else []
+    title_raw, title_words, title_joined = _words(title)
+    text_raw, text_words, text_joined = _words(text, BODY_WORDS)
     if text_words:
         n_body, sample, lead, anchors = _body(text_words, text_joined)
     else:
         n_body, sample, lead, anchors = _body(title_words, title_joined)
-    terms, weights = _terms(
-        title_raw, title_words, text_raw[:EVENT_WORDS], text_words[:EVENT_WORDS]
-    )
+
+    def forms() -> set[str]:  # the words as written, for the name flags
+        out = set(title_raw.split())
+        out.update(text_raw.split(None, EVENT_WORDS)[:EVENT_WORDS])
+        return out
+
+    plain = title.isascii() and text.isascii()
+    terms, weights = _terms(title_words, text_words[:EVENT_WORDS], forms, plain)
     return Signature(n_body, sample, lead, anchors, terms, weights)
 
 
@@ -461,12 +554,15 @@ def signature(title: str, text: str) -> Signature:
 
 _SEEDS = {k: xxhash.xxh32_intdigest(f"v{SIGNATURE_VERSION}:{k}".encode()) << 8 for k in
           ("body", "anchor", "event", "pair")}  # fmt: skip
+_U32 = struct.Struct("<I").pack
+_SIGN = 1 << 63
 
 
-def _key(kind: str, value: int) -> int:
-    """A signed 64-bit key (fits SQLite INTEGER)."""
-    h = xxhash.xxh3_64_intdigest(value.to_bytes(4, "little"), seed=_SEEDS[kind])
-    return h - (1 << 64) if h >= 1 << 63 else h
+def _keys(seed: int, values: Iterable[int]) -> list[int]:
+    """The index keys of `values` (u32) of the kind whose seed is `seed`: xxh3-64 of the
+    value's 4 little-endian bytes, as a signed 64-bit integer (fits SQLite INTEGER)."""
+    h64, pack = _h64, _U32
+    return [h - _M64 - 1 if (h := h64(pack(v), seed)) >= _SIGN else h for v in values]
 
 
 def band_keys(sig: Signature) -> list[int]:
@@ -485,22 +581,21 @@ def band_keys(sig: Signature) -> list[int]:
       one event often share one rare name and little else.  (Keys on their rarest terms,
       names or not, were tried: +0.01 UCI recall, but ECB+ event precision fell under 0.95.)
     An empty body yields no body keys (nothing to find it by)."""
-    keys = [_key("body", v) for v in sig.sample[:BODY_KEYS]]
-    keys += [_key("anchor", v) for v in sig.anchors]
-    names = sorted(
-        ((-(w & _WMASK), t) for t, w in zip(sig.terms, sig.weights, strict=True) if w & _NAME)
-    )
+    seeds = _SEEDS
+    keys = _keys(seeds["body"], sig.sample[:BODY_KEYS])
+    keys += _keys(seeds["anchor"], sig.anchors)
+    # the terms, rarest (heaviest) first, then by hash; the weight's flags ride along
+    rarest = sorted([(-(w & _WMASK), t, w) for t, w in zip(sig.terms, sig.weights, strict=True)])
+    names = [t for _, t, w in rarest if w & _NAME]
     if len(names) >= MIN_EVENT_ENTITIES:
-        keys += [_key("event", t) for _, t in names[:EVENT_KEYS]]
+        keys += _keys(seeds["event"], names[:EVENT_KEYS])
     elif names and len(sig.terms) < FEW_TERMS:  # a headline with one name: key it too
-        keys += [_key("event", t) for _, t in names[:HEADLINE_NAME_KEYS]]
-    rarest = sorted((-(w & _WMASK), t) for t, w in zip(sig.terms, sig.weights, strict=True))
-    top = sorted(t for _, t in rarest[:PAIR_TERMS])
-    keys += [
-        _key("pair", (a * 0x9E3779B1 ^ b) & 0xFFFFFFFF)
-        for i, a in enumerate(top)
-        for b in top[i + 1 :]
-    ]
+        keys += _keys(seeds["event"], names[:HEADLINE_NAME_KEYS])
+    top = sorted([t for _, t, _ in rarest[:PAIR_TERMS]])
+    keys += _keys(
+        seeds["pair"],
+        [(a * 0x9E3779B1 ^ b) & 0xFFFFFFFF for i, a in enumerate(top) for b in top[i + 1 :]],
+    )
     return list(dict.fromkeys(keys))
 
 

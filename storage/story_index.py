@@ -70,16 +70,18 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
 
 
 @functools.lru_cache(maxsize=64)
-def _candidates_sql(n: int) -> str:
+def _candidates_sql(n: int, postings_per_key: int) -> str:
     """The lookup of `n` keys (built once per key count; the text must not vary for the
-    same count, so the connection's statement cache finds it compiled)."""
-    # each key contributes at most its POSTINGS_PER_KEY newest rows: a key shared by
+    same count, so the connection's statement cache finds it compiled).  Parameters:
+    ?1 the time bound, ?2 the limit, ?3.. the keys (numbered: the bound is bound once)."""
+    # each key contributes at most its `postings_per_key` newest rows: a key shared by
     # thousands of stored articles (a common name, a stock phrase) says little, and reading
     # its whole posting list would make the cost grow with the store
     postings = " UNION ALL ".join(
         "SELECT * FROM (SELECT article_id, published_at FROM story_band"
-        " WHERE key = ? AND published_at >= ? ORDER BY published_at DESC LIMIT ?)"
-        for _ in range(n)
+        f" WHERE key = ?{i} AND published_at >= ?1 ORDER BY published_at DESC"
+        f" LIMIT {int(postings_per_key)})"
+        for i in range(3, n + 3)
     )
     return f"""
         WITH hits AS (
@@ -87,7 +89,7 @@ def _candidates_sql(n: int) -> str:
             FROM ({postings})
             GROUP BY article_id
             ORDER BY n DESC, ts DESC, article_id DESC
-            LIMIT ?
+            LIMIT ?2
         )
         SELECT s.article_id, s.story_id, s.published_at, s.sig, hits.n
         FROM hits JOIN story_sig AS s ON s.article_id = hits.article_id
@@ -109,17 +111,16 @@ def candidates(
         return []
     keys = list(dict.fromkeys(keys))[:_MAX_KEYS]
     lo = _ts(since) if since is not None else -(1 << 62)
-    params: list[int] = []
-    for key in keys:
-        params += [key, lo, POSTINGS_PER_KEY]
+    sql = _candidates_sql(len(keys), POSTINGS_PER_KEY)
     try:
-        rows = conn.execute(_candidates_sql(len(keys)), [*params, limit]).fetchall()
+        rows = conn.execute(sql, [lo, limit, *keys]).fetchall()
     except sqlite3.Error as exc:
         raise StoreError(f"story index: lookup failed: {exc}") from exc
     out = []
+    valid = Signature.valid_bytes
     for aid, sid, ts, blob, n in rows:
         data = bytes(blob)
-        if Signature.valid_bytes(data):  # else written by another SIGNATURE_VERSION: skipped
+        if valid(data):  # else written by another SIGNATURE_VERSION: skipped
             # decoded lazily by `match`, which rejects most candidates on a few fields
             out.append(Candidate(int(aid), int(sid), data, _dt(int(ts)), int(n)))
     return out
