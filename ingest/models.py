@@ -9,7 +9,7 @@ timezone-aware UTC.  Sequences are tuples so records stay hashable and comparabl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -277,3 +277,17 @@ class WriteSummary:
             filtered=self.filtered + other.filtered,
             new_ids=self.new_ids + other.new_ids,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class FetchWrite:
+    """One fetch's outcome for the store (`Store.record_fetches` writes several in one
+    transaction): the feed's new state and the articles it brought, each with its story
+    signature (an `ingest.stories.Signature`, or None for what a keep/block rule dropped)."""
+
+    feed: Feed
+    result: FetchResult
+    decision: ScheduleDecision
+    parsed: ParsedFeed | None = None
+    articles: Sequence[tuple[Article, Any]] = ()
+    window_days: int = 3

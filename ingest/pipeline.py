@@ -6,7 +6,7 @@
       | normalize  (normalize)             RawEntry -> Article (+ identity, filters)
       | dedupe     (stories.signature)     story signatures; matching happens in the store
       | schedule   (schedule.next_poll)    when to come back, and why
-      | store      (store.record_fetch)    one transaction per feed
+      | store      (store.record_fetches)  a few feeds per transaction (see _WriteBatch)
 
 `process_feed` is that pipe for one feed; `run_once` drives it over every due feed with
 bounded concurrency. Each stage's core is pure and lives in its own module.
@@ -35,6 +35,7 @@ from .models import (
     Feed,
     FeedOptions,
     FetchResult,
+    FetchWrite,
     ParsedFeed,
     ScheduleDecision,
     WriteSummary,
@@ -241,44 +242,76 @@ def _stream_huge(
     return header, pending, earlier, (new, known)
 
 
-class _StateBatch:
-    """Outcomes of fetches that brought no articles (a 304, an unchanged body, an error),
-    written STATE_BATCH at a time in one transaction (`Store.record_fetches`): a warm run is
-    almost only these, and one commit per feed both costs and makes worker processes queue
-    for the write lock (SQLite's busy handler sleeps, stalling the whole event loop). What is
-    not written yet when a run is killed is fetched again next time; `run_once` writes the
-    rest before it returns, on every exit path."""
+class _WriteBatch:
+    """Fetch outcomes (feed state and articles) written several to a transaction
+    (`Store.record_fetches`).
+
+    A commit per feed cost both ways: each commit rewrites the story index's pages it
+    touched (random keys), and with two worker processes each commit is another turn at
+    the write lock, where SQLite's busy handler sleeps and stalls that worker's loop. A feed
+    waits here until its batch is written, then builds its outcome from what was written.
+
+    A batch is written when it holds STATE_BATCH feeds or BATCH_ARTICLES articles, when
+    every feed in flight is waiting in it (nothing else could add to it), or once its
+    oldest has waited STATE_BATCH_S (`run_once` checks; a slow feed must not hold up the
+    others). A killed run loses what was not written yet: those feeds are fetched again."""
 
     def __init__(self, store: Store, owner: str, stage_s: dict[str, float]) -> None:
         self.store = store
         self.owner = owner
         self.stage_s = stage_s
-        self.items: list[tuple[Feed, FetchResult, ScheduleDecision]] = []
+        self.items: list[FetchWrite] = []
+        self.waiters: list[asyncio.Future[WriteSummary]] = []
+        self.articles = 0
+        self.active = 0  # process_feed calls in flight
         self.since = 0.0  # when the oldest item came
 
-    def add(self, feed: Feed, result: FetchResult, decision: ScheduleDecision) -> None:
+    async def write(self, item: FetchWrite) -> WriteSummary:
         if not self.items:
             self.since = time.monotonic()
-        self.items.append((feed, result, decision))
-        if len(self.items) >= STATE_BATCH:
+        waiter: asyncio.Future[WriteSummary] = asyncio.get_running_loop().create_future()
+        self.items.append(item)
+        self.waiters.append(waiter)
+        self.articles += len(item.articles)
+        if (
+            len(self.items) >= STATE_BATCH
+            or self.articles >= BATCH_ARTICLES
+            or len(self.items) >= self.active
+        ):
+            self.flush()
+        return await waiter
+
+    def finished(self) -> None:
+        """A process_feed call ended: if all the others are waiting here, write now."""
+        self.active -= 1
+        if self.items and len(self.items) >= self.active:
             self.flush()
 
     def flush_if_old(self) -> None:
-        """Also write a short batch once its oldest item waited STATE_BATCH_S (a slow run
-        must not sit on finished feeds until their leases run out)."""
         if self.items and time.monotonic() - self.since >= STATE_BATCH_S:
             self.flush()
 
     def flush(self) -> None:
-        if self.items:
-            items, self.items = self.items, []
-            t0 = time.perf_counter()
-            self.store.record_fetches(items, owner=self.owner)
+        if not self.items:
+            return
+        items, waiters = self.items, self.waiters
+        self.items, self.waiters, self.articles = [], [], 0
+        t0 = time.perf_counter()
+        try:
+            summaries = self.store.record_fetches(items, owner=self.owner)
+        except BaseException as exc:  # a store failure: every feed of the batch reports it
+            for waiter in waiters:
+                waiter.set_exception(exc)
+            return
+        finally:
             self.stage_s["store"] += time.perf_counter() - t0
+        for waiter, summary in zip(waiters, summaries, strict=True):
+            waiter.set_result(summary)
 
 
 STATE_BATCH = 25
-STATE_BATCH_S = 1.0
+BATCH_ARTICLES = 250
+STATE_BATCH_S = 0.25
 
 
 async def process_feed(
@@ -290,10 +323,10 @@ async def process_feed(
     owner: str,
     stage_s: dict[str, float],
     executor: Executor | None = None,
-    batch: _StateBatch | None = None,
+    batch: _WriteBatch | None = None,
 ) -> FeedOutcome:
     """due feed | fetch | parse | normalize | dedupe | schedule | store, for one feed.
-    With `batch`, an outcome with nothing but the feed's state to write joins it."""
+    With `batch`, the outcome is written with other feeds' (see _WriteBatch)."""
     from .schedule import next_poll
 
     t0 = time.perf_counter()
@@ -338,8 +371,11 @@ async def process_feed(
             )
     t1 = time.perf_counter()
     known = store.known_identities(feed.url, [a.identity for a, _ in pairs]) if pairs else set()
+    stage_s["store"] += time.perf_counter() - t1
     if pairs and feed.options.full_text:
+        t1 = time.perf_counter()
         pairs = await _full_text(fetcher, pairs, known, feed)
+        stage_s["fetch"] += time.perf_counter() - t1
     identities = {a.identity for a, _ in pairs if not a.filtered}
     new_count = len(identities - known) + streamed_counts[0]
     decision = next_poll(
@@ -351,10 +387,13 @@ async def process_feed(
         now=result.fetched_at or utcnow(),
         settings=settings,
     )
-    if batch is not None and not pairs and parsed is None and earlier is None:
-        batch.add(feed, result, decision)
-        summary = WriteSummary(feed_url=feed.url)
+    if batch is not None and earlier is None:  # (a streamed huge feed: written as it went)
+        # the batch counts its own write time; waiting for the batch is not store work
+        summary = await batch.write(
+            FetchWrite(feed, result, decision, parsed, pairs, settings.story_window_days)
+        )
     else:
+        t1 = time.perf_counter()
         summary = store.record_fetch(
             feed,
             result,
@@ -365,7 +404,7 @@ async def process_feed(
             window_days=settings.story_window_days,
             earlier=earlier,
         )
-    stage_s["store"] += time.perf_counter() - t1
+        stage_s["store"] += time.perf_counter() - t1
     err = result.error
     return FeedOutcome(
         url=feed.url,
@@ -417,21 +456,25 @@ async def run_once(
     started_ms = started_ms or int(time.time() * 1000)
     t0 = time.perf_counter()
     executor: Executor | None = None
-    states = _StateBatch(store, owner, report.stage_s)
+    states = _WriteBatch(store, owner, report.stage_s)
     try:
         async with Fetcher(settings) as fetcher:
 
             async def one(feed: Feed) -> None:
-                outcome = await process_feed(
-                    feed,
-                    store=store,
-                    fetcher=fetcher,
-                    settings=settings,
-                    owner=owner,
-                    stage_s=report.stage_s,
-                    executor=executor,
-                    batch=states,
-                )
+                states.active += 1
+                try:
+                    outcome = await process_feed(
+                        feed,
+                        store=store,
+                        fetcher=fetcher,
+                        settings=settings,
+                        owner=owner,
+                        stage_s=report.stage_s,
+                        executor=executor,
+                        batch=states,
+                    )
+                finally:
+                    states.finished()
                 report.outcomes.append(outcome)
                 if on_outcome is not None:
                     on_outcome(outcome)
@@ -464,7 +507,7 @@ async def run_once(
                     break
                 done, in_flight = await asyncio.wait(
                     in_flight,
-                    timeout=STATE_BATCH_S if states.items else None,
+                    timeout=STATE_BATCH_S,  # waiting feeds do not complete: look again
                     return_when=asyncio.FIRST_COMPLETED,
                 )
                 for task in done:

@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from ingest.models import Article, Feed, FetchResult, ParsedFeed, ScheduleDecision, WriteSummary
+    from ingest.models import (
+        Article,
+        Feed,
+        FetchResult,
+        FetchWrite,
+        ParsedFeed,
+        ScheduleDecision,
+        WriteSummary,
+    )
     from ingest.settings import FeedSpec
     from ingest.stories import Signature
 
@@ -88,11 +96,9 @@ class Store(Protocol):
         the release of the lease. `earlier`: chunks already written by `record_articles`."""
         ...
 
-    def record_fetches(
-        self, fetches: Sequence[tuple[Feed, FetchResult, ScheduleDecision]], *, owner: str
-    ) -> list[WriteSummary]:
-        """Several fetches that brought no articles (304, unchanged body, error), written in
-        one transaction; a feed removed meanwhile is skipped."""
+    def record_fetches(self, fetches: Sequence[FetchWrite], *, owner: str) -> list[WriteSummary]:
+        """Several fetches' outcomes (feed state and articles) in one transaction, in order;
+        a feed removed meanwhile is skipped."""
         ...
 
     def record_articles(

@@ -38,6 +38,7 @@ from ingest.models import (
     Feed,
     FeedOptions,
     FetchResult,
+    FetchWrite,
     FilterRule,
     ParsedFeed,
     ScheduleDecision,
@@ -771,20 +772,28 @@ class SQLiteStore:
                 earlier=earlier,
             )
 
-    def record_fetches(
-        self, fetches: Sequence[tuple[Feed, FetchResult, ScheduleDecision]], *, owner: str
-    ) -> list[WriteSummary]:
-        """The outcomes of several fetches that brought no articles to write (a 304, an
-        unchanged body, an error) in one transaction: one commit, and one turn of the write
-        lock other worker processes wait for, instead of one per feed. A feed removed
-        meanwhile is skipped (its summary is empty)."""
+    def record_fetches(self, fetches: Sequence[FetchWrite], *, owner: str) -> list[WriteSummary]:
+        """Several fetches' outcomes in one transaction, in order: one commit, and one turn
+        of the write lock other worker processes wait for, instead of one per feed. Articles
+        of a later fetch see those of an earlier one (story matching runs in order). A feed
+        removed meanwhile is skipped (its summary is empty)."""
         out = []
         with self._tx() as tx:
-            for feed, result, decision in fetches:
+            for w in fetches:
                 try:
-                    out.append(self._record_fetch(tx, feed, result, decision, owner=owner))
+                    done = self._record_fetch(
+                        tx,
+                        w.feed,
+                        w.result,
+                        w.decision,
+                        owner=owner,
+                        parsed=w.parsed,
+                        articles=w.articles,
+                        window_days=w.window_days,
+                    )
                 except _FeedRemovedError:
-                    out.append(WriteSummary(feed_url=feed.url))
+                    done = WriteSummary(feed_url=w.feed.url)
+                out.append(done)
         return out
 
     def _record_fetch(
