@@ -3,8 +3,9 @@
 httpcore (httpx's transport) reaches the network through a backend; under asyncio it picks
 anyio's, whose cancel scopes and task-group bookkeeping cost ~0.1 ms per request -- as much
 as a whole 304 answer costs the rest of the pipeline.  The fetcher only ever runs under
-asyncio, so this backend talks to asyncio directly.  netguard.GuardedBackend sits on top of
-it (address checks), and httpcore's connection pool and HTTP/1.1 code on top of that.
+asyncio, so this backend talks to asyncio directly, behind httpcore's backend interface.
+netguard.GuardedBackend sits on top of it (address checks), and ingest.http11 (h11, one
+exchange per connection) on top of that.
 
 Errors are httpcore's, as every backend raises them: ConnectTimeout / ConnectError while
 connecting or during the TLS handshake, ReadTimeout / ReadError, WriteTimeout / WriteError.

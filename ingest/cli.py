@@ -8,6 +8,7 @@ errors become clean messages: exit 2 for usage and configuration errors, 1 for t
 from __future__ import annotations
 
 import csv
+import gc
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -571,4 +572,10 @@ def stats(app: App, as_json: bool) -> None:
 
 
 def main() -> None:
-    cli(prog_name="ingest")
+    try:
+        cli(prog_name="ingest")
+    finally:
+        # the process ends now: the objects it holds need no more cycle collection, and the
+        # collector's passes over all of them at interpreter exit cost a cron run ~30 ms
+        # (refcounting, atexit handlers and file flushing still run as usual)
+        gc.freeze()

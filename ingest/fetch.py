@@ -17,7 +17,7 @@ One request, step by step (each hop of a redirect chain repeats 1-4):
 5. the body is streamed with a cap on the wire (`max_body_bytes`) and is decompressed by us
    with a cap on the output (`max_decompressed_bytes`), so gzip / deflate / brotli bombs stop at
    the cap without ever holding more than the cap in memory;
-6. connect / read timeouts come from httpcore; a total timeout per fetch (`total_timeout_s`, time
+6. connect / read / write timeouts are enforced per socket operation (ingest/aionet.py); a total timeout per fetch (`total_timeout_s`, time
    spent waiting for the host's turn excluded) cuts off servers that trickle a byte a second;
 7. the body's xxh3-128 hash is compared with the stored one: equal bytes are "not modified"
    whatever the validators said (servers sending `Expires: 0`, or a new ETag on every request).
@@ -60,6 +60,7 @@ from .errors import (
     TimeoutError_,
     TooLargeError,
 )
+from .http11 import Response
 from .models import Feed, FetchResult
 from .netguard import AddressBlockedError, GuardedBackend
 from .settings import Settings
@@ -325,24 +326,12 @@ def _load_cas(ctx: ssl.SSLContext) -> None:
         _cas_loaded = True
 
 
-def _pool(
-    allow_private: bool, max_connections: int, keepalive: int
-) -> httpcore.AsyncConnectionPool:
-    """httpcore's connection pool (httpx's own transport) over netguard's backend over plain
-    asyncio streams. The fetcher drives the pool directly: httpx's client layer (request
-    building, header merging, cookies, auth and redirect plumbing we do not use) cost
-    ~0.22 ms per request and anyio's backend ~0.1 ms, half of a 304's whole cost."""
+def _backend(allow_private: bool) -> GuardedBackend:
+    """netguard's address checks over plain asyncio streams (see ingest/aionet.py), with the
+    CA bundle loaded before the first TLS handshake."""
     from .aionet import AsyncioBackend
 
-    return httpcore.AsyncConnectionPool(
-        ssl_context=_ssl_context(),
-        max_connections=max_connections,
-        max_keepalive_connections=keepalive,
-        keepalive_expiry=10,
-        network_backend=GuardedBackend(
-            allow_private=allow_private, inner=AsyncioBackend(on_tls=_load_cas)
-        ),
-    )
+    return GuardedBackend(allow_private=allow_private, inner=AsyncioBackend(on_tls=_load_cas))
 
 
 @dataclass(slots=True)
@@ -373,28 +362,23 @@ def _mib(n: int) -> str:
 
 
 class Fetcher:
-    """Owns the HTTP clients (one shared pool; a second one, created on first use, for feeds
-    allowed to reach private networks) and the per-host politeness gate."""
+    """Owns the network backends (one guarded backend; a second one, created on first use,
+    for feeds allowed to reach private networks) and the per-host politeness gate. Each
+    request has a connection of its own (ingest/http11.py)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._pools: dict[bool, httpcore.AsyncConnectionPool] = {}
+        self._backends: dict[bool, GuardedBackend] = {}
         self._gate = _HostGate(settings.per_host_concurrency, settings.per_host_delay_s)
         self._timeouts = {
             "connect": settings.connect_timeout_s,
             "read": settings.read_timeout_s,
             "write": settings.read_timeout_s,
-            "pool": settings.total_timeout_s,
         }
         self._base_headers = [
             (b"User-Agent", settings.user_agent.encode("latin-1", "replace")),
             (b"Accept-Encoding", ACCEPT_ENCODING.encode()),
         ]
-        # few idle connections: feeds spread over many hosts rarely reuse one, and httpcore
-        # scans its whole pool on every request (a pool of 100 idle connections cost more
-        # CPU than the requests themselves on the bench farm)
-        self._max_connections = max(100, settings.concurrency * 4)
-        self._keepalive = max(4, settings.concurrency // 4)
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -408,16 +392,14 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            await pool.aclose()
+        self._backends = {}  # connections end with their responses: nothing stays open
 
-    def _pool(self, allow_private: bool) -> httpcore.AsyncConnectionPool:
+    def _backend(self, allow_private: bool) -> GuardedBackend:
         allow = allow_private or self.settings.allow_private_networks
-        pool = self._pools.get(allow)
-        if pool is None:
-            pool = self._pools[allow] = _pool(allow, self._max_connections, self._keepalive)
-        return pool
+        backend = self._backends.get(allow)
+        if backend is None:
+            backend = self._backends[allow] = _backend(allow)
+        return backend
 
     # ------------------------------------------------------------------ public
 
@@ -491,7 +473,7 @@ class Fetcher:
     # ------------------------------------------------------------------ one chain
 
     async def _get(self, url: str, headers: dict[str, str], allow_private: bool) -> _Final:
-        pool = self._pool(allow_private)
+        backend = self._backend(allow_private)
         budget = self.settings.total_timeout_s
         seen = [url]
         permanent: str | None = None
@@ -511,7 +493,7 @@ class Fetcher:
                 try:
                     async with asyncio.timeout(budget):
                         status, reason, hdrs, body, nread, location = await self._hop(
-                            pool, target, headers, url
+                            backend, target, headers, url
                         )
                 except TimeoutError:
                     raise TimeoutError_(
@@ -544,34 +526,34 @@ class Fetcher:
 
     async def _hop(
         self,
-        pool: httpcore.AsyncConnectionPool,
+        backend: GuardedBackend,
         target: httpx.URL,
         headers: dict[str, str],
         url: str,
     ) -> tuple[int, str, dict[str, str], bytes | None, int, str | None]:
         """One request. Returns (status, reason, headers, body, wire bytes, Location)."""
+        from .http11 import open_response
+
         s = self.settings
-        request = httpcore.Request(
-            "GET",
-            httpcore.URL(
-                scheme=target.raw_scheme,
-                host=target.raw_host,
-                port=target.port,
-                target=target.raw_path,
-            ),
-            headers=[
-                (b"Host", target.netloc),  # host[:port], IDNA-encoded, as httpx sends it
-                *self._base_headers,
-                *((k.encode(), v.encode("latin-1", "replace")) for k, v in headers.items()),
-            ],
-            extensions={"timeout": self._timeouts},
-        )
         try:
-            resp = await pool.handle_async_request(request)
+            resp = await open_response(
+                backend,
+                scheme=target.scheme,
+                host=target.raw_host.decode("ascii"),
+                port=target.port or (443 if target.scheme == "https" else 80),
+                target=target.raw_path,
+                headers=[
+                    (b"Host", target.netloc),  # host[:port], IDNA-encoded, as httpx sends it
+                    *self._base_headers,
+                    *((k.encode(), v.encode("latin-1", "replace")) for k, v in headers.items()),
+                ],
+                timeouts=self._timeouts,
+                ssl_context=_ssl_context(),
+            )
             try:
                 hdrs = _headers(resp.headers)
                 status = resp.status
-                reason = resp.extensions.get("reason_phrase", b"").decode("latin-1")
+                reason = resp.reason
                 if status in _REDIRECTS and "location" in hdrs:
                     return status, reason, hdrs, None, 0, hdrs["location"]
                 if status == 304:
@@ -594,8 +576,6 @@ class Fetcher:
             raise TimeoutError_(
                 url, f"read timeout: {target.host} sent nothing for {s.read_timeout_s:g} s"
             ) from None
-        except httpcore.PoolTimeout:
-            raise TimeoutError_(url, "no free connection in the pool (total timeout)") from None
         except (
             httpcore.NetworkError,
             httpcore.ProtocolError,
@@ -606,7 +586,7 @@ class Fetcher:
             raise NetworkError(url, f"{type(exc).__name__} from {target.host}: {why}") from None
 
     async def _read(
-        self, resp: httpcore.Response, hdrs: dict[str, str], url: str, sniff_only: bool
+        self, resp: Response, hdrs: dict[str, str], url: str, sniff_only: bool
     ) -> tuple[bytes, int]:
         """Stream the body under both caps. Error pages: only the first 64 KiB, for sniffing."""
         s = self.settings

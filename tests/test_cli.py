@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -192,3 +194,14 @@ def test_empty_store_reads(run) -> None:  # type: ignore[no-untyped-def]
     assert run("articles", "search", "anything").output == "no matches\n"
     stats = json.loads(run("stats", "--json").output)
     assert (stats["feeds"], stats["articles"], stats["stories"]) == (0, 0, 0)
+
+
+def test_the_cli_freezes_the_heap_before_exit(tmp_path: Path) -> None:
+    """The process ends after a command: the collector's final passes are skipped."""
+    code = (
+        "import gc, sys\nfrom ingest.cli import main\n"
+        f"sys.argv = ['ingest', '--db', {str(tmp_path / 'g.db')!r}, 'stats']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\nprint('frozen', gc.get_freeze_count() > 0)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.splitlines()[-1] == "frozen True", out.stderr
