@@ -299,14 +299,16 @@ class _WriteBatch:
         t0 = time.perf_counter()
         try:
             summaries = self.store.record_fetches(items, owner=self.owner)
-        except BaseException as exc:  # a store failure: every feed of the batch reports it
+        except Exception as exc:  # a store failure: every feed of the batch reports it
             for waiter in waiters:
-                waiter.set_exception(exc)
+                if not waiter.done():  # (a feed cancelled meanwhile no longer waits)
+                    waiter.set_exception(exc)
             return
         finally:
             self.stage_s["store"] += time.perf_counter() - t0
         for waiter, summary in zip(waiters, summaries, strict=True):
-            waiter.set_result(summary)
+            if not waiter.done():
+                waiter.set_result(summary)
 
 
 STATE_BATCH = 25
