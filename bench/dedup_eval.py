@@ -54,7 +54,7 @@ from pathlib import Path
 import xxhash
 
 from bench.variants import variant
-from ingest.stories import CANDIDATES, band_keys, match, signature
+from ingest.stories import CANDIDATES, band_keys, match, min_shared_keys, signature
 from storage import story_index
 
 __all__ = ["Doc", "Metrics", "main", "metrics", "run_index", "tfidf_best_links"]
@@ -177,7 +177,7 @@ def run_index(
     for i, d in enumerate(docs):
         sig = signature(d.title, d.text)
         since = d.published_at - window if window and d.published_at else None
-        cands = story_index.candidates(conn, band_keys(sig), since, limit)
+        cands = story_index.candidates(conn, band_keys(sig), since, limit, min_shared_keys(sig))
         m = match(sig, cands, published_at=d.published_at)
         if audit is not None:
             t1 = time.perf_counter()

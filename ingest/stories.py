@@ -80,6 +80,7 @@ __all__ = [
     "Signature",
     "band_keys",
     "match",
+    "min_shared_keys",
     "score",
     "signature",
 ]
@@ -783,6 +784,13 @@ def _candidate_terms(c: Candidate) -> tuple[int, ...]:
         return sig.terms
     _, _, ns, nl, na, nt = _HEAD.unpack_from(sig, 0)
     return _u32s(nt).unpack_from(sig, _HEAD.size + 4 * ns + 2 * nl + 4 * na)
+
+
+def min_shared_keys(sig: Signature) -> int:
+    """The fewest index keys a candidate must share with `sig` to possibly match: without
+    event terms only a copy can match, and the pre-check (see :func:`_may_match`) takes a
+    copy to share _DUP_KEYS keys; so the store need not even read the others."""
+    return 1 if sig.terms else _DUP_KEYS
 
 
 def _may_match(q: _Query, c: Candidate, published_at: datetime | None) -> bool:

@@ -1096,7 +1096,7 @@ class SQLiteStore:
         article be a candidate), and before a story is joined (its row and representative
         are read and updated). Only a shared key lets a queued article be found: the index
         rows are all `candidates` reads."""
-        from ingest.stories import CANDIDATES, band_keys, match
+        from ingest.stories import CANDIDATES, band_keys, match, min_shared_keys
         from storage import story_index
 
         when = a.published_at or a.fetched_at
@@ -1110,7 +1110,7 @@ class SQLiteStore:
             keys = band_keys(sig)
             if not known.pending_keys.isdisjoint(keys):
                 known.write_index(tx)
-            cands = story_index.candidates(tx, keys, since, CANDIDATES)
+            cands = story_index.candidates(tx, keys, since, CANDIDATES, min_shared_keys(sig))
             found = match(sig, cands, published_at=when)
         now_s = _iso(a.fetched_at)
         if found is None:

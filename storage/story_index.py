@@ -73,7 +73,8 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
 def _candidates_sql(n: int, postings_per_key: int) -> str:
     """The lookup of `n` keys (built once per key count; the text must not vary for the
     same count, so the connection's statement cache finds it compiled).  Parameters:
-    ?1 the time bound, ?2 the limit, ?3.. the keys (numbered: the bound is bound once)."""
+    ?1 the time bound, ?2 the limit, ?3 the fewest shared keys, ?4.. the keys (numbered:
+    the bound is bound once)."""
     # each key contributes at most its `postings_per_key` newest rows: a key shared by
     # thousands of stored articles (a common name, a stock phrase) says little, and reading
     # its whole posting list would make the cost grow with the store
@@ -81,13 +82,14 @@ def _candidates_sql(n: int, postings_per_key: int) -> str:
         "SELECT * FROM (SELECT article_id, published_at FROM story_band"
         f" WHERE key = ?{i} AND published_at >= ?1 ORDER BY published_at DESC"
         f" LIMIT {int(postings_per_key)})"
-        for i in range(3, n + 3)
+        for i in range(4, n + 4)
     )
     return f"""
         WITH hits AS (
             SELECT article_id, count(*) AS n, max(published_at) AS ts
             FROM ({postings})
             GROUP BY article_id
+            HAVING count(*) >= ?3
             ORDER BY n DESC, ts DESC, article_id DESC
             LIMIT ?2
         )
@@ -102,18 +104,20 @@ def candidates(
     keys: Sequence[int],
     since: datetime | None,
     limit: int = 50,
+    min_shared: int = 1,
 ) -> list[Candidate]:
-    """Stored articles sharing at least one band key, published at or after `since`
-    (all when None): the `limit` with the most shared keys, ties to the newest, then the
-    highest article id.  Deterministic order.  Each carries its serialized signature
-    (validated, not decoded) and the number of keys it shares."""
+    """Stored articles sharing at least `min_shared` band keys, published at or after
+    `since` (all when None): the `limit` with the most shared keys, ties to the newest,
+    then the highest article id.  Deterministic order.  Each carries its serialized
+    signature (validated, not decoded) and the number of keys it shares.  (`min_shared`
+    only drops the tail of that order: the rest is what it would be with 1.)"""
     if not keys or limit <= 0:
         return []
     keys = list(dict.fromkeys(keys))[:_MAX_KEYS]
     lo = _ts(since) if since is not None else -(1 << 62)
     sql = _candidates_sql(len(keys), POSTINGS_PER_KEY)
     try:
-        rows = conn.execute(sql, [lo, limit, *keys]).fetchall()
+        rows = conn.execute(sql, [lo, limit, min_shared, *keys]).fetchall()
     except sqlite3.Error as exc:
         raise StoreError(f"story index: lookup failed: {exc}") from exc
     out = []

@@ -154,3 +154,28 @@ def test_a_crowded_key_reads_only_its_newest_postings(conn: sqlite3.Connection) 
     assert len(crowd_found) == story_index.POSTINGS_PER_KEY  # only the newest rows of the key
     assert min(crowd_found) == 1_000 + crowd - story_index.POSTINGS_PER_KEY
     assert found[0].article_id == 1  # shares every key: first
+
+
+def test_min_shared_drops_only_the_tail_of_the_order(conn: sqlite3.Connection) -> None:
+    sig = signature("Ferry runs aground", FERRY)
+    other = signature("Everyone rescued", FERRY_OTHER)
+    for aid in (5, 3, 9):
+        story_index.add(conn, aid, aid, sig, T0)
+    story_index.add(conn, 4, 4, other, T0 + timedelta(hours=1))
+    own = [k for k in band_keys(sig) if k not in band_keys(other)]
+    keys = [*own, next(k for k in band_keys(other) if k not in band_keys(sig))]
+    every = story_index.candidates(conn, keys, None, limit=10)
+    counts = {c.article_id: c.shared_keys for c in every}
+    assert counts == {9: len(own), 5: len(own), 3: len(own), 4: 1} and len(own) >= 2
+    two = story_index.candidates(conn, keys, None, limit=10, min_shared=2)
+    assert two == [c for c in every if (c.shared_keys or 0) >= 2]
+
+
+def test_without_event_terms_only_copies_need_reading() -> None:
+    """min_shared_keys: a signature with no event terms (text the rarity prior does not
+    know) can only match a copy, which shares two keys; with terms, one key may do."""
+    from ingest.stories import min_shared_keys
+
+    assert min_shared_keys(signature("Ferry runs aground", FERRY)) == 1
+    unknown = signature("Zorvak", " ".join(f"blorp{i} quanzil{i}" for i in range(60)))
+    assert unknown.terms == () and min_shared_keys(unknown) == 2
