@@ -485,6 +485,9 @@ async def run_once(
             # one run (and overlapping runs) then share the due feeds instead of one of them
             # leasing a whole batch, and a slow feed never holds up the others.
             in_flight: set[asyncio.Task[None]] = set()
+            # finished tasks arrive here (asyncio.wait would re-arm a callback on every
+            # task in flight at each wake-up)
+            finished: asyncio.Queue[asyncio.Task[None]] = asyncio.Queue()
             top_up = max(1, settings.concurrency // 2)
             exhausted = False
             while True:
@@ -503,16 +506,22 @@ async def run_once(
                     exhausted = not batch
                     if batch and executor is None:
                         executor = _make_executor(settings, len(batch))
-                    in_flight.update(asyncio.create_task(one(feed)) for feed in batch)
+                    for feed in batch:
+                        task = asyncio.create_task(one(feed))
+                        task.add_done_callback(finished.put_nowait)
+                        in_flight.add(task)
                     continue
                 if not in_flight:
                     break
-                done, in_flight = await asyncio.wait(
-                    in_flight,
-                    timeout=STATE_BATCH_S,  # waiting feeds do not complete: look again
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
+                try:
+                    async with asyncio.timeout(STATE_BATCH_S):  # feeds waiting in the write
+                        done = [await finished.get()]  # batch do not finish: look again
+                except TimeoutError:
+                    done = []
+                while not finished.empty():
+                    done.append(finished.get_nowait())
                 for task in done:
+                    in_flight.discard(task)
                     task.result()  # a store failure is not one feed's problem: let it raise
                 states.flush_if_old()
     finally:
