@@ -39,7 +39,7 @@ from __future__ import annotations
 import dataclasses
 import html as _html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -318,14 +318,20 @@ _EMAIL = re.compile(r"^\s*(?:mailto:)?[^\s@()<>]+@[^\s@()<>]+\.[^\s@()<>]+\s*$")
 _BARE_EMAIL = re.compile(r"\(?\b[^\s@()<>]+@[^\s@()<>]+\.[a-z]{2,}\b\)?", re.I)
 
 
-def clean_authors(raw: Iterable[str]) -> tuple[str, ...]:
-    """Author names, emails stripped, de-duplicated case-insensitively."""
+def _unique(raw: Iterable[str], clean: Callable[[str], str]) -> tuple[str, ...]:
+    """`clean` of each non-empty value, empty results dropped, the first of each
+    case-insensitive spelling kept, in order."""
     out: dict[str, str] = {}
     for value in raw:
-        name = _author_name(value) if value else ""
-        if name and name.casefold() not in out:
-            out[name.casefold()] = name
+        v = clean(value) if value else ""
+        if v and v.casefold() not in out:
+            out[v.casefold()] = v
     return tuple(out.values())
+
+
+def clean_authors(raw: Iterable[str]) -> tuple[str, ...]:
+    """Author names, emails stripped, de-duplicated case-insensitively."""
+    return _unique(raw, _author_name)
 
 
 @lru_cache(maxsize=4096)  # a feed names the same few authors in every entry
@@ -347,12 +353,7 @@ def _author_name(value: str) -> str:
 
 def clean_tags(raw: Iterable[str]) -> tuple[str, ...]:
     """Tags trimmed, whitespace collapsed, de-duplicated case-insensitively."""
-    out: dict[str, str] = {}
-    for value in raw:
-        tag = _tag(value) if value else ""
-        if tag and tag.casefold() not in out:
-            out[tag.casefold()] = tag
-    return tuple(out.values())
+    return _unique(raw, _tag)
 
 
 @lru_cache(maxsize=4096)  # the same categories recur in every entry of a feed
