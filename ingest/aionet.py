@@ -28,7 +28,9 @@ __all__ = ["AsyncioBackend", "AsyncioStream"]
 
 
 class AsyncioStream(httpcore.AsyncNetworkStream):
-    """One connection: an asyncio StreamReader / StreamWriter pair."""
+    """One connection: an asyncio StreamReader / StreamWriter pair, used for one exchange
+    (ingest/http11.py), never pooled: it does not answer httpcore's "is_readable" question
+    about idle pooled connections."""
 
     def __init__(
         self,
@@ -99,11 +101,6 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             return writer.get_extra_info("peername")
         if info == "socket":
             return writer.get_extra_info("socket")
-        if info == "is_readable":
-            # httpcore asks this of an idle pooled connection: readable means the server
-            # closed it or sent something unasked, so it must not be reused.  asyncio has
-            # already moved whatever arrived from the socket into the reader.
-            return self._reader.at_eof() or bool(getattr(self._reader, "_buffer", b""))
         return None
 
 

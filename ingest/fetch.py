@@ -60,7 +60,7 @@ from .errors import (
     TimeoutError_,
     TooLargeError,
 )
-from .http11 import Response
+from .http11 import Response, open_response
 from .models import Feed, FetchResult
 from .netguard import AddressBlockedError, GuardedBackend
 from .settings import Settings
@@ -532,8 +532,6 @@ class Fetcher:
         url: str,
     ) -> tuple[int, str, dict[str, str], bytes | None, int, str | None]:
         """One request. Returns (status, reason, headers, body, wire bytes, Location)."""
-        from .http11 import open_response
-
         s = self.settings
         try:
             resp = await open_response(
