@@ -34,16 +34,21 @@ Levels (thresholds chosen on the tuning split of ``bench/dedup_eval.py``):
   (on >= MIN_CONTAIN_TESTS sampled 8-grams, >= MIN_CONTAIN_HITS of them shared), or a shared lead (lead containment >= DUP_LEAD)
   with the shorter text all lead, or contained enough, or the leads almost identical.
 - "event": another write-up of the same event, conservative (precision first): weighted
-  cosine of the event terms >= EVENT_COSINE (less when the two are published close in
-  time: TIME_BONUS, decaying over TIME_SCALE), with >= MIN_SHARED_TERMS shared and a share
-  of the names in common; headline-only items (fewer than FEW_TERMS terms) must share most
-  of their names (EVENT_NAMES_FEW), or one rare name when published within ONE_NAME_HOURS.
+  cosine of the event terms >= EVENT_COSINE (0.41; less when the two are published close
+  in time: up to TIME_BONUS 0.15, decaying over TIME_SCALE 0.25 h), with >=
+  MIN_SHARED_TERMS shared and a share of the names in common (EVENT_NAMES); two
+  headline-only items (both with fewer than FEW_TERMS terms; a headline against a full
+  text takes the full-text rule) need a cosine >= EVENT_COSINE_FEW (0.25, minus the same
+  bonus) and names in common (EVENT_NAMES_FEW 0.2), or a single shared term that is a rare
+  name (ONE_NAME_WEIGHT) at a cosine >= ONE_NAME_COSINE (0.15) when published within
+  ONE_NAME_HOURS (0.25 h) of each other.
 - copies are transitive: when a new article is a copy (by body containment) of articles
   in several stories, `Match.merge` names the stories the store folds into one.
 
 Keys are signed 64-bit integers (SQLite INTEGER), hashed with a seed per kind and
-SIGNATURE_VERSION: BODY_KEYS smallest 8-gram values + up to 8 anchors + 3 rarest names +
-up to 6 pairs of the 4 rarest terms (~23 keys).
+SIGNATURE_VERSION: BODY_KEYS smallest 8-gram values + up to 8 anchors + 3 rarest names
+(all names, up to HEADLINE_NAME_KEYS, of a headline-only item) + up to 6 pairs of the 4
+rarest terms (~23 keys).
 
 Cost: pure Python + xxhash (no numpy: the cron process tree must stay small): each
 shingle and 8-gram is hashed as its words joined by newlines, ~230 us per BBC article and
@@ -89,7 +94,7 @@ __all__ = [
 # Thresholds were chosen on the tuning split of bench/dedup_eval.py (BBC odd rows, ECB+ odd
 # topics, UCI stories of one hash parity) and are reported on the held-out split as well.
 
-SIGNATURE_VERSION = 5  # 5: pair keys; 4: pure-Python hashing (xxh3 of joined words)
+SIGNATURE_VERSION = 6  # 6: headline name keys; 5: pair keys; 4: pure-Python hashing
 SHINGLE = 3  # words per lead shingle
 GRAM = 8  # words per sampled body n-gram
 BODY_WORDS = 1500  # words of the text that are hashed (cost bound for very long texts)
@@ -112,23 +117,26 @@ MIN_CONTAIN_TESTS = 6  # sampled 8-grams the containment estimate must rest on
 MIN_CONTAIN_HITS = 4  # ... and how many of them must be shared (3 of 6: a caption, a credit)
 MIN_LEAD_TESTS = 4
 MIN_DUP_SHINGLES = 8  # below this a body is too short to call a copy on its own
-EVENT_COSINE = 0.42  # weighted cosine of the event terms (full texts)
+EVENT_COSINE = 0.41  # weighted cosine of the event terms (full texts)
 EVENT_COSINE_FEW = 0.25  # ... of headline-only items (they must share names too)
 EVENT_NAMES = 0.0  # share of the smaller name set in common (full texts)
 TIME_BONUS = 0.15  # threshold lowered by up to this when published close in time
-TIME_SCALE = 6.0  # hours over which that bonus decays (exp(-gap / scale))
+TIME_SCALE = 0.25  # hours over which that bonus decays (exp(-gap / scale)); 6 h before v6:
+# UCI headlines 15 .. 60 minutes apart it grouped at a cosine of 0.15 .. 0.4 were mostly wrong
 MIN_EVENT_ENTITIES = 2
 FEW_TERMS = 20  # fewer event terms than this: a headline-only item
 EVENT_NAMES_FEW = 0.2  # names overlap also needed then (UCI: "Quiznos" / "Sbarro files for ...")
 MIN_SHARED_TERMS = 2  # shared event terms, at least
 # headline-only items published within ONE_NAME_HOURS of each other may share a single
 # term when it is a rare name (weight >= ONE_NAME_WEIGHT, i.e. idf prior >= 4: "Sbarro",
-# "Snowden", not "Apple") and the cosine reaches ONE_NAME_COSINE; they are found through
-# event keys on their HEADLINE_NAME_KEYS rarest names even with a single name
-ONE_NAME_HOURS = 3.0
+# "Snowden", not "Apple") and the cosine reaches ONE_NAME_COSINE (UCI tuning split: 3 h and
+# 0.25 before; 15 minutes and 0.15 merge fewer wrong pairs and find more right ones); a
+# headline-only item is keyed by all its names, up to HEADLINE_NAME_KEYS, since another
+# headline matches it only through a shared name
+ONE_NAME_HOURS = 0.25
 ONE_NAME_WEIGHT = 20
-ONE_NAME_COSINE = 0.25
-HEADLINE_NAME_KEYS = 2
+ONE_NAME_COSINE = 0.15
+HEADLINE_NAME_KEYS = 8
 IDF_TOP = 8.0  # a word's weight: IDF_TOP - zipf frequency (wordfreq scale, "the" = 7.7)
 IDF_UNKNOWN = 5.5  # ... for words missing from the list (zipf < 3: rare words, names)
 IDF_MIN = 0.3
@@ -577,10 +585,13 @@ def band_keys(sig: Signature) -> list[int]:
     - pair: one key per unordered pair of the PAIR_TERMS heaviest (rarest) event terms, names
       or not (up to 6): far more selective than one word, so a headline-only report sharing
       two rare words with an earlier one finds it even when its names are common;
-    - headline-only items (fewer than FEW_TERMS terms) get event keys on their
-      HEADLINE_NAME_KEYS rarest names even when they hold a single name: two headlines of
-      one event often share one rare name and little else.  (Keys on their rarest terms,
-      names or not, were tried: +0.01 UCI recall, but ECB+ event precision fell under 0.95.)
+    - headline-only items (fewer than FEW_TERMS terms) get event keys on all their names
+      (up to HEADLINE_NAME_KEYS, rarest first), even a single one, instead: two headlines
+      are an event only when they share a name, and two headlines of one event often share
+      one or two names and little else -- not always the rarest (keyed on their 2 .. 3
+      rarest only, UCI recall on the tuning split was 0.45 instead of 0.51).  (Keys on
+      their rarest terms, names or not, were tried: +0.01 UCI recall, but ECB+ event
+      precision fell under 0.95.)
     An empty body yields no body keys (nothing to find it by)."""
     seeds = _SEEDS
     keys = _keys(seeds["body"], sig.sample[:BODY_KEYS])
@@ -588,10 +599,10 @@ def band_keys(sig: Signature) -> list[int]:
     # the terms, rarest (heaviest) first, then by hash; the weight's flags ride along
     rarest = sorted([(-(w & _WMASK), t, w) for t, w in zip(sig.terms, sig.weights, strict=True)])
     names = [t for _, t, w in rarest if w & _NAME]
-    if len(names) >= MIN_EVENT_ENTITIES:
-        keys += _keys(seeds["event"], names[:EVENT_KEYS])
-    elif names and len(sig.terms) < FEW_TERMS:  # a headline with one name: key it too
+    if len(sig.terms) < FEW_TERMS:  # headline-only: its event match needs a shared name
         keys += _keys(seeds["event"], names[:HEADLINE_NAME_KEYS])
+    elif len(names) >= MIN_EVENT_ENTITIES:
+        keys += _keys(seeds["event"], names[:EVENT_KEYS])
     top = sorted([t for _, t, _ in rarest[:PAIR_TERMS]])
     keys += _keys(
         seeds["pair"],
@@ -717,7 +728,10 @@ def _score(
         )
     # headline-only items (few terms) share a verb and a topic across different events:
     # they must share names too (UCI: "Quiznos files for Chapter 11" vs "Sbarro files ...")
-    few = min(len(a.terms), len(b.terms)) < FEW_TERMS
+    # headline-only rules only when both are: a headline against a full text takes the full-
+    # text rule (with either one short, short ECB+ articles joined the other event of their
+    # topic at a cosine of 0.26 .. 0.34; EVENT_COSINE 0.41 was tuned with this rule)
+    few = len(a.terms) < FEW_TERMS and len(b.terms) < FEW_TERMS
     if few and s.names < EVENT_NAMES_FEW:
         return None, max(s.contain, s.terms), "", False
     if not few and s.names < EVENT_NAMES:
@@ -796,19 +810,23 @@ def min_shared_keys(sig: Signature) -> int:
 def _may_match(q: _Query, c: Candidate, published_at: datetime | None) -> bool:
     """False when `c` cannot be an event match (exact) nor a duplicate (see :func:`match`).
 
-    Event: the cosine needs MIN_SHARED_TERMS shared terms, and by Cauchy-Schwarz it is at
-    most sqrt(sum of the new article's squared weights over the shared terms / its squared
-    norm) -- a bound from one side only, so nothing of the candidate but its term hashes is
-    read."""
+    Event: the cosine needs MIN_SHARED_TERMS shared terms (two headline-only items: or one,
+    when published within ONE_NAME_HOURS), and by Cauchy-Schwarz it is at most sqrt(sum of
+    the new article's squared weights over the shared terms / its squared norm) -- a bound
+    from one side only, so nothing of the candidate but its term hashes and date is read."""
     if c.shared_keys is None or c.shared_keys >= _DUP_KEYS:
         return True
     terms = _candidate_terms(c)
     shared = q.terms.intersection(terms)
     if not shared or not q.norm2:
         return False
-    few = min(q.n_terms, len(terms)) < FEW_TERMS
+    few = q.n_terms < FEW_TERMS and len(terms) < FEW_TERMS  # as in _score
     if len(shared) < MIN_SHARED_TERMS:
-        return few  # a headline sharing one rare name: scored in full (rare, and cheap)
+        if not few:
+            return False
+        # a headline sharing one rare name, published within ONE_NAME_HOURS: scored in full
+        hours = _hours(published_at, c.published_at)
+        return hours is not None and hours <= ONE_NAME_HOURS
     w2 = q.w2
     bound2 = sum(w2[t] for t in shared) / q.norm2 * (1 + 1e-9)
     need = EVENT_COSINE_FEW if few else EVENT_COSINE

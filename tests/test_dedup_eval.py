@@ -87,6 +87,28 @@ def test_by_split_and_mean() -> None:
     assert mean["all"] == m["all"] and isinstance(mean["all"], Metrics)
 
 
+def _m(p: float, r: float) -> Metrics:
+    return Metrics(p, r, 0.0, 0.0, 0.0, 0.0, 0, 0)
+
+
+def test_matched_precision_takes_the_highest_recall_at_our_precision_per_split() -> None:
+    ts = dedup_eval.BASELINE_THRESHOLDS
+    # precision rises and recall falls with the threshold; "test" reaches 0.9 only at 0.5
+    sweep = {
+        t: {"tune": _m(min(0.95, t + 0.2), 1 - t), "test": _m(0.9 if t >= 0.5 else 0.5, 1 - t)}
+        for t in ts
+    }
+    ours = {"tune": _m(0.8, 0.3), "test": _m(0.9, 0.6)}
+    got = dedup_eval.matched_precision(sweep, ours)
+    tune, test = got["tune"], got["test"]
+    assert tune is not None and tune[0] == pytest.approx(0.6)  # the first t with P >= 0.8
+    assert test is not None and test[0] == pytest.approx(0.5)
+    assert dedup_eval.matched_precision(sweep, {"tune": _m(0.99, 0.1)}) == {"tune": None}
+    note = dedup_eval._matched_note(ours, got)
+    assert note.startswith("informational, not a target")
+    assert "tune ours 0.800/0.300 vs tf-idf t=0.60 0.800/0.400" in note
+
+
 @pytest.mark.skipif(not DATA.is_dir(), reason="../shared/newsdata absent")
 def test_small_run_on_real_data() -> None:
     results = dedup_eval.run(DATA, limit=120)
@@ -100,3 +122,5 @@ def test_small_run_on_real_data() -> None:
     assert bbc_dup.ours["all"].precision >= 0.95 and bbc_dup.ours["all"].recall >= 0.8
     assert results[2].baseline  # the tf-idf baseline is computed beside ours
     assert any("tune" in k for k in results[2].baseline)  # its threshold: tuning split only
+    for r in results[2:]:  # one informational matched-precision line per event data set
+        assert sum(n.startswith("informational, not a target") for n in r.notes) == 1

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from test_stories import BRIDGE, FERRY, FERRY_OTHER  # tests/ is on sys.path (see conftest)
+from test_stories import BRIDGE, FERRY, FERRY_OTHER, GALE  # tests/ is on sys.path (see conftest)
 
 from ingest.stories import band_keys, match, signature
 from storage import story_index
@@ -179,3 +179,14 @@ def test_without_event_terms_only_copies_need_reading() -> None:
     assert min_shared_keys(signature("Ferry runs aground", FERRY)) == 1
     unknown = signature("Zorvak", " ".join(f"blorp{i} quanzil{i}" for i in range(60)))
     assert unknown.terms == () and min_shared_keys(unknown) == 2
+
+
+def test_a_headline_sharing_only_commoner_names_is_found(conn: sqlite3.Connection) -> None:
+    """A headline-only item is indexed under all its names, so a later headline that shares
+    two of its commoner names (not among its three rarest) finds it and joins its story."""
+    story_index.add(conn, 1, 1, signature(GALE, ""), T0)
+    sig = signature("Gale warning for Sutherland and the Highlands", "")
+    found = story_index.candidates(conn, band_keys(sig), T0 - timedelta(days=3))
+    assert [c.article_id for c in found] == [1]
+    m = match(sig, found, published_at=T0 + timedelta(minutes=5))
+    assert m is not None and (m.story_id, m.level) == (1, "event")
