@@ -283,7 +283,8 @@ class WriteSummary:
 class FetchWrite:
     """One fetch's outcome for the store (`Store.record_fetches` writes several in one
     transaction): the feed's new state and the articles it brought, each with its story
-    signature (an `ingest.stories.Signature`, or None for what a keep/block rule dropped)."""
+    signature (an `ingest.stories.Signature` or its serialized bytes, as the pipeline carries
+    it; None for what a keep/block rule dropped)."""
 
     feed: Feed
     result: FetchResult

@@ -86,7 +86,7 @@ class Store(Protocol):
         *,
         owner: str,
         parsed: ParsedFeed | None = None,
-        articles: Sequence[tuple[Article, Signature | None]] = (),
+        articles: Sequence[tuple[Article, Signature | bytes | None]] = (),
         error: Exception | None = None,
         window_days: int = 3,
         earlier: WriteSummary | None = None,
@@ -101,10 +101,17 @@ class Store(Protocol):
         a feed removed meanwhile is skipped."""
         ...
 
+    def try_record_fetches(
+        self, fetches: Sequence[FetchWrite], *, owner: str
+    ) -> list[WriteSummary] | None:
+        """`record_fetches`, or None at once, writing nothing, while another writer holds
+        the store's write lock (the caller has other work to do and tries again later)."""
+        ...
+
     def record_articles(
         self,
         feed_url: str,
-        articles: Sequence[tuple[Article, Signature | None]],
+        articles: Sequence[tuple[Article, Signature | bytes | None]],
         *,
         window_days: int = 3,
     ) -> WriteSummary:

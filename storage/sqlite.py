@@ -122,6 +122,7 @@ def _iso(dt: datetime | None) -> str | None:
 
 
 HISTORY_KEEP = 20  # fetch rows kept per feed
+BUSY_TIMEOUT_MS = 30_000  # how long a write waits for another writer's lock before failing
 RECENT_TIMES_KEEP = 100  # entry timestamps kept per feed for the posting rhythm
 FULL_TEXT_WORDS = 120  # an article with at least this many words counts as full text
 FULLER_COPY = 1.5  # a same-URL copy this much longer replaces a thin stored text
@@ -453,7 +454,7 @@ class SQLiteStore:
             # the story index's leaf pages (random keys), which a checkpoint then copies and
             # syncs once instead of four times (cold ingest: -6% of the store's time)
             conn.execute("PRAGMA wal_autocheckpoint=4000")
-            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.DatabaseError as exc:
@@ -467,15 +468,32 @@ class SQLiteStore:
 
     # ------------------------------------------------------------------ infrastructure
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken up front (BEGIN IMMEDIATE) so concurrent writers wait
-        on the busy timeout instead of failing half-way."""
+    def _begin(self, *, wait: bool = True) -> bool:
+        """BEGIN IMMEDIATE: the write lock, taken up front so concurrent writers wait on the
+        busy timeout instead of failing half-way. With `wait` False, False at once while
+        another connection holds it (SQLite's busy handler would sleep in steps of up to
+        100 ms, oversleeping the other writer's commit, with this process's loop stalled)."""
         conn = self.conn
+        if not wait:
+            conn.execute("PRAGMA busy_timeout=0")
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
+            if not wait and exc.sqlite_errorcode == sqlite3.SQLITE_BUSY:
+                return False
             raise StoreError(f"{self.path}: database is busy: {exc}") from exc
+        finally:
+            if not wait:
+                conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        return True
+
+    @contextmanager
+    def _tx(self, *, begun: bool = False) -> Iterator[sqlite3.Connection]:
+        """One write transaction (begun here unless `begun`): committed, or rolled back when
+        the block raises."""
+        conn = self.conn
+        if not begun:
+            self._begin()
         try:
             yield conn
         except BaseException:
@@ -751,7 +769,7 @@ class SQLiteStore:
         *,
         owner: str,
         parsed: ParsedFeed | None = None,
-        articles: Sequence[tuple[Article, Signature | None]] = (),
+        articles: Sequence[tuple[Article, Signature | bytes | None]] = (),
         error: Exception | None = None,
         window_days: int = 3,
         earlier: WriteSummary | None = None,
@@ -777,8 +795,21 @@ class SQLiteStore:
         of the write lock other worker processes wait for, instead of one per feed. Articles
         of a later fetch see those of an earlier one (story matching runs in order). A feed
         removed meanwhile is skipped (its summary is empty)."""
+        self._begin()
+        return self._record_fetches(fetches, owner)
+
+    def try_record_fetches(
+        self, fetches: Sequence[FetchWrite], *, owner: str
+    ) -> list[WriteSummary] | None:
+        """`record_fetches`, or None at once (nothing written) while another connection
+        holds the write lock."""
+        if not self._begin(wait=False):
+            return None
+        return self._record_fetches(fetches, owner)
+
+    def _record_fetches(self, fetches: Sequence[FetchWrite], owner: str) -> list[WriteSummary]:
         out = []
-        with self._tx() as tx:
+        with self._tx(begun=True) as tx:
             for w in fetches:
                 try:
                     done = self._record_fetch(
@@ -805,7 +836,7 @@ class SQLiteStore:
         *,
         owner: str,
         parsed: ParsedFeed | None = None,
-        articles: Sequence[tuple[Article, Signature | None]] = (),
+        articles: Sequence[tuple[Article, Signature | bytes | None]] = (),
         error: Exception | None = None,
         window_days: int = 3,
         earlier: WriteSummary | None = None,
@@ -862,7 +893,7 @@ class SQLiteStore:
     def record_articles(
         self,
         feed_url: str,
-        articles: Sequence[tuple[Article, Signature | None]],
+        articles: Sequence[tuple[Article, Signature | bytes | None]],
         *,
         window_days: int = 3,
     ) -> WriteSummary:
@@ -875,7 +906,7 @@ class SQLiteStore:
         self,
         tx: sqlite3.Connection,
         feed_url: str,
-        articles: Sequence[tuple[Article, Signature | None]],
+        articles: Sequence[tuple[Article, Signature | bytes | None]],
         window_days: int,
         now_s: str | None,
     ) -> WriteSummary:
@@ -985,7 +1016,7 @@ class SQLiteStore:
         self,
         tx: sqlite3.Connection,
         a: Article,
-        sig: Signature | None,
+        sig: Signature | bytes | None,
         window_days: int,
         known: _Known,
     ) -> tuple[str, int]:
@@ -1083,7 +1114,7 @@ class SQLiteStore:
         tx: sqlite3.Connection,
         a: Article,
         article_id: int,
-        sig: Signature | None,
+        sig: Signature | bytes | None,
         window_days: int,
         known: _Known,
     ) -> int:
@@ -1096,9 +1127,12 @@ class SQLiteStore:
         article be a candidate), and before a story is joined (its row and representative
         are read and updated). Only a shared key lets a queued article be found: the index
         rows are all `candidates` reads."""
-        from ingest.stories import CANDIDATES, band_keys, match, min_shared_keys
+        from ingest.stories import CANDIDATES, Signature, band_keys, match, min_shared_keys
         from storage import story_index
 
+        blob = None
+        if isinstance(sig, bytes):  # as the pipeline carries it (see `pipeline.signed`)
+            blob, sig = sig, Signature.from_bytes(sig)
         when = a.published_at or a.fetched_at
         found = None
         keys: list[int] = []
@@ -1130,8 +1164,8 @@ class SQLiteStore:
                 (now_s, story_id),
             )
             self._maybe_promote(tx, story_id, article_id, a)
-        if sig is not None:
-            known.new_index.append((article_id, story_id, when, sig, keys))
+        if sig is not None:  # queued serialized: a few hundred may wait for the batch
+            known.new_index.append((article_id, story_id, when, blob or sig.to_bytes(), keys))
             known.pending_keys.update(keys)
         return story_id
 
@@ -1208,7 +1242,7 @@ class SQLiteStore:
         result: FetchResult,
         decision: ScheduleDecision,
         parsed: ParsedFeed | None,
-        articles: Sequence[tuple[Article, Signature | None]],
+        articles: Sequence[tuple[Article, Signature | bytes | None]],
         error: Exception | None,
         now_s: str | None,
         owner: str,

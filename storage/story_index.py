@@ -26,8 +26,9 @@ from ingest.stories import Candidate, Signature, band_keys
 
 __all__ = ["IndexRow", "add", "add_many", "candidates", "ensure_schema", "remove"]
 
-#: what `add_many` indexes: (article_id, story_id, published_at, signature, its band keys)
-IndexRow = tuple[int, int, datetime | None, Signature, Sequence[int]]
+#: what `add_many` indexes: (article_id, story_id, published_at, signature -- or its bytes,
+#: `Signature.to_bytes` --, its band keys)
+IndexRow = tuple[int, int, datetime | None, Signature | bytes, Sequence[int]]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS story_sig (
@@ -141,11 +142,15 @@ def add(
     conn: sqlite3.Connection,
     article_id: int,
     story_id: int,
-    sig: Signature,
+    sig: Signature | bytes,
     published_at: datetime | None,
 ) -> None:
-    """Index an article (replacing what was indexed for the same id, e.g. a revision)."""
+    """Index an article (replacing what was indexed for the same id, e.g. a revision);
+    `sig` may be serialized (`Signature.to_bytes`)."""
     ts = _ts(published_at)
+    blob = sig if isinstance(sig, bytes) else sig.to_bytes()
+    if isinstance(sig, bytes):
+        sig = Signature.from_bytes(sig)
     try:
         old = conn.execute(
             "SELECT published_at, sig FROM story_sig WHERE article_id = ?", (article_id,)
@@ -155,7 +160,7 @@ def add(
         conn.execute(
             "INSERT OR REPLACE INTO story_sig (article_id, story_id, published_at, sig) "
             "VALUES (?, ?, ?, ?)",
-            (article_id, story_id, ts, sig.to_bytes()),
+            (article_id, story_id, ts, blob),
         )
         conn.executemany(
             "INSERT OR IGNORE INTO story_band (key, published_at, article_id) VALUES (?, ?, ?)",
@@ -189,7 +194,7 @@ def add_many(conn: sqlite3.Connection, rows: Sequence[IndexRow]) -> None:
         bands = []
         for aid, sid, when, sig, keys in rows:
             ts = _ts(when)
-            sigs.append((aid, sid, ts, sig.to_bytes()))
+            sigs.append((aid, sid, ts, sig if isinstance(sig, bytes) else sig.to_bytes()))
             bands += [(k, ts, aid) for k in keys]
         bands.sort()
         conn.executemany(

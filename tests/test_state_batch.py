@@ -5,6 +5,9 @@ was written."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -104,6 +107,7 @@ def test_a_batch_that_fails_to_write_fails_the_run_and_keeps_what_was_stored(
         raise StoreError("disk full (simulated)")
 
     monkeypatch.setattr(store, "record_fetches", broken)
+    monkeypatch.setattr(store, "try_record_fetches", broken)
     with pytest.raises(StoreError, match="disk full"):
         asyncio.run(run_once(store, _settings(), force=True))
     assert len(list(store.articles())) == before == 2
@@ -145,3 +149,70 @@ def test_record_fetches_skips_a_feed_removed_meanwhile(tmp_path: Path) -> None:
     assert store.get_feed(urls[0]) is None
     b = store.get_feed(urls[1])
     assert b is not None and b.last_http_status == 304 and b.last_fetched_at == NOW
+
+
+def _hold_write_lock(path: Path) -> sqlite3.Connection:
+    """Another writer (a second process would do the same): holds the write lock."""
+    other = sqlite3.connect(path, isolation_level=None, timeout=0, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+def _writes(store: SQLiteStore, urls: list[str]) -> list[FetchWrite]:
+    feeds = [store.get_feed(u) for u in urls]
+    return [
+        FetchWrite(f, ok_result(f.url, status=304, not_modified=True), decision())  # type: ignore[union-attr,arg-type]
+        for f in feeds
+    ]
+
+
+def test_try_record_fetches_gives_way_at_once_to_another_writer(tmp_path: Path) -> None:
+    """While another connection holds the write lock, `try_record_fetches` returns None at
+    once and writes nothing (no busy-handler sleeps); a plain `record_fetches` afterwards
+    still waits for the lock (the busy timeout is back), and both write once it is free."""
+    path = tmp_path / "t.db"
+    store = SQLiteStore(path)
+    urls = [f"https://s{i}.example/feed" for i in range(3)]
+    for url in urls:
+        store.add_feed(FeedSpec(url=url))
+    other = _hold_write_lock(path)
+    t0 = time.monotonic()
+    assert store.try_record_fetches(_writes(store, urls[:1]), owner="me") is None
+    assert time.monotonic() - t0 < 5  # the busy timeout is 30 s
+    assert store.get_feed(urls[0]).last_http_status is None  # type: ignore[union-attr]
+
+    threading.Timer(0.3, other.commit).start()  # the other writer finishes a moment later
+    out = store.record_fetches(_writes(store, urls[1:2]), owner="me")  # waits, then writes
+    assert [s.feed_url for s in out] == urls[1:2]
+    out2 = store.try_record_fetches(_writes(store, [urls[0], urls[2]]), owner="me")
+    assert out2 is not None and [s.feed_url for s in out2] == [urls[0], urls[2]]
+    assert all(store.get_feed(u).last_http_status == 304 for u in urls)  # type: ignore[union-attr]
+    other.close()
+
+
+def test_a_full_batch_keeps_growing_while_another_process_writes(tmp_path: Path) -> None:
+    """A batch that is full but finds the write lock taken stays queued (this process goes
+    on with its other feeds) and is written by the next attempt once the lock is free;
+    every feed gets its outcome."""
+    path = tmp_path / "t.db"
+    store = SQLiteStore(path)
+    urls = [f"https://s{i}.example/feed" for i in range(STATE_BATCH + 1)]
+    for url in urls:
+        store.add_feed(FeedSpec(url=url))
+    writes = _writes(store, urls)
+    other = _hold_write_lock(path)
+
+    async def main() -> list[str]:
+        batch = pipeline._WriteBatch(store, "me", {"store": 0.0})
+        batch.active = 100  # other feeds are in flight: nobody forces the write
+        tasks = [asyncio.create_task(batch.write(w)) for w in writes[:STATE_BATCH]]
+        await asyncio.sleep(0.05)
+        assert len(batch.items) == STATE_BATCH  # full, tried, and still queued
+        assert not any(t.done() for t in tasks)
+        other.commit()
+        tasks.append(asyncio.create_task(batch.write(writes[STATE_BATCH])))  # tries again
+        return [s.feed_url for s in await asyncio.gather(*tasks)]
+
+    assert asyncio.run(main()) == urls
+    assert all(store.get_feed(u).last_http_status == 304 for u in urls)  # type: ignore[union-attr]
+    other.close()
