@@ -40,11 +40,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import brotli
 import httpcore
-import httpx
 import xxhash
 
 from .errors import (
@@ -60,7 +59,7 @@ from .errors import (
     TimeoutError_,
     TooLargeError,
 )
-from .http11 import Response, open_response
+from .http11 import Response, Target, open_response, target
 from .models import Feed, FetchResult
 from .netguard import AddressBlockedError, GuardedBackend
 from .settings import Settings
@@ -481,19 +480,20 @@ class Fetcher:
         current = url
         while True:
             try:
-                target = httpx.URL(current)
-            except httpx.InvalidURL as exc:
-                raise FetchError(url, f"invalid URL {current!r}: {exc}") from None
-            if target.scheme not in ("http", "https") or not target.host:
+                dest = target(current)
+            except ValueError as exc:
+                why = f"invalid URL {current!r}: {exc}"
+                raise (FetchError if current == url else RedirectError)(url, why) from None
+            if dest.scheme not in ("http", "https"):
                 if current == url:
                     raise FetchError(url, "not an http(s) URL with a host")
                 raise RedirectError(url, f"redirected to an unfetchable URL {current!r}")
             t_hop = time.monotonic()
-            async with self._gate.slot(target.host) as waited:
+            async with self._gate.slot(dest.host) as waited:
                 try:
                     async with asyncio.timeout(budget):
                         status, reason, hdrs, body, nread, location = await self._hop(
-                            backend, target, headers, url
+                            backend, dest, headers, url
                         )
                 except TimeoutError:
                     raise TimeoutError_(
@@ -505,10 +505,10 @@ class Fetcher:
             if status not in _REDIRECTS or location is None:
                 return _Final(current, status, reason, hdrs, body, permanent, nread)
             try:
-                nxt = str(target.join(location))
-            except httpx.InvalidURL:
+                nxt = urljoin(current, location)
+            except ValueError:
                 raise RedirectError(url, f"redirected to an invalid URL {location!r}") from None
-            if urlsplit(nxt).scheme not in ("http", "https"):
+            if urlsplit(nxt).scheme.lower() not in ("http", "https"):
                 raise RedirectError(url, f"redirected to an unfetchable URL {location!r}")
             if nxt in seen:
                 chain = " -> ".join([*seen[seen.index(nxt) :], nxt])
@@ -527,7 +527,7 @@ class Fetcher:
     async def _hop(
         self,
         backend: GuardedBackend,
-        target: httpx.URL,
+        dest: Target,
         headers: dict[str, str],
         url: str,
     ) -> tuple[int, str, dict[str, str], bytes | None, int, str | None]:
@@ -536,12 +536,12 @@ class Fetcher:
         try:
             resp = await open_response(
                 backend,
-                scheme=target.scheme,
-                host=target.raw_host.decode("ascii"),
-                port=target.port or (443 if target.scheme == "https" else 80),
-                target=target.raw_path,
+                scheme=dest.scheme,
+                host=dest.host,
+                port=dest.port,
+                target=dest.path,
                 headers=[
-                    (b"Host", target.netloc),  # host[:port], IDNA-encoded, as httpx sends it
+                    (b"Host", dest.netloc),  # host[:port], IDNA-encoded
                     *self._base_headers,
                     *((k.encode(), v.encode("latin-1", "replace")) for k, v in headers.items()),
                 ],
@@ -568,11 +568,11 @@ class Fetcher:
             ) from None
         except httpcore.ConnectTimeout:
             raise TimeoutError_(
-                url, f"connect timeout ({s.connect_timeout_s:g} s) to {target.host}"
+                url, f"connect timeout ({s.connect_timeout_s:g} s) to {dest.host}"
             ) from None
         except (httpcore.ReadTimeout, httpcore.WriteTimeout):
             raise TimeoutError_(
-                url, f"read timeout: {target.host} sent nothing for {s.read_timeout_s:g} s"
+                url, f"read timeout: {dest.host} sent nothing for {s.read_timeout_s:g} s"
             ) from None
         except (
             httpcore.NetworkError,
@@ -581,7 +581,7 @@ class Fetcher:
             httpcore.ProxyError,
         ) as exc:
             why = str(exc) or type(exc).__name__
-            raise NetworkError(url, f"{type(exc).__name__} from {target.host}: {why}") from None
+            raise NetworkError(url, f"{type(exc).__name__} from {dest.host}: {why}") from None
 
     async def _read(
         self, resp: Response, hdrs: dict[str, str], url: str, sniff_only: bool

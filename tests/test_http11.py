@@ -9,9 +9,11 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from feedserver import FeedServer
 
 from ingest.errors import NetworkError
 from ingest.fetch import Fetcher
+from ingest.http11 import target
 from ingest.models import Feed, FetchResult
 from ingest.settings import Settings
 
@@ -117,3 +119,77 @@ def test_broken_answers_are_named_network_errors(
     r = _fetch(server.port)
     assert isinstance(r.error, NetworkError), r
     assert why in str(r.error) and f"127.0.0.1:{server.port}/feed.xml" in str(r.error)
+
+
+# --------------------------------------------------------------------------- request targets
+
+AS_HTTPX = [
+    "http://127.1.0.3:18080/feeds/1.xml",
+    "http://A.Example:80/a b?q=1 2#fragment",
+    "https://bücher.example/ä?x=ü",
+    "http://[::1]:8080/x",
+    "http://[2001:DB8::1]/feed",
+    "http://a.example",
+    "http://a.example?",
+    "http://a.example/%7e%20{}",
+    "http://a.example/path/?a=1&b=%2F",
+    "http://a.example:8080",
+    "http://user:secret@a.example/feed",
+    "https://news.example/rss?category=world&lang=en",
+    "http://a.example/caf%C3%A9/é",
+]
+
+
+@pytest.mark.parametrize("url", AS_HTTPX)
+def test_request_target_is_what_httpx_sent(url: str) -> None:
+    """`target` replaced httpx.URL in the fetcher: same host, port, request target and
+    Host header for the URLs feeds use."""
+    import httpx
+
+    ours, ref = target(url), httpx.URL(url)
+    assert ours.scheme == ref.scheme
+    assert ours.host == ref.raw_host.decode("ascii").lower()  # host names ignore case
+    assert ours.port == (ref.port or {"http": 80, "https": 443}[ref.scheme])
+    assert ours.path == ref.raw_path
+    assert ours.netloc == ref.netloc.lower()
+
+
+def test_request_target_leaves_out_the_default_port() -> None:
+    assert target("https://a.example:443/p").netloc == b"a.example"
+    assert target("http://a.example:443/p").netloc == b"a.example:443"
+    assert target("HTTP://A.EXAMPLE/").scheme == "http"
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http:///nohost", "no host"),
+        ("http://exa mple.example/", "invalid host"),
+        ("http://a.example:99999/", "invalid port"),
+        ("http://a.example:x/", "invalid port"),
+        ("http://a.example:0/", "invalid port"),
+        ("http://[::1", "IPv6"),
+        ("http://[fe80::zz]/", "IPv6"),
+        ("http://bad\u3002\u3002host.example/", "invalid international host"),
+    ],
+)
+def test_request_target_refuses_what_no_server_could_be(url: str, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        target(url)
+
+
+def test_a_feed_url_with_spaces_and_accents_is_requested_encoded(
+    feed_server: FeedServer,
+) -> None:
+    """What reaches the server is the percent-encoded path (and the Host header)."""
+    feed_server.route("/caf%C3%A9%20feed.xml", body=b"<rss/>")
+    url = feed_server.url("/café feed.xml")
+
+    async def go() -> FetchResult:
+        async with Fetcher(Settings(allow_private_networks=True, per_host_delay_s=0)) as f:
+            return await f.fetch(Feed(url=url))
+
+    assert asyncio.run(go()).error is None
+    got = feed_server.requests[-1]
+    assert got.path == "/caf%C3%A9%20feed.xml"
+    assert got.headers["host"] == feed_server.base_url.removeprefix("http://")
