@@ -12,8 +12,10 @@ import signal
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from storage import lease_owner
+
 from .logs import log_fetch
-from .pipeline import FeedOutcome, run_once, run_owner
+from .pipeline import FeedOutcome, run_once
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -70,7 +72,7 @@ async def _main(
         running.add(task)
         try:
             if not stop.is_set():
-                await run_once(store, settings, owner=run_owner(), stop=stop, on_outcome=observe)
+                await run_once(store, settings, owner=lease_owner(), stop=stop, on_outcome=observe)
             if metrics is not None:
                 now = datetime.now(UTC)
                 due = store.next_due_at()

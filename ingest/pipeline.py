@@ -18,8 +18,6 @@ import asyncio
 import dataclasses
 import functools
 import logging
-import os
-import socket
 import time
 import traceback
 import uuid
@@ -28,6 +26,8 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from storage import lease_owner
 
 from .errors import FeedError, ParseError
 from .models import (
@@ -54,19 +54,12 @@ __all__ = [
     "process_body",
     "process_feed",
     "run_once",
-    "run_owner",
     "run_pass",
 ]
 
 log = logging.getLogger("ingest")
 STAGES = ("fetch", "parse", "normalize", "dedupe", "store")
 FULL_TEXT_MIN_WORDS = 150  # below this, an opted-in feed's article gets its page extracted
-
-
-def run_owner(run: str | None = None) -> str:
-    """A lease owner id unique to this process: "host:pid:run". Worker processes of one run
-    share `run`, so a feed is done once per run whichever worker claims it."""
-    return f"{socket.gethostname()}:{os.getpid()}:{run or uuid.uuid4().hex[:12]}"
 
 
 @dataclass(slots=True)
@@ -474,7 +467,7 @@ async def run_once(
     """
     from .fetch import Fetcher
 
-    owner = owner or run_owner()
+    owner = owner or lease_owner()
     report = RunReport()
     started_ms = started_ms or int(time.time() * 1000)
     t0 = time.perf_counter()
@@ -582,7 +575,7 @@ def _one_process(
                 settings,
                 force=force,
                 urls=urls,
-                owner=run_owner(run),
+                owner=lease_owner(run),
                 on_outcome=log_fetch if log_outcomes else None,
                 started_ms=started_ms,
             )

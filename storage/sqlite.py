@@ -20,8 +20,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import os
-import socket
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -45,6 +43,7 @@ from ingest.models import (
     WriteSummary,
 )
 from ingest.timeutil import from_iso, to_iso
+from storage import dead_owner, run_token
 
 if TYPE_CHECKING:
     from ingest.settings import FeedSpec
@@ -326,22 +325,6 @@ def _options_from_json(text: str) -> FeedOptions:
         if key in data:
             data[key] = tuple(FilterRule(**rule) for rule in data[key])
     return FeedOptions(**data)
-
-
-def run_token(owner: str) -> str:
-    """Lease owners are "host:pid:run": every worker process of one run shares the run part,
-    so a feed is done once per run however many workers claim feeds."""
-    return owner.rsplit(":", 1)[-1]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _outlet(url: str | None) -> str | None:
@@ -706,7 +689,6 @@ class SQLiteStore:
     def _expire_dead_leases(tx: sqlite3.Connection, now_s: str | None) -> None:
         """A lease held by a process of this host that no longer exists (a run killed with
         SIGKILL) is void at once, instead of blocking its feeds until it expires."""
-        host = socket.gethostname()
         owners = [
             r[0]
             for r in tx.execute(
@@ -716,14 +698,11 @@ class SQLiteStore:
             )
         ]
         for owner in owners:
-            parts = str(owner).split(":")
-            if len(parts) == 3 and parts[0] == host and parts[1].isdigit():
-                pid = int(parts[1])
-                if pid != os.getpid() and not _alive(pid):
-                    tx.execute(
-                        "UPDATE feeds SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?",
-                        (owner,),
-                    )
+            if dead_owner(str(owner)):
+                tx.execute(
+                    "UPDATE feeds SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?",
+                    (owner,),
+                )
 
     def release(self, owner: str, urls: Sequence[str]) -> None:
         if not urls:
