@@ -304,25 +304,25 @@ class _WriteBatch:
         items, waiters = self.items, self.waiters
         t0 = time.perf_counter()
         try:
-            if wait:
-                summaries = self.store.record_fetches(items, owner=self.owner)
-            else:
-                maybe = self.store.try_record_fetches(items, owner=self.owner)
-                if maybe is None:
-                    return  # another process is writing: the batch waits for a later call
-                summaries = maybe
+            write = self.store.record_fetches if wait else self.store.try_record_fetches
+            summaries: list[WriteSummary] | Exception | None = write(items, owner=self.owner)
         except Exception as exc:  # a store failure: every feed of the batch reports it
-            self.items, self.waiters, self.articles = [], [], 0
-            for waiter in waiters:
-                if not waiter.done():  # (a feed cancelled meanwhile no longer waits)
-                    waiter.set_exception(exc)
-            return
+            summaries = exc
         finally:
             self.stage_s["store"] += time.perf_counter() - t0
+        if summaries is None:
+            return  # another process is writing: the batch waits for a later call
         self.items, self.waiters, self.articles = [], [], 0
-        for waiter, summary in zip(waiters, summaries, strict=True):
-            if not waiter.done():
-                waiter.set_result(summary)
+        outcomes: Sequence[WriteSummary | Exception] = (
+            [summaries] * len(waiters) if isinstance(summaries, Exception) else summaries
+        )
+        for waiter, outcome in zip(waiters, outcomes, strict=True):
+            if waiter.done():  # (a feed cancelled meanwhile no longer waits)
+                continue
+            if isinstance(outcome, Exception):
+                waiter.set_exception(outcome)
+            else:
+                waiter.set_result(outcome)
 
 
 STATE_BATCH = 25

@@ -218,6 +218,13 @@ class Signature:
         a, b, c, d = ns, ns + nl, ns + nl + na, ns + nl + na + nt
         return cls(n_body, values[:a], values[a:b], values[b:c], values[c:d], values[d:])
 
+    @classmethod
+    def with_bytes(cls, sig: Signature | bytes) -> tuple[Signature, bytes]:
+        """`sig` and its serialized form, whichever of the two it is given as."""
+        if isinstance(sig, bytes):
+            return cls.from_bytes(sig), sig
+        return sig, sig.to_bytes()
+
     @staticmethod
     def valid_bytes(data: bytes) -> bool:
         """Whether :meth:`from_bytes` would accept `data` (header and size only: cheap)."""

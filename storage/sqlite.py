@@ -1109,9 +1109,9 @@ class SQLiteStore:
         from ingest.stories import CANDIDATES, Signature, band_keys, match, min_shared_keys
         from storage import story_index
 
-        blob = None
-        if isinstance(sig, bytes):  # as the pipeline carries it (see `pipeline.signed`)
-            blob, sig = sig, Signature.from_bytes(sig)
+        blob = b""
+        if sig is not None:  # serialized, as the pipeline carries it (see `pipeline.signed`)
+            sig, blob = Signature.with_bytes(sig)
         when = a.published_at or a.fetched_at
         found = None
         keys: list[int] = []
@@ -1144,7 +1144,7 @@ class SQLiteStore:
             )
             self._maybe_promote(tx, story_id, article_id, a)
         if sig is not None:  # queued serialized: a few hundred may wait for the batch
-            known.new_index.append((article_id, story_id, when, blob or sig.to_bytes(), keys))
+            known.new_index.append((article_id, story_id, when, blob, keys))
             known.pending_keys.update(keys)
         return story_id
 

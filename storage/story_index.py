@@ -148,9 +148,7 @@ def add(
     """Index an article (replacing what was indexed for the same id, e.g. a revision);
     `sig` may be serialized (`Signature.to_bytes`)."""
     ts = _ts(published_at)
-    blob = sig if isinstance(sig, bytes) else sig.to_bytes()
-    if isinstance(sig, bytes):
-        sig = Signature.from_bytes(sig)
+    sig, blob = Signature.with_bytes(sig)
     try:
         old = conn.execute(
             "SELECT published_at, sig FROM story_sig WHERE article_id = ?", (article_id,)
