@@ -462,7 +462,9 @@ class SQLiteStore:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            if not wait and exc.sqlite_errorcode == sqlite3.SQLITE_BUSY:
+            if (
+                not wait and exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+            ):  # (extended codes too)
                 return False
             raise StoreError(f"{self.path}: database is busy: {exc}") from exc
         finally:
