@@ -29,6 +29,7 @@ TABLES = (
     "story_links",
     "story_sig",
     "story_band",
+    "story_band_new",
     "filtered",
     "sqlite_sequence",
 )

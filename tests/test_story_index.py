@@ -10,10 +10,19 @@ from pathlib import Path
 import pytest
 from test_stories import BRIDGE, FERRY, FERRY_OTHER, GALE  # tests/ is on sys.path (see conftest)
 
-from ingest.stories import band_keys, match, signature
+from ingest.stories import Candidate, Signature, band_keys, match, signature
 from storage import story_index
 
 T0 = datetime(2024, 5, 1, 12, tzinfo=UTC)
+
+
+def band_rows(conn: sqlite3.Connection, article_id: int | None = None) -> int:
+    """Band rows in both levels of the index (of one article, or all)."""
+    where = "" if article_id is None else f" WHERE article_id = {int(article_id)}"
+    return sum(
+        conn.execute(f"SELECT count(*) FROM {t}{where}").fetchone()[0]
+        for t in ("story_band", "story_band_new")
+    )
 
 
 @pytest.fixture
@@ -62,7 +71,7 @@ def test_limit_and_deterministic_order(conn: sqlite3.Connection) -> None:
 def test_re_adding_replaces_old_keys(conn: sqlite3.Connection) -> None:
     story_index.add(conn, 1, 1, signature("Ferry", FERRY), T0)
     story_index.add(conn, 1, 7, signature("Bridge", BRIDGE), T0)  # a revision, another story
-    n_keys = conn.execute("SELECT count(*) FROM story_band WHERE article_id = 1").fetchone()[0]
+    n_keys = band_rows(conn, 1)
     assert n_keys == len(band_keys(signature("Bridge", BRIDGE)))
     ferry_keys = band_keys(signature("Ferry", FERRY))[:20]
     assert story_index.candidates(conn, ferry_keys, None) == []
@@ -76,7 +85,7 @@ def test_remove(conn: sqlite3.Connection) -> None:
     story_index.remove(conn, 1)
     story_index.remove(conn, 1)  # absent: no error
     assert story_index.candidates(conn, band_keys(sig), None) == []
-    assert conn.execute("SELECT count(*) FROM story_band").fetchone()[0] == 0
+    assert band_rows(conn) == 0
 
 
 def test_caller_owns_the_transaction(tmp_path: Path) -> None:
@@ -111,10 +120,10 @@ def test_rows_of_another_signature_version_are_skipped_and_replaced(
     assert story_index.candidates(conn, band_keys(sig), None) == []  # skipped, no error
     story_index.add(conn, 1, 1, sig, T0)  # re-indexing drops the old rows by article id
     assert [c.article_id for c in story_index.candidates(conn, band_keys(sig), None)] == [1]
-    n = conn.execute("SELECT count(*) FROM story_band WHERE article_id = 1").fetchone()[0]
+    n = band_rows(conn, 1)
     assert n == len(band_keys(sig))
     story_index.remove(conn, 1)
-    assert conn.execute("SELECT count(*) FROM story_band").fetchone()[0] == 0
+    assert band_rows(conn) == 0
 
 
 def test_candidates_carry_shared_key_counts_and_undecoded_signatures(
@@ -190,3 +199,95 @@ def test_a_headline_sharing_only_commoner_names_is_found(conn: sqlite3.Connectio
     assert [c.article_id for c in found] == [1]
     m = match(sig, found, published_at=T0 + timedelta(minutes=5))
     assert m is not None and (m.story_id, m.level) == (1, "event")
+
+
+# --- the two levels (story_band_new, merged into story_band) ---------------------------------
+
+
+def _corpus() -> list[tuple[int, Signature, datetime]]:
+    """40 articles: copies of three texts and their variants, published over two days in an
+    order unrelated to their ids, so posting lists interleave by time across both levels."""
+    texts = [FERRY, BRIDGE, FERRY_OTHER]
+    out = []
+    for aid in range(1, 41):
+        body = texts[aid % 3] + (" Update." * (aid % 4))
+        when = T0 + timedelta(hours=(aid * 17) % 48)
+        out.append((aid, signature(f"Report {aid % 3}", body), when))
+    return out
+
+
+def _lookups(conn: sqlite3.Connection) -> list[list[Candidate]]:
+    sigs = [signature("Ferry runs aground", FERRY), signature("Bridge", BRIDGE)]
+    return [
+        story_index.candidates(conn, band_keys(s), since, limit=50)
+        for s in sigs
+        for since in (None, T0 + timedelta(hours=20))
+    ]
+
+
+def test_merge_moves_rows_without_changing_any_lookup(conn: sqlite3.Connection) -> None:
+    for aid, sig, when in _corpus()[:25]:
+        story_index.add(conn, aid, aid, sig, when)
+    story_index.merge(conn)
+    for aid, sig, when in _corpus()[25:]:
+        story_index.add(conn, aid, aid, sig, when)
+    split = _lookups(conn)  # posting lists split over both levels
+    assert conn.execute("SELECT count(*) FROM story_band").fetchone()[0] > 0
+    assert conn.execute("SELECT count(*) FROM story_band_new").fetchone()[0] > 0
+    story_index.merge(conn)
+    assert conn.execute("SELECT count(*) FROM story_band_new").fetchone()[0] == 0
+    assert _lookups(conn) == split
+    # and both equal what a single level gives (every posting list longer than the cut)
+    assert max(len(c) for c in split) > story_index.POSTINGS_PER_KEY // 2
+    assert all(split)
+
+
+def test_lookups_read_both_levels_like_one_table(tmp_path: Path) -> None:
+    """The same articles indexed with merges at random points and never merged give the
+    same candidates, in the same order, including the newest-first cut of long posting
+    lists (POSTINGS_PER_KEY) when a list spans both levels."""
+    dbs = []
+    for name, merge_at in (("one", set()), ("two", {7, 19, 20, 33})):
+        c = sqlite3.connect(tmp_path / f"{name}.db")
+        story_index.ensure_schema(c)
+        for aid, sig, when in _corpus():
+            story_index.add(c, aid, aid, sig, when)
+            if aid in merge_at:
+                story_index.merge(c)
+        dbs.append(c)
+    one, two = dbs
+    assert one.execute("SELECT count(*) FROM story_band").fetchone()[0] == 0  # never merged
+    assert band_rows(one) == band_rows(two)
+    assert _lookups(one) == _lookups(two)
+
+
+def test_the_small_level_is_merged_when_full(
+    conn: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = _corpus()
+    three = sum(len(band_keys(sig)) for _, sig, _ in corpus[:3])
+    monkeypatch.setattr(story_index, "MERGE_ROWS", three + 1)
+    story_index.add_many(
+        conn, [(aid, aid, when, sig, band_keys(sig)) for aid, sig, when in corpus[:3]]
+    )
+    n_new = conn.execute("SELECT count(*) FROM story_band_new").fetchone()[0]
+    assert n_new == three and conn.execute("SELECT count(*) FROM story_band").fetchone()[0] == 0
+    story_index.add(conn, 4, 4, corpus[3][1], corpus[3][2])
+    # the counter passed MERGE_ROWS: everything moved into the big level
+    assert conn.execute("SELECT count(*) FROM story_band_new").fetchone()[0] == 0
+    assert band_rows(conn) == n_new + len(band_keys(corpus[3][1]))
+    (count,) = conn.execute("SELECT value FROM story_index_meta WHERE name = 'new_rows'").fetchone()
+    assert count == 0
+
+
+def test_remove_and_revision_reach_both_levels(conn: sqlite3.Connection) -> None:
+    ferry, bridge = signature("Ferry runs aground", FERRY), signature("Bridge", BRIDGE)
+    story_index.add(conn, 1, 1, ferry, T0)
+    story_index.merge(conn)
+    story_index.add(conn, 2, 2, ferry, T0)
+    story_index.add(conn, 1, 1, bridge, T0)  # a revision of a merged article
+    assert band_rows(conn, 1) == len(band_keys(bridge))
+    assert [c.article_id for c in story_index.candidates(conn, band_keys(ferry), None)] == [2]
+    story_index.remove(conn, 1)
+    story_index.remove(conn, 2)
+    assert band_rows(conn) == 0

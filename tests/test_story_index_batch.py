@@ -18,7 +18,10 @@ Row = tuple[int, int, datetime | None, Signature]
 def _tables(conn: sqlite3.Connection) -> tuple[list[tuple[object, ...]], ...]:
     return (
         conn.execute("SELECT * FROM story_sig ORDER BY article_id").fetchall(),
-        conn.execute("SELECT * FROM story_band ORDER BY key, published_at, article_id").fetchall(),
+        conn.execute(
+            "SELECT * FROM story_band UNION ALL SELECT * FROM story_band_new"
+            " ORDER BY key, published_at, article_id"
+        ).fetchall(),
     )
 
 
