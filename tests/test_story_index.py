@@ -291,3 +291,22 @@ def test_remove_and_revision_reach_both_levels(conn: sqlite3.Connection) -> None
     story_index.remove(conn, 1)
     story_index.remove(conn, 2)
     assert band_rows(conn) == 0
+
+
+def test_an_index_of_the_previous_release_gains_the_small_level(tmp_path: Path) -> None:
+    """A database written before the two levels (story_sig and story_band only) is read as
+    it is and indexes new articles once `ensure_schema` (run by the store on open) adds
+    the small level."""
+    c = sqlite3.connect(tmp_path / "old.db")
+    story_index.ensure_schema(c)
+    old = signature("Ferry runs aground", FERRY)
+    story_index.add(c, 1, 1, old, T0)
+    story_index.merge(c)  # all its rows in story_band, as the previous release wrote them
+    c.execute("DROP TABLE story_band_new")
+    c.execute("DROP TABLE story_index_meta")
+    c.commit()
+    story_index.ensure_schema(c)
+    story_index.add(c, 2, 2, signature("Bridge", BRIDGE), T0)
+    assert [x.article_id for x in story_index.candidates(c, band_keys(old), None)] == [1]
+    assert c.execute("SELECT count(*) FROM story_band_new").fetchone()[0] > 0
+    c.close()
