@@ -7,7 +7,7 @@ functions never commit.  Tables:
     story_band(key, published_at, article_id) PRIMARY KEY (key, published_at, article_id)
         WITHOUT ROWID                                                -- one row per band key
     story_band_new(...)                                              -- the same, recent rows
-    story_index_meta(name PK, value)                                 -- rows in story_band_new
+    story_index_meta(name PK, value)         -- 'new_rows': band rows added since the last merge
 
 A lookup is one range scan of the clustered primary key per band key, bounded by the time
 window, so its cost depends on how many articles share a band in the window, not on how many
@@ -260,15 +260,16 @@ def merge(conn: sqlite3.Connection) -> None:
 
 
 def _remove_bands(conn: sqlite3.Connection, article_id: int, ts: int, blob: bytes) -> None:
+    """Delete an article's band rows from both levels (it is in one of them)."""
     sig = _decode(blob)
+    rows = None if sig is None else [(k, ts, article_id) for k in band_keys(sig)]
     for table in ("story_band", "story_band_new"):
-        if sig is None:  # another signature version: its keys are unknown, so scan for them
+        if rows is None:  # another signature version: its keys are unknown, so scan for them
             conn.execute(f"DELETE FROM {table} WHERE article_id = ?", (article_id,))
-            continue
-        conn.executemany(
-            f"DELETE FROM {table} WHERE key = ? AND published_at = ? AND article_id = ?",
-            [(k, ts, article_id) for k in band_keys(sig)],
-        )
+        else:
+            conn.executemany(
+                f"DELETE FROM {table} WHERE key = ? AND published_at = ? AND article_id = ?", rows
+            )
 
 
 def remove(conn: sqlite3.Connection, article_id: int) -> None:
