@@ -284,6 +284,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX feeds_claim ON feeds(next_poll_at, url) WHERE status IN ('ok', 'error');
     CREATE INDEX feeds_leased ON feeds(lease_until) WHERE lease_owner IS NOT NULL
     """,
+    # 4: the story index in two levels (`storage.story_index`: story_band_new, created with
+    # the index's other tables by `story_index.ensure_schema` on every open). The number is
+    # the change: a release before it reads story_band only and would miss the newest
+    # articles' candidates, so it must refuse the file ("newer than this program")
+    """
+    -- no statement
+    """,
 )
 # a story's representative: its earliest full-text article (>= FULL_TEXT_WORDS words), else
 # its earliest article; ties to the lower id (in SQL over `stories`; `_maybe_promote` applies

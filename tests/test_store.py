@@ -67,6 +67,26 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         SQLiteStore(path)
 
 
+def test_a_version_3_database_gains_the_two_level_story_index(tmp_path: Path) -> None:
+    """A file of the release before the two-level story index (schema 3: story_band only)
+    is moved to the current version, which a release that would not read the small level
+    refuses, and gets the small level's tables."""
+    path = tmp_path / "t.db"
+    SQLiteStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        """DROP TABLE story_band_new;
+           DROP TABLE story_index_meta;
+           PRAGMA user_version = 3;"""
+    )
+    conn.close()
+    store = SQLiteStore(path)
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 4
+    tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"story_band", "story_band_new", "story_index_meta"} <= tables
+    store.close()
+
+
 def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "t.db"
     path.write_bytes(b"this is not sqlite" * 100)
