@@ -133,6 +133,13 @@ class Store(Protocol):
         the release of the lease. `earlier`: chunks already written by `record_articles`."""
         ...
 
+    def prepare(self, fetch: FetchWrite) -> FetchWrite:
+        """`fetch` with the CPU-only part of its write done (row values, index keys), to be
+        passed to `record_fetches` / `try_record_fetches` instead: callers do it before
+        they queue for the write lock, so that concurrent writers do it in parallel. The
+        prepared form is private to the store that made it."""
+        ...
+
     def record_fetches(self, fetches: Sequence[FetchWrite], *, owner: str) -> list[WriteSummary]:
         """Several fetches' outcomes (feed state and articles) in one transaction, in order;
         a feed removed meanwhile is skipped."""

@@ -419,6 +419,16 @@ class _Known:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """An article's write work that needs no database, done before the write lock
+    (`SQLiteStore.prepare`): its row values and its story signature's index keys."""
+
+    values: tuple[Any, ...]  # `_article_values`
+    blob: bytes  # the serialized signature; b"" for none
+    keys: tuple[int, ...]  # `band_keys` of that signature
+
+
 class _FeedRemovedError(StoreError):
     """The feed's row went away while it was being fetched (`feeds remove` meanwhile)."""
 
@@ -795,6 +805,26 @@ class SQLiteStore:
             return None
         return self._record_fetches(fetches, owner)
 
+    def prepare(self, fetch: FetchWrite) -> FetchWrite:
+        """`fetch` with each kept article's row values and story-index keys computed (pure
+        CPU: ~20 us an article that a writer would otherwise spend holding the lock)."""
+        if not fetch.articles:
+            return fetch
+        from ingest.stories import Signature, band_keys
+
+        out: list[tuple[Article, Any]] = []
+        for a, sig in fetch.articles:
+            if a.filtered or isinstance(sig, _Prepared):
+                out.append((a, sig))
+                continue
+            blob: bytes = b""
+            keys: tuple[int, ...] = ()
+            if sig is not None:
+                decoded, blob = Signature.with_bytes(sig)
+                keys = tuple(band_keys(decoded))
+            out.append((a, _Prepared(self._article_values(a), blob, keys)))
+        return dataclasses.replace(fetch, articles=out)
+
     def _record_fetches(self, fetches: Sequence[FetchWrite], owner: str) -> list[WriteSummary]:
         out = []
         with self._tx(begun=True) as tx:
@@ -1004,7 +1034,7 @@ class SQLiteStore:
         self,
         tx: sqlite3.Connection,
         a: Article,
-        sig: Signature | bytes | None,
+        sig: Signature | bytes | _Prepared | None,
         window_days: int,
         known: _Known,
     ) -> tuple[str, int]:
@@ -1070,7 +1100,8 @@ class SQLiteStore:
         article_id = known.next_id
         known.next_id += 1
         story_id = self._assign_story(tx, a, article_id, sig, window_days, known)
-        known.new_articles.append((*self._article_values(a), now_s, article_id, story_id))
+        row = sig.values if isinstance(sig, _Prepared) else self._article_values(a)
+        known.new_articles.append((*row, now_s, article_id, story_id))
         if not self._DEFER_WRITES:
             known.write_pending(tx)
         known.add_source(a, article_id, now_s)
@@ -1102,7 +1133,7 @@ class SQLiteStore:
         tx: sqlite3.Connection,
         a: Article,
         article_id: int,
-        sig: Signature | bytes | None,
+        sig: Signature | bytes | _Prepared | None,
         window_days: int,
         known: _Known,
     ) -> int:
@@ -1119,17 +1150,20 @@ class SQLiteStore:
         from storage import story_index
 
         blob = b""
-        if sig is not None:  # serialized, as the pipeline carries it (see `pipeline.signed`)
+        keys: Sequence[int] = ()
+        if isinstance(sig, _Prepared):  # keys computed before the write lock (`prepare`)
+            blob, keys = sig.blob, sig.keys
+            sig = Signature.from_bytes(blob) if blob else None
+        elif sig is not None:  # serialized, as the pipeline carries it (see `pipeline.signed`)
             sig, blob = Signature.with_bytes(sig)
+            keys = band_keys(sig)
         when = a.published_at or a.fetched_at
         found = None
-        keys: list[int] = []
         if sig is not None:
             try:
                 since: datetime | None = when - timedelta(days=window_days)
             except OverflowError:  # a date in year 1
                 since = None
-            keys = band_keys(sig)
             if not known.pending_keys.isdisjoint(keys):
                 known.write_index(tx)
             cands = story_index.candidates(tx, keys, since, CANDIDATES, min_shared_keys(sig))

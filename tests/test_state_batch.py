@@ -216,3 +216,31 @@ def test_a_full_batch_keeps_growing_while_another_process_writes(tmp_path: Path)
     assert asyncio.run(main()) == urls
     assert all(store.get_feed(u).last_http_status == 304 for u in urls)  # type: ignore[union-attr]
     other.close()
+
+
+def test_articles_are_prepared_before_they_queue_for_the_write_lock(
+    feed_server: FeedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pipeline has the store do each write's database-free work (`Store.prepare`)
+    as it queues the write, so two workers do it at once instead of in turn under the
+    lock: what reaches the store is already prepared."""
+    from storage.sqlite import _Prepared
+
+    store = SQLiteStore(tmp_path / "t.db")
+    for i in range(3):
+        body = rss(
+            f"F{i}", f"https://f{i}.example/", make_items(i, 4, site=f"https://f{i}.example")
+        )
+        store.add_feed(FeedSpec(url=feed_server.route(f"/f{i}.xml", body=body)))
+    seen: list[object] = []
+    for name in ("record_fetches", "try_record_fetches"):
+        real = getattr(store, name)
+
+        def spy(fetches: list[FetchWrite], *, owner: str, _real: object = real) -> object:
+            seen.extend(sig for w in fetches for _, sig in w.articles)
+            return _real(fetches, owner=owner)  # type: ignore[operator]
+
+        monkeypatch.setattr(store, name, spy)
+    report = asyncio.run(run_once(store, _settings(), force=True))
+    assert report.new == 12 and len(list(store.articles())) == 12
+    assert len(seen) >= 12 and all(isinstance(s, _Prepared) for s in seen)

@@ -14,7 +14,14 @@ import pytest
 from factories import article
 
 from bench.farm import generate_feed
-from ingest.models import Article, Enclosure, FeedOptions, FetchResult, ScheduleDecision
+from ingest.models import (
+    Article,
+    Enclosure,
+    FeedOptions,
+    FetchResult,
+    FetchWrite,
+    ScheduleDecision,
+)
 from ingest.pipeline import process_body
 from ingest.settings import FeedSpec
 from ingest.stories import Signature, signature
@@ -137,8 +144,12 @@ def _form(pairs: list[Pair], form: str | None) -> list[Pair]:
     return out
 
 
-def ingest(path: Path, form: str | None = None) -> dict[str, list[tuple[Any, ...]]]:
-    """Write the scenario into a new store at `path`; every table the write path fills."""
+def ingest(
+    path: Path, form: str | None = None, *, prepared: bool | None = None
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Write the scenario into a new store at `path`; every table the write path fills.
+    `prepared` True / False: through `record_fetches`, with / without `Store.prepare`
+    (None: `record_fetch`)."""
     store = SQLiteStore(path)
     for url in FEEDS:
         store.add_feed(FeedSpec(url))
@@ -146,7 +157,15 @@ def ingest(path: Path, form: str | None = None) -> dict[str, list[tuple[Any, ...
     dec = ScheduleDecision(next_poll_at=NOW + timedelta(hours=1), interval_s=3600, reason="t")
     for n, (url, pairs) in enumerate(scenario()):
         res = FetchResult(url=url, final_url=url, status=200, fetched_at=NOW, body_hash=f"h{n}")
-        store.record_fetch(feeds[url], res, dec, owner="h:1:r", articles=_form(pairs, form))
+        if prepared is None:
+            store.record_fetch(feeds[url], res, dec, owner="h:1:r", articles=_form(pairs, form))
+            continue
+        write = FetchWrite(feeds[url], res, dec, articles=_form(pairs, form))
+        if prepared:
+            write = store.prepare(write)
+            assert [s for _, s in write.articles] != [s for _, s in _form(pairs, form)]
+        store.record_fetches([write], owner="h:1:r")
+        feeds = {f.url: f for f in store.feeds()}
     out = {t: sorted(store.conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in TABLES}
     store.close()
     return out
@@ -195,6 +214,16 @@ def test_signatures_as_bytes_or_objects_store_the_same(tmp_path: Path) -> None:
     as_bytes = ingest(tmp_path / "bytes.db", "bytes")
     for table in TABLES:
         assert as_objects[table] == as_bytes[table], table
+
+
+def test_prepared_writes_store_the_same(tmp_path: Path) -> None:
+    """`Store.prepare` (row values and index keys computed before the write lock) changes
+    nothing that is written, whichever form the signatures come in."""
+    plain = ingest(tmp_path / "plain.db", prepared=False)
+    for form in ("bytes", "object"):
+        prepared = ingest(tmp_path / f"prepared-{form}.db", form, prepared=True)
+        for table in TABLES:
+            assert prepared[table] == plain[table], (form, table)
 
 
 def test_json_columns_are_stored_as_json_dumps_wrote_them(tmp_path: Path) -> None:
