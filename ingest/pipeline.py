@@ -4,7 +4,8 @@
       | fetch      (fetch.Fetcher)         conditional GET, limits, politeness, guards
       | parse      (parse / fastparse)     bytes -> ParsedFeed of RawEntry
       | normalize  (normalize)             RawEntry -> Article (+ identity, filters)
-      | dedupe     (stories.signature)     story signatures; matching happens in the store
+      | dedupe     (stories.signature)     story signatures of the items the store does not
+                                           know yet; matching happens in the store
       | schedule   (schedule.next_poll)    when to come back, and why
       | store      (store.record_fetches)  a few feeds per transaction (see _WriteBatch)
 
@@ -21,7 +22,7 @@ import logging
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -99,16 +100,28 @@ class RunReport:
         return sum(o.updated for o in self.outcomes)
 
 
-def signed(articles: Sequence[Article]) -> list[tuple[Article, bytes | None]]:
-    """Each article with its story signature, serialized (none for what a keep/block rule
-    dropped): the bytes are ~0.6 KB where the `Signature` object holds ~14 KB of Python
-    ints, and a run holds a few hundred signed articles per process until they are written
-    (the store decodes each when it decides its story: ~7 us; the cold 1,000-feed bench's
-    peak RSS: 117 -> 107 MB)."""
+def signed(
+    articles: Sequence[Article], known: Collection[str] = ()
+) -> list[tuple[Article, bytes | None]]:
+    """Each article with its story signature, serialized; none for what a keep/block rule
+    dropped, nor for an identity in `known` (the feed carried it before: the store updates
+    or skips it by identity and never matches its story, so on a typical poll -- one or two
+    new items among fifty -- most of the signatures it used to compute went unused).
+
+    The bytes are ~0.6 KB where the `Signature` object holds ~14 KB of Python ints, and a
+    run holds a few hundred signed articles per process until they are written (the store
+    decodes each when it decides its story: ~7 us; the cold 1,000-feed bench's peak RSS:
+    117 -> 107 MB)."""
     from .stories import signature
 
     return [
-        (a, None if a.filtered else signature(a.title, a.content_text).to_bytes()) for a in articles
+        (
+            a,
+            None
+            if a.filtered or a.identity in known
+            else signature(a.title, a.content_text).to_bytes(),
+        )
+        for a in articles
     ]
 
 
@@ -120,9 +133,10 @@ def process_body(
     fetched_at: datetime,
     options: FeedOptions,
     future_tolerance_s: int,
-) -> tuple[ParsedFeed, list[tuple[Article, bytes | None]], dict[str, float]]:
-    """parse | normalize | signature for one body: pure CPU work (runs in a worker process
-    when `parse_workers` > 0). Raises ParseError."""
+) -> tuple[ParsedFeed, list[Article], dict[str, float]]:
+    """parse | normalize for one body: pure CPU work (runs in a worker process when
+    `parse_workers` > 0). Raises ParseError. The signatures come next (`signed`), once the
+    store has said which identities it knows."""
     from .fastparse import fast_parse
     from .normalize import normalize_feed
     from .parse import parse
@@ -138,11 +152,9 @@ def process_body(
         future_tolerance_s=future_tolerance_s,
     )
     t2 = time.perf_counter()
-    pairs = signed(articles)
-    t3 = time.perf_counter()
     # the body itself is not needed downstream: do not ship it back from a worker
     parsed = dataclasses.replace(parsed, entries=())
-    return parsed, pairs, {"parse": t1 - t0, "normalize": t2 - t1, "dedupe": t3 - t2}
+    return parsed, articles, {"parse": t1 - t0, "normalize": t2 - t1}
 
 
 async def _full_text(
@@ -225,10 +237,12 @@ def _stream_huge(
     new = known = 0
     t_store = 0.0
     for chunk in chunks:
-        pairs = signed(chunk)
         t1 = time.perf_counter()
-        ids = {a.identity for a, _ in pairs if not a.filtered}
+        ids = {a.identity for a in chunk if not a.filtered}
         seen = store.known_identities(feed.url, list(ids))
+        t_store += time.perf_counter() - t1
+        pairs = signed(chunk, seen)
+        t1 = time.perf_counter()
         new, known = new + len(ids - seen), known + len(ids & seen)
         if pending:
             done = store.record_articles(feed.url, pending, window_days=settings.story_window_days)
@@ -352,7 +366,8 @@ async def process_feed(
     result = await fetcher.fetch(feed)
     stage_s["fetch"] += time.perf_counter() - t0
     parsed: ParsedFeed | None = None
-    pairs: list[tuple[Article, bytes | None]] = []
+    articles: list[Article] = []  # parsed and normalized, to be signed
+    pairs: list[tuple[Article, bytes | None]] = []  # signed
     earlier: WriteSummary | None = None  # chunks of a huge feed already written
     streamed_counts = (0, 0)
     if result.error is None and result.body is not None and len(result.body) > STREAM_MIN_BYTES:
@@ -374,11 +389,11 @@ async def process_feed(
                 "future_tolerance_s": settings.future_tolerance_s,
             }
             if executor is None:
-                parsed, pairs, took = process_body(*args, **kwargs)  # type: ignore[arg-type]
+                parsed, articles, took = process_body(*args, **kwargs)  # type: ignore[arg-type]
             else:
                 loop = asyncio.get_running_loop()
                 job = functools.partial(process_body, *args, **kwargs)  # type: ignore[arg-type]
-                parsed, pairs, took = await loop.run_in_executor(executor, job)
+                parsed, articles, took = await loop.run_in_executor(executor, job)
             for stage, seconds in took.items():
                 stage_s[stage] += seconds
         except ParseError as exc:
@@ -389,8 +404,21 @@ async def process_feed(
                 result, error=ParseError(feed.url, f"internal error: {type(exc).__name__}: {exc}")
             )
     t1 = time.perf_counter()
-    known = store.known_identities(feed.url, [a.identity for a, _ in pairs]) if pairs else set()
+    if articles:
+        known = store.known_identities(feed.url, [a.identity for a in articles])
+    elif pairs:  # a streamed huge feed: signed chunk by chunk
+        known = store.known_identities(feed.url, [a.identity for a, _ in pairs])
+    else:
+        known = set()
     stage_s["store"] += time.perf_counter() - t1
+    if articles:
+        t1 = time.perf_counter()
+        if executor is None:
+            pairs = signed(articles, known)
+        else:
+            sign = functools.partial(signed, articles, known)
+            pairs = await asyncio.get_running_loop().run_in_executor(executor, sign)
+        stage_s["dedupe"] += time.perf_counter() - t1
     if pairs and feed.options.full_text:
         t1 = time.perf_counter()
         pairs = await _full_text(fetcher, pairs, known, feed)

@@ -244,3 +244,37 @@ def test_articles_are_prepared_before_they_queue_for_the_write_lock(
     report = asyncio.run(run_once(store, _settings(), force=True))
     assert report.new == 12 and len(list(store.articles())) == 12
     assert len(seen) >= 12 and all(isinstance(s, _Prepared) for s in seen)
+
+
+def test_only_articles_the_store_does_not_know_are_signed(
+    feed_server: FeedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A feed polled again with one new item among the known ones: only the new item gets
+    a story signature (the known ones, revised or not, are updated or skipped by identity,
+    never matched). The revised item is still updated and the new one stored."""
+    from storage.sqlite import _Prepared
+
+    store = SQLiteStore(tmp_path / "t.db")
+    items = make_items(7, 6, site="https://f.example")
+    url = feed_server.route("/f.xml", body=rss("F", "https://f.example/", items))
+    store.add_feed(FeedSpec(url=url))
+    assert asyncio.run(run_once(store, _settings(), force=True)).new == 6
+
+    revised = dict(items[2], html=items[2]["html"] + "<p>A correction follows.</p>")
+    later = [*make_items(7, 1, start=6, site="https://f.example"), *items[:2], revised, *items[3:]]
+    feed_server.update("/f.xml", body=rss("F", "https://f.example/", later))
+    seen: list[_Prepared] = []
+    real = store.prepare
+
+    def spy(fetch: FetchWrite) -> FetchWrite:
+        out = real(fetch)
+        seen.extend(sig for _, sig in out.articles)
+        return out
+
+    monkeypatch.setattr(store, "prepare", spy)
+    report = asyncio.run(run_once(store, _settings(), force=True))
+    assert (report.new, report.updated) == (1, 1)
+    assert len(seen) == 7
+    signed_ids = [s for s in seen if s.blob]
+    assert len(signed_ids) == 1 and len(signed_ids[0].keys) > 0
+    assert len(list(store.articles())) == 7

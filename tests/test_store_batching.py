@@ -22,7 +22,7 @@ from ingest.models import (
     FetchWrite,
     ScheduleDecision,
 )
-from ingest.pipeline import process_body
+from ingest.pipeline import process_body, signed
 from ingest.settings import FeedSpec
 from ingest.stories import Signature, signature
 from storage.sqlite import SQLiteStore
@@ -47,10 +47,10 @@ Pair = tuple[Article, Signature | bytes | None]
 def _farm(index: int, items: int) -> list[Pair]:
     url = FEEDS[index]
     _, body = generate_feed(index, items, NOW)
-    _, pairs, _ = process_body(
+    _, articles, _ = process_body(
         body, url, {}, fetched_at=NOW, options=FeedOptions(), future_tolerance_s=600
     )
-    return pairs
+    return [(a, sig) for a, sig in signed(articles)]
 
 
 def _copy(a: Article, feed_url: str, identity: str, *, wrap: bool = True, **kw: Any) -> Pair:
