@@ -15,6 +15,8 @@ Control endpoints, on any farm address:
     GET /_farm/stats               JSON counters (requests, per status, bytes, per-host peak)
     GET /_farm/reset               zero the counters
     GET /_farm/validators?on=0|1   stop / start sending validators and answering 304
+    GET /_farm/news?round=N        every feed as after N rounds of news: N new items on top,
+                                   its N oldest gone, new validators (0: as built)
 
 Once listening the process prints one line `READY <control url> <opml path>` on stdout and
 serves until SIGTERM / SIGINT or `--max-seconds`.
@@ -501,6 +503,9 @@ class FarmFeed:
     last_modified: str | None
     slow: bool = False
     url: str = ""
+    # what `_Farm.news` rebuilds the body from: its text before the items, the items
+    # (newest first), the text after them
+    parts: tuple[str, tuple[str, ...], str] = ("", (), "")
 
 
 def feed_address(host_index: int, first_octets: tuple[int, int] = (127, 1)) -> str:
@@ -588,9 +593,7 @@ def generate_feed(
     """(title, RSS 2.0 bytes) of farm feed `index`: deterministic for (index, items, base_time,
     seed). Items are newest first, a few minutes to a few hours apart."""
     rnd = random.Random(seed * 1_000_003 + index)
-    outlet = f"{rnd.choice(_TOWNS)} {rnd.choice(_OUTLETS)}"
-    section = rnd.choice(_SECTIONS)
-    domain = f"{outlet.lower().replace(' ', '-')}-{index}.example"
+    outlet, section, domain = _masthead(rnd, index)
     title = f"{outlet}: {section}"
     style = index
     when = base_time - timedelta(minutes=rnd.randint(0, 59))
@@ -611,6 +614,34 @@ def generate_feed(
         when -= timedelta(minutes=rnd.randint(5, 240))
     out.append("</channel>\n</rss>\n")
     return title, "".join(out).encode("utf-8")
+
+
+def _masthead(rnd: random.Random, index: int) -> tuple[str, str, str]:
+    """(outlet, section, domain) of feed `index`, drawn first from its generator."""
+    outlet = f"{rnd.choice(_TOWNS)} {rnd.choice(_OUTLETS)}"
+    section = rnd.choice(_SECTIONS)
+    return outlet, section, f"{outlet.lower().replace(' ', '-')}-{index}.example"
+
+
+def split_feed(body: bytes) -> tuple[str, tuple[str, ...], str]:
+    """A generated feed's text before its items, its items, and the text after them."""
+    text = body.decode("utf-8")
+    head, _, rest = text.partition("<item>")
+    if not rest:
+        return text, (), ""
+    rest, _, tail_body = rest.rpartition("</item>\n")
+    items = tuple("<item>" + it for it in rest.split("<item>"))
+    items = (*items[:-1], items[-1] + "</item>\n")
+    return head, items, tail_body
+
+
+def news_item(feed: FarmFeed, k: int, items: int, base_time: datetime, seed: int = 1) -> str:
+    """The `k`-th item of news (1, 2, ...) published on feed `feed` after it was built:
+    numbered past its `items` built ones, `k` x 10 minutes after `base_time`."""
+    outlet, _, domain = _masthead(random.Random(seed * 1_000_003 + feed.index), feed.index)
+    rnd = random.Random(f"news:{seed}:{feed.index}:{k}")
+    when = base_time + timedelta(minutes=10 * k)
+    return _item(rnd, feed.index, items + k, outlet, domain, when, feed.index + items + k)
 
 
 def _big_feed(mb: float, base_time: datetime, seed: int) -> bytes:
@@ -664,6 +695,7 @@ def build_farm(cfg: FarmConfig, port: int) -> list[FarmFeed]:
                 last_modified=last_modified if validators else None,
                 slow=h in slow_hosts,
                 url=url,
+                parts=split_feed(body),
             )
         )
     if cfg.big_mb > 0:
@@ -727,6 +759,28 @@ class _Farm:
         self.by_path = {f.path: f for f in feeds}
         self.validators = True
         self.stats = _Stats()
+        self.base_time = cfg.base_time or datetime.now(UTC).replace(
+            minute=0, second=0, microsecond=0
+        )
+
+    def news(self, rounds: int) -> None:
+        """Every list feed as after `rounds` rounds of news: that many new items on top
+        (newest first), as many of its oldest gone, new ETag and Last-Modified (feeds sent
+        without validators stay without). Deterministic: both tools of the bench see the
+        same bodies for the same round. 0: the feeds as built."""
+        for f in self.feeds.values():
+            head, items, tail = f.parts
+            if f.index < 0 or not items:
+                continue  # the big feed stays as it is
+            n = min(max(0, rounds), len(items))
+            news = [
+                news_item(f, k, len(items), self.base_time, self.cfg.seed) for k in range(n, 0, -1)
+            ]
+            f.body = (head + "".join(news) + "".join(items[: len(items) - n]) + tail).encode()
+            f.gz = zlib.compress(f.body, 6, wbits=31) if self.cfg.gzip else None
+            if f.etag is not None:
+                f.etag = f'"{hashlib.sha1(f.body).hexdigest()[:20]}"'
+                f.last_modified = _rfc822(self.base_time + timedelta(minutes=10 * n))
 
     def respond(
         self, host: str, method: str, target: str, headers: dict[str, str]
@@ -739,6 +793,9 @@ class _Farm:
                 self.stats = _Stats()
             elif path == "/_farm/validators":
                 self.validators = query.rsplit("=", 1)[-1] not in ("0", "off", "false")
+            elif path == "/_farm/news":
+                rounds = query.rsplit("=", 1)[-1]
+                self.news(int(rounds) if rounds.isdigit() else 0)
             payload = json.dumps({"validators": self.validators, **self.stats.as_json()}).encode()
             return _response(200, "application/json", payload, {}), 0.0
         st.requests += 1
@@ -933,6 +990,19 @@ class FarmHandle:
 
     def reset(self) -> None:
         self._loop.call_soon_threadsafe(setattr, self._farm, "stats", _Stats())
+
+    def news(self, rounds: int) -> None:
+        """`_Farm.news`, on the farm's loop; returns once the feeds are rebuilt."""
+        done = threading.Event()
+
+        def apply() -> None:
+            try:
+                self._farm.news(rounds)
+            finally:
+                done.set()
+
+        self._loop.call_soon_threadsafe(apply)
+        done.wait(30)
 
     def stop(self) -> None:
         self._loop.call_soon_threadsafe(self._stop.set)

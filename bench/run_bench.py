@@ -8,6 +8,9 @@ over 127.1.x.y hosts, 5 per host, every tenth feed without validators), then for
   cold       an empty database, every feed fetched, parsed and stored
   warm       right after: conditional requests, 304 for the feeds that send validators
   unchanged  the farm stops sending validators: every feed answers 200 with the same bytes
+  news       a day-to-day poll: each feed has one new item on top (its oldest gone) and new
+             validators; every body is fetched and parsed, one item in fifty is new
+             (no target in the issue: informational)
 
 Each scenario is one whole process, timed from spawn to exit, as cron would run it:
 `.venv/bin/ingest --db X run --all --timings`, and for reader `update_feeds(scheduled=False)`
@@ -174,6 +177,9 @@ class Farm:
     def validators(self, on: bool) -> None:
         self._get(f"/_farm/validators?on={int(on)}")
 
+    def news(self, rounds: int) -> None:
+        self._get(f"/_farm/news?round={rounds}")
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -262,10 +268,17 @@ def _scenarios(
         # a cold run changes the state it starts from; warm and unchanged runs leave it as
         # they found it, so they are repeated and the median taken (runs of ~0.5 s vary by
         # ~10% on a shared 2-core machine: one sample would decide a 10x ratio by chance)
+        # news: each run finds one more round of news (one new item on top of each feed, its
+        # oldest gone, new validators) -- a day-to-day poll. Both tools see the same rounds;
+        # the farm goes back to the feeds as built afterwards (the next tool starts cold)
         runs: list[Measure] = []
-        for _ in range(1 if name == "cold" else REPEATS):
+        for r in range(1 if name == "cold" else REPEATS):
+            if name == "news":
+                farm.news(r + 1)
             farm.reset()
             runs.append(run())
+        if name == "news":
+            farm.news(0)
         stats = farm.stats()
         m = sorted(runs, key=lambda r: r.seconds)[len(runs) // 2]
         out[name] = {
@@ -328,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         cwd=ROOT,
         check=True,
     )
-    scenarios = ["cold", "warm", "unchanged"]
+    scenarios = ["cold", "warm", "unchanged", "news"]
     results: dict[str, Any] = {
         "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, Linux {platform.release()}",
         "python": platform.python_version(),
@@ -360,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
             f"\n{n} feeds x 50 items (farm: {n // 5} hosts 127.{1 + i}.x.y, every 10th feed without validators)"
         )
         for name in scenarios:
-            target = TARGETS[name] if n >= 1000 else None
+            target = TARGETS.get(name) if n >= 1000 else None
             print(_fmt_row(name, ours[name], peer[name] if peer else None, target))
         idle = ours["idle"]
         print(

@@ -18,6 +18,7 @@ from bench.farm import (
     feed_address,
     generate_feed,
     iter_feed_urls,
+    split_feed,
     start_farm_thread,
     write_opml,
 )
@@ -164,3 +165,39 @@ def test_slow_hosts_answer_late() -> None:
         assert time.monotonic() - t0 >= 0.3
     finally:
         handle.stop()
+
+
+def test_a_generated_feed_splits_into_its_items_and_back() -> None:
+    _, body = generate_feed(3, 50, BASE)
+    head, items, tail = split_feed(body)
+    assert len(items) == 50 and all(i.startswith("<item>") for i in items)
+    assert (head + "".join(items) + tail).encode() == body
+
+
+def test_rounds_of_news_add_items_on_top_with_new_validators(farm: FarmHandle) -> None:
+    """The bench's news scenario: after N rounds each feed has N new items on top (newest
+    first), its N oldest gone and a new ETag; the same round gives the same bytes (both
+    tools see the same feeds); round 0 is the farm as built."""
+    feed = farm.feeds[4]
+    built_body, built_etag = feed.body, feed.etag
+    assert built_etag
+    built = parse(built_body, feed.url).entries
+    try:
+        farm.news(1)
+        status, headers, body = _get(feed.url, {"If-None-Match": built_etag})
+        assert status == 200 and headers["etag"] != built_etag
+        one = parse(body, feed.url).entries
+        assert len(one) == 50 and one[1:] == built[:-1]
+        assert one[0].guid not in {e.guid for e in built}
+        assert one[0].published is not None and built[0].published is not None
+        assert one[0].published > built[0].published
+        farm.news(2)
+        two = parse(_get(feed.url)[2], feed.url).entries
+        assert two[1:] == one[:-1] and two[0].guid != one[0].guid
+        farm.news(1)
+        assert _get(feed.url)[2] == body  # deterministic
+        assert _get(feed.url, {"If-None-Match": headers["etag"]})[0] == 304
+    finally:
+        farm.news(0)
+    assert feed.body == built_body and feed.etag == built_etag
+    assert _get(feed.url, {"If-None-Match": built_etag})[0] == 304
