@@ -425,7 +425,7 @@ class _Prepared:
     (`SQLiteStore.prepare`): its row values and its story signature's index keys."""
 
     values: tuple[Any, ...]  # `_article_values`
-    blob: bytes  # the serialized signature; b"" for none
+    blob: bytes  # the serialized signature
     keys: tuple[int, ...]  # `band_keys` of that signature
 
 
@@ -814,15 +814,13 @@ class SQLiteStore:
 
         out: list[tuple[Article, Any]] = []
         for a, sig in fetch.articles:
-            if a.filtered or isinstance(sig, _Prepared):
+            if a.filtered or sig is None or isinstance(sig, _Prepared):
+                # unsigned: an article the feed carried before (see `pipeline.signed`), whose
+                # row values are not written again as they stand
                 out.append((a, sig))
                 continue
-            blob: bytes = b""
-            keys: tuple[int, ...] = ()
-            if sig is not None:
-                decoded, blob = Signature.with_bytes(sig)
-                keys = tuple(band_keys(decoded))
-            out.append((a, _Prepared(self._article_values(a), blob, keys)))
+            decoded, blob = Signature.with_bytes(sig)
+            out.append((a, _Prepared(self._article_values(a), blob, tuple(band_keys(decoded)))))
         return dataclasses.replace(fetch, articles=out)
 
     def _record_fetches(self, fetches: Sequence[FetchWrite], owner: str) -> list[WriteSummary]:
@@ -1153,7 +1151,7 @@ class SQLiteStore:
         keys: Sequence[int] = ()
         if isinstance(sig, _Prepared):  # keys computed before the write lock (`prepare`)
             blob, keys = sig.blob, sig.keys
-            sig = Signature.from_bytes(blob) if blob else None
+            sig = Signature.from_bytes(blob)
         elif sig is not None:  # serialized, as the pipeline carries it (see `pipeline.signed`)
             sig, blob = Signature.with_bytes(sig)
             keys = band_keys(sig)

@@ -263,7 +263,7 @@ def test_only_articles_the_store_does_not_know_are_signed(
     revised = dict(items[2], html=items[2]["html"] + "<p>A correction follows.</p>")
     later = [*make_items(7, 1, start=6, site="https://f.example"), *items[:2], revised, *items[3:]]
     feed_server.update("/f.xml", body=rss("F", "https://f.example/", later))
-    seen: list[_Prepared] = []
+    seen: list[_Prepared | None] = []
     real = store.prepare
 
     def spy(fetch: FetchWrite) -> FetchWrite:
@@ -275,6 +275,7 @@ def test_only_articles_the_store_does_not_know_are_signed(
     report = asyncio.run(run_once(store, _settings(), force=True))
     assert (report.new, report.updated) == (1, 1)
     assert len(seen) == 7
-    signed_ids = [s for s in seen if s.blob]
-    assert len(signed_ids) == 1 and len(signed_ids[0].keys) > 0
+    prepared = [s for s in seen if isinstance(s, _Prepared)]
+    assert len(prepared) == 1 and prepared[0].blob and len(prepared[0].keys) > 0
+    assert seen.count(None) == 6  # known: neither signed nor prepared
     assert len(list(store.articles())) == 7
