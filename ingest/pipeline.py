@@ -404,12 +404,9 @@ async def process_feed(
                 result, error=ParseError(feed.url, f"internal error: {type(exc).__name__}: {exc}")
             )
     t1 = time.perf_counter()
-    if articles:
-        known = store.known_identities(feed.url, [a.identity for a in articles])
-    elif pairs:  # a streamed huge feed: signed chunk by chunk
-        known = store.known_identities(feed.url, [a.identity for a, _ in pairs])
-    else:
-        known = set()
+    # (a streamed huge feed comes signed chunk by chunk: its last chunk is in `pairs`)
+    ids = [a.identity for a in articles] or [a.identity for a, _ in pairs]
+    known = store.known_identities(feed.url, ids) if ids else set()
     stage_s["store"] += time.perf_counter() - t1
     if articles:
         t1 = time.perf_counter()
