@@ -207,13 +207,21 @@ def _stream_huge(
     settings: Settings,
     stage_s: dict[str, float],
 ) -> (
-    tuple[ParsedFeed, list[tuple[Article, bytes | None]], WriteSummary | None, tuple[int, int]]
+    tuple[
+        ParsedFeed,
+        list[tuple[Article, bytes | None]],
+        WriteSummary | None,
+        tuple[int, int],
+        set[str],
+    ]
     | None
 ):
     """A huge feed, streamed: parse | normalize | dedupe | store one chunk at a time, so memory
     stays flat however many items it has. Every chunk but the last is written here, each in a
     transaction of its own; the last goes with the feed's new state through `record_fetch`.
-    None when the streaming parser declines the document (the list path takes it then)."""
+    Returns the header, the last chunk (signed), what was written, the (new, known) counts
+    of the written chunks, and the identities of the last chunk the store knows. None when
+    the streaming parser declines the document (the list path takes it then)."""
     from .fastparse import iter_fast_parse
     from .stream import normalize_stream
 
@@ -233,6 +241,8 @@ def _stream_huge(
         chunk=STREAM_CHUNK,
     )
     pending: list[tuple[Article, bytes | None]] = []
+    pending_ids: set[str] = set()
+    pending_seen: set[str] = set()
     earlier: WriteSummary | None = None
     new = known = 0
     t_store = 0.0
@@ -243,15 +253,16 @@ def _stream_huge(
         t_store += time.perf_counter() - t1
         pairs = signed(chunk, seen)
         t1 = time.perf_counter()
-        new, known = new + len(ids - seen), known + len(ids & seen)
         if pending:
             done = store.record_articles(feed.url, pending, window_days=settings.story_window_days)
             earlier = done if earlier is None else earlier.plus(done)
+            new += len(pending_ids - pending_seen)
+            known += len(pending_ids & pending_seen)
         t_store += time.perf_counter() - t1
-        pending = pairs
+        pending, pending_ids, pending_seen = pairs, ids, seen
     stage_s["store"] += t_store
     stage_s["parse"] += time.perf_counter() - t0 - t_store  # parse + normalize + dedupe
-    return header, pending, earlier, (new, known)
+    return header, pending, earlier, (new, known), pending_seen
 
 
 class _WriteBatch:
@@ -369,7 +380,8 @@ async def process_feed(
     articles: list[Article] = []  # parsed and normalized, to be signed
     pairs: list[tuple[Article, bytes | None]] = []  # signed
     earlier: WriteSummary | None = None  # chunks of a huge feed already written
-    streamed_counts = (0, 0)
+    streamed_counts = (0, 0)  # (new, known) in those chunks
+    known: set[str] = set()  # identities of `articles` (or the last chunk) the store knows
     if result.error is None and result.body is not None and len(result.body) > STREAM_MIN_BYTES:
         try:
             streamed = _stream_huge(feed, result, store, settings, stage_s)
@@ -377,7 +389,7 @@ async def process_feed(
             result = dataclasses.replace(result, error=exc)
         else:
             if streamed is not None:
-                parsed, pairs, earlier, streamed_counts = streamed
+                parsed, pairs, earlier, streamed_counts, known = streamed
                 result = dataclasses.replace(result, body=None)  # handled: skip the list path
     if result.error is None and result.body is not None:
         fetched_at = result.fetched_at or utcnow()
@@ -403,12 +415,10 @@ async def process_feed(
             result = dataclasses.replace(
                 result, error=ParseError(feed.url, f"internal error: {type(exc).__name__}: {exc}")
             )
-    t1 = time.perf_counter()
-    # (a streamed huge feed comes signed chunk by chunk: its last chunk is in `pairs`)
-    ids = [a.identity for a in articles] or [a.identity for a, _ in pairs]
-    known = store.known_identities(feed.url, ids) if ids else set()
-    stage_s["store"] += time.perf_counter() - t1
-    if articles:
+    if articles:  # (a streamed huge feed came signed chunk by chunk, its last in `pairs`)
+        t1 = time.perf_counter()
+        known = store.known_identities(feed.url, [a.identity for a in articles])
+        stage_s["store"] += time.perf_counter() - t1
         t1 = time.perf_counter()
         if executor is None:
             pairs = signed(articles, known)

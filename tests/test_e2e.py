@@ -301,6 +301,34 @@ def test_huge_feeds_are_streamed_in_chunks(
     assert len(export(ingest)) == 30
 
 
+def test_huge_feed_counts_each_item_once_for_the_schedule(
+    ingest, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The schedule weighs new against known items: a streamed feed's last chunk (written
+    with the feed's state) must count once, not twice."""
+    from ingest import pipeline
+
+    monkeypatch.setattr(pipeline, "STREAM_MIN_BYTES", 1000)
+    monkeypatch.setattr(pipeline, "STREAM_CHUNK", 7)
+    items = make_items(62, 40)
+    url = feed_server.route("/big.xml", body=rss("Big", "https://b.example/", items[10:]))
+    ingest("feeds", "add", url)
+    assert ingest("run").exit_code == 0
+    # 10 new on top of 20 known: chunks of 7, the last (2 known) goes with the feed's state.
+    # Known share 20/30 = 0.667, just under "mostly known" (0.67); counted twice, the last
+    # chunk made it 22/32 = 0.69
+    feed_server.route("/big.xml", body=rss("Big", "https://b.example/", items[:30]))
+    r = ingest("run", "--all")
+    assert "; 10 new, 0 updated articles" in r.stdout
+    reason = json.loads(ingest("feeds", "show", url, "--json").output)["schedule_reason"]
+    assert "mostly" not in reason, reason
+    # all known (the body changed by one byte): the same rule says so
+    feed_server.route("/big.xml", body=rss("Big ", "https://b.example/", items[:30]))
+    ingest("run", "--all")
+    reason = json.loads(ingest("feeds", "show", url, "--json").output)["schedule_reason"]
+    assert "mostly known" in reason, reason
+
+
 def test_block_rules_drop_items_and_say_why(
     ingest, feed_server: FeedServer, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
