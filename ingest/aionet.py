@@ -4,8 +4,8 @@ httpcore (httpx's transport) reaches the network through a backend; under asynci
 anyio's, whose cancel scopes and task-group bookkeeping cost ~0.1 ms per request -- as much
 as a whole 304 answer costs the rest of the pipeline.  The fetcher only ever runs under
 asyncio, so this backend talks to asyncio directly, behind httpcore's backend interface.
-netguard.GuardedBackend sits on top of it (address checks), and ingest.http11 (h11, one
-exchange per connection) on top of that.
+netguard.GuardedBackend sits on top of it (address checks), and ingest.http11 (h11, with
+kept-alive connections) on top of that.
 
 Errors are httpcore's, as every backend raises them: ConnectTimeout / ConnectError while
 connecting or during the TLS handshake, ReadTimeout / ReadError, WriteTimeout / WriteError.
@@ -28,9 +28,8 @@ __all__ = ["AsyncioBackend", "AsyncioStream"]
 
 
 class AsyncioStream(httpcore.AsyncNetworkStream):
-    """One connection: an asyncio StreamReader / StreamWriter pair, used for one exchange
-    (ingest/http11.py), never pooled: it does not answer httpcore's "is_readable" question
-    about idle pooled connections."""
+    """One connection: an asyncio StreamReader / StreamWriter pair. ingest.http11 keeps it
+    between exchanges while `reusable()` says so."""
 
     def __init__(
         self,
@@ -62,6 +61,21 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             raise httpcore.WriteTimeout(f"could not send for {timeout} s") from None
         except OSError as exc:
             raise httpcore.WriteError(str(exc) or type(exc).__name__) from exc
+
+    def reusable(self) -> bool:
+        """Still open both ways, and nothing received that was not asked for (asyncio reads
+        as data arrives, so a server's close or a stray byte is in the reader already)."""
+        reader = self._reader
+        return (
+            not self._writer.is_closing()
+            and not reader.at_eof()
+            and reader.exception() is None
+            and not reader._buffer  # type: ignore[attr-defined]  # (no public API for it)
+        )
+
+    def abort(self) -> None:
+        """Drop the connection at once (one the server closed, or idle too long)."""
+        self._writer.transport.abort()
 
     async def aclose(self) -> None:
         writer = self._writer

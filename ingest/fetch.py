@@ -59,7 +59,7 @@ from .errors import (
     TimeoutError_,
     TooLargeError,
 )
-from .http11 import Response, Target, open_response, target
+from .http11 import Pool, Response, Target, open_response, target
 from .models import Feed, FetchResult
 from .netguard import AddressBlockedError, GuardedBackend
 from .settings import Settings
@@ -362,13 +362,15 @@ def _mib(n: int) -> str:
 
 class Fetcher:
     """Owns the network backends (one guarded backend; a second one, created on first use,
-    for feeds allowed to reach private networks) and the per-host politeness gate. Each
-    request has a connection of its own (ingest/http11.py)."""
+    for feeds allowed to reach private networks), the per-host politeness gate and the
+    kept-alive connections (ingest/http11.py), closed by `aclose`."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._backends: dict[bool, GuardedBackend] = {}
         self._gate = _HostGate(settings.per_host_concurrency, settings.per_host_delay_s)
+        # kept-alive connections: as many a host as may be in flight to it
+        self._pool = Pool(settings.per_host_concurrency)
         self._timeouts = {
             "connect": settings.connect_timeout_s,
             "read": settings.read_timeout_s,
@@ -391,7 +393,8 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        self._backends = {}  # connections end with their responses: nothing stays open
+        await self._pool.aclose()
+        self._backends = {}
 
     def _backend(self, allow_private: bool) -> GuardedBackend:
         allow = allow_private or self.settings.allow_private_networks
@@ -547,6 +550,7 @@ class Fetcher:
                 ],
                 timeouts=self._timeouts,
                 ssl_context=_ssl_context(),
+                pool=self._pool,
             )
             try:
                 hdrs = _headers(resp.headers)

@@ -7,6 +7,7 @@ import asyncio
 import socket
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from feedserver import FeedServer
@@ -14,7 +15,7 @@ from feedserver import FeedServer
 from ingest.errors import NetworkError
 from ingest.fetch import Fetcher
 from ingest.http11 import target
-from ingest.models import Feed, FetchResult
+from ingest.models import Feed, FeedOptions, FetchResult
 from ingest.settings import Settings
 
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
@@ -81,7 +82,7 @@ def test_chunked_body_is_assembled(raw: type[RawServer]) -> None:
     assert r.error is None and r.status == 200 and r.body == RSS
 
 
-def test_request_is_one_get_that_closes_its_connection(raw: type[RawServer]) -> None:
+def test_request_is_one_get_on_a_persistent_connection(raw: type[RawServer]) -> None:
     server = raw(b"HTTP/1.1 304 Not Modified\r\n\r\n")
     r = _fetch(server.port)
     assert r.status == 304 and r.not_modified
@@ -90,7 +91,8 @@ def test_request_is_one_get_that_closes_its_connection(raw: type[RawServer]) -> 
     assert lines[0] == "GET /feed.xml HTTP/1.1"
     headers = {k.lower(): v for k, v in (ln.split(": ", 1) for ln in lines[1:] if ln)}
     assert headers["host"] == f"127.0.0.1:{server.port}"
-    assert headers["connection"] == "close" and "gzip" in headers["accept-encoding"]
+    # HTTP/1.1 connections persist by default: no "Connection: close"
+    assert "connection" not in headers and "gzip" in headers["accept-encoding"]
 
 
 def test_informational_answer_before_the_real_one(raw: type[RawServer]) -> None:
@@ -193,3 +195,269 @@ def test_a_feed_url_with_spaces_and_accents_is_requested_encoded(
     got = feed_server.requests[-1]
     assert got.path == "/caf%C3%A9%20feed.xml"
     assert got.headers["host"] == feed_server.base_url.removeprefix("http://")
+
+
+# --------------------------------------------------------------------------- kept-alive
+
+
+class KeepAliveServer:
+    """HTTP/1.1 on 127.0.0.1 that keeps each connection open for more requests and answers
+    every one with `reply` (a list: the n-th request of a connection gets the n-th reply);
+    with `drop_second`, it closes a connection without answering its second request (as a
+    server does whose keep-alive timeout has just run out)."""
+
+    def __init__(self, reply: bytes | list[bytes], *, drop_second: bool = False) -> None:
+        self.reply = reply
+        self.drop_second = drop_second
+        self.requests: list[tuple[int, bytes]] = []  # (connection number, request head)
+        self.connections = 0
+        self.ended = threading.Event()  # set when a client closed a connection
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn, self.connections), daemon=True).start()
+
+    def _serve(self, conn: socket.socket, number: int) -> None:
+        try:
+            self._exchanges(conn, number)
+        except OSError:  # the client closed in the middle of a reply (a body read in part)
+            pass
+
+    def _exchanges(self, conn: socket.socket, number: int) -> None:
+        with conn:
+            buf = b""
+            answered = 0
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        self.ended.set()
+                        return
+                    buf += chunk
+                head, _, buf = buf.partition(b"\r\n\r\n")
+                self.requests.append((number, head))
+                if self.drop_second and answered == 1:
+                    return
+                reply = self.reply
+                conn.sendall(reply[answered] if isinstance(reply, list) else reply)
+                answered += 1
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def keepalive() -> Iterator[type[KeepAliveServer]]:
+    servers: list[KeepAliveServer] = []
+
+    class Tracked(KeepAliveServer):
+        def __init__(self, reply: bytes | list[bytes], **kw: bool) -> None:
+            super().__init__(reply, **kw)
+            servers.append(self)
+
+    yield Tracked
+    for s in servers:
+        s.close()
+
+
+def _ok(body: bytes = RSS, extra: bytes = b"") -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (len(body), extra, body)
+
+
+def _fetch_all(
+    urls: list[str],
+    settings: Settings | None = None,
+    options: list[FeedOptions] | None = None,
+    pause: float = 0.0,
+) -> tuple[list[FetchResult], int]:
+    """Fetch `urls` one after the other (`pause` s apart) with one Fetcher: the results, and
+    how many connections it still kept just before it closed."""
+    settings = settings or Settings(allow_private_networks=True, per_host_delay_s=0)
+
+    async def go() -> tuple[list[FetchResult], int]:
+        async with Fetcher(settings) as f:
+            out = []
+            for i, url in enumerate(urls):
+                opts = options[i] if options else FeedOptions()
+                out.append(await f.fetch(Feed(url=url, options=opts)))
+                await asyncio.sleep(pause)
+            return out, len(f._pool)
+
+    return asyncio.run(go())
+
+
+def test_connection_is_kept_for_the_next_feeds_of_the_host(
+    keepalive: type[KeepAliveServer],
+) -> None:
+    server = keepalive(_ok())
+    base = f"http://127.0.0.1:{server.port}"
+    results, kept = _fetch_all([f"{base}/a.xml", f"{base}/b.xml", f"{base}/c.xml"])
+    assert [r.body for r in results] == [RSS] * 3
+    assert server.connections == 1 and [n for n, _ in server.requests] == [1, 1, 1]
+    assert kept == 1
+    assert server.ended.wait(5)  # the Fetcher closed it on the way out
+
+
+def test_unread_304_and_redirect_bodies_still_leave_the_connection_usable(
+    keepalive: type[KeepAliveServer],
+) -> None:
+    # a 304 has no body; a redirect's short body arrives with its head and is never read
+    server = keepalive(
+        [
+            b'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\n\r\n',
+            b"HTTP/1.1 301 Moved\r\nLocation: /b.xml\r\nContent-Length: 5\r\n\r\nmoved",
+            _ok(),
+        ]
+    )
+    url = f"http://127.0.0.1:{server.port}/a.xml"
+    (first, second), kept = _fetch_all([url, url])
+    assert first.status == 304
+    assert second.status == 200 and second.body == RSS  # after the 301, on the same connection
+    assert server.connections == 1 and len(server.requests) == 3
+    assert kept == 1
+
+
+def test_kept_connection_the_server_closed_is_replaced_by_a_new_one(
+    keepalive: type[KeepAliveServer],
+) -> None:
+    server = keepalive(_ok(), drop_second=True)
+    base = f"http://127.0.0.1:{server.port}"
+    results, _ = _fetch_all([f"{base}/a.xml", f"{base}/b.xml"])
+    assert [(r.error, r.body) for r in results] == [(None, RSS), (None, RSS)]
+    # the second GET went out on the kept connection, found it closed, and was sent again
+    assert [n for n, _ in server.requests] == [1, 1, 2]
+
+
+@pytest.mark.parametrize("pause", [0.0, 0.05])
+def test_server_closing_after_each_answer_still_gets_every_request(
+    raw: type[RawServer], pause: float
+) -> None:
+    # it answers, then closes without saying so: the kept connection is found closed before
+    # it is used (its end of stream arrived during the pause) or when the GET on it gets no
+    # answer (sent again on a new connection)
+    server = raw(_ok())
+    base = f"http://127.0.0.1:{server.port}"
+    urls = [f"{base}/a.xml", f"{base}/b.xml", f"{base}/c.xml"]
+    results, _ = _fetch_all(urls, pause=pause)
+    assert [(r.error, r.body) for r in results] == [(None, RSS)] * 3
+    assert len(server.requests) == 3
+
+
+def test_stream_tells_whether_it_can_carry_another_exchange() -> None:
+    """AsyncioStream.reusable: open and quiet; not after the peer closed, nor with bytes
+    nobody asked for waiting in it."""
+    from ingest.aionet import AsyncioBackend
+
+    async def go() -> list[bool]:
+        peers: list[asyncio.StreamWriter] = []
+
+        async def accept(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            peers.append(w)
+
+        server = await asyncio.start_server(accept, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        backend = AsyncioBackend()
+        out = []
+        for peer_does in ("nothing", "writes", "closes"):
+            stream = await backend.connect_tcp("127.0.0.1", port, timeout=5)
+            while len(peers) < 1:
+                await asyncio.sleep(0.01)
+            peer = peers.pop()
+            if peer_does == "writes":
+                peer.write(b"HTTP/1.1 408 Request Timeout\r\n\r\n")
+            elif peer_does == "closes":
+                peer.close()
+            await asyncio.sleep(0.05)  # the event loop takes in what arrived
+            out.append(stream.reusable())  # type: ignore[attr-defined]
+            await stream.aclose()
+            peer.close()
+        server.close()
+        return out
+
+    assert asyncio.run(go()) == [True, False, False]
+
+
+@pytest.mark.parametrize(
+    ("reply", "why"),
+    [
+        (_ok(extra=b"Connection: close\r\n"), "the server asked to close"),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(RSS), RSS), "HTTP/1.0"),
+        (_ok(b"<html>" + b"x" * 200_000), "an error page read only in part"),
+    ],
+)
+def test_connection_is_not_kept_when_the_exchange_did_not_end_cleanly(
+    keepalive: type[KeepAliveServer], reply: bytes, why: str
+) -> None:
+    if "error page" in why:
+        reply = reply.replace(b"200 OK", b"404 Not Found")
+    server = keepalive(reply)
+    base = f"http://127.0.0.1:{server.port}"
+    results, kept = _fetch_all([f"{base}/a.xml", f"{base}/b.xml"])
+    assert all(r.status in (200, 404) for r in results), why
+    assert server.connections == 2 and kept == 0, why
+
+
+def test_connection_kept_for_a_private_network_feed_is_not_lent_to_another(
+    keepalive: type[KeepAliveServer],
+) -> None:
+    """Per-feed address policy: a connection to 127.0.0.1 opened for a feed allowed to reach
+    private networks must not carry a request of a feed that is not."""
+    server = keepalive(_ok())
+    base = f"http://127.0.0.1:{server.port}"
+    settings = Settings(per_host_delay_s=0)  # private networks refused unless a feed allows
+    (allowed, refused), _ = _fetch_all(
+        [f"{base}/a.xml", f"{base}/b.xml"],
+        settings,
+        [FeedOptions(allow_private_network=True), FeedOptions()],
+    )
+    assert allowed.error is None and allowed.body == RSS
+    assert refused.error is not None and refused.error.kind == "blocked_address"
+    assert len(server.requests) == 1
+
+
+def test_pool_bounds_what_it_keeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At most `per_key` idle connections a host, `max_idle` in all (the oldest dropped), and
+    none taken once idle longer than KEEPALIVE_S."""
+    import h11
+
+    from ingest import http11
+    from ingest.aionet import AsyncioBackend
+
+    async def go() -> None:
+        async def accept(_r: asyncio.StreamReader, _w: asyncio.StreamWriter) -> None:
+            await asyncio.sleep(5)
+
+        server = await asyncio.start_server(accept, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        backend = AsyncioBackend()
+
+        async def stream() -> Any:
+            return await backend.connect_tcp("127.0.0.1", port, timeout=5)
+
+        pool = http11.Pool(per_key=2, max_idle=3)
+        a1, a2, a3, b1, c1 = [await stream() for _ in range(5)]
+        key_a, key_b, key_c = ((backend, "http", h, 80) for h in ("a", "b", "c"))
+        conn = h11.Connection(h11.CLIENT)
+        assert pool.put(key_a, a1, conn) and pool.put(key_a, a2, conn)
+        assert not pool.put(key_a, a3, conn)  # per_key reached: the caller closes it
+        assert pool.put(key_b, b1, conn) and len(pool) == 3
+        assert pool.put(key_c, c1, conn) and len(pool) == 3  # max_idle: a1, the oldest, went
+        assert not a1.reusable()
+        assert pool.take(key_a) == (a2, conn) and pool.take(key_a) is None
+        monkeypatch.setattr(http11, "KEEPALIVE_S", 0.0)  # everything left is now too old
+        assert pool.take(key_b) is None and not b1.reusable()
+        await pool.aclose()
+        assert len(pool) == 0 and not c1.reusable()
+        for s in (a2, a3):
+            await s.aclose()
+        server.close()
+
+    asyncio.run(go())
