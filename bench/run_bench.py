@@ -11,6 +11,8 @@ over 127.1.x.y hosts, 5 per host, every tenth feed without validators), then for
   news       a day-to-day poll: each feed has one new item on top (its oldest gone) and new
              validators; every body is fetched and parsed, one item in fifty is new
              (no target in the issue: informational)
+  floor      ours only, a what-if beside reader's cold run: cold again, into a new database,
+             with story dedup and the search index taken out (bench/floor.py)
 
 Each scenario is one whole process, timed from spawn to exit, as cron would run it:
 `.venv/bin/ingest --db X run --all --timings`, and for reader `update_feeds(scheduled=False)`
@@ -220,7 +222,9 @@ def our_env() -> dict[str, str]:
     return env
 
 
-def run_ours(db: Path, opml: Path, farm: Farm, scenarios: list[str]) -> dict[str, dict[str, Any]]:
+def run_ours(
+    db: Path, opml: Path, farm: Farm, scenarios: list[str], *, floor: bool = False
+) -> dict[str, dict[str, Any]]:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     env = our_env()
@@ -240,7 +244,31 @@ def run_ours(db: Path, opml: Path, farm: Farm, scenarios: list[str]) -> dict[str
         "returncode": idle.returncode,
         "summary": idle.stdout.strip()[:200],
     }
+    if floor:
+        out["floor"] = run_floor(db.with_name(f"{db.stem}-floor.db"), opml, farm)
     return out
+
+
+def run_floor(db: Path, opml: Path, farm: Farm) -> dict[str, Any]:
+    """A cold run with story dedup and the search index taken out (bench/floor.py): the
+    rest of the pipeline's own floor, beside the cold run's time."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    env = our_env()
+    subprocess.run(our_cmd(db, "feeds", "import", str(opml)), env=env, check=True,
+                   capture_output=True, cwd=ROOT)  # fmt: skip
+    farm.validators(True)
+    farm.reset()
+    py = str(ROOT / ".venv" / "bin" / "python")
+    m = measure([py, "-m", "bench.floor", "--db", str(db), "run", "--all", "--timings"], env)
+    return {
+        "seconds": round(m.seconds, 3),
+        "peak_rss_mb": round(m.peak_rss_mb, 1),
+        "returncode": m.returncode,
+        "stages": m.stages,
+        "summary": (m.stdout.strip().splitlines() or [""])[0][:200],
+        "http": farm.stats().get("by_status"),
+    }
 
 
 def run_reader(
@@ -360,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         opml = a.out / f"farm-{n}.opml"
         farm = Farm(n, opml, octet=1 + i, slow_share=a.slow_share)
         try:
-            ours = run_ours(a.out / f"ours-{n}.db", opml, farm, scenarios)
+            ours = run_ours(a.out / f"ours-{n}.db", opml, farm, scenarios, floor=True)
             peer = (
                 run_reader(reader_py, a.out / f"reader-{n}.sqlite", opml, farm, scenarios)
                 if reader_py
@@ -380,7 +408,11 @@ def main(argv: list[str] | None = None) -> int:
             f"  {'idle':<10} ours {idle['seconds']:7.2f} s {idle['peak_rss_mb']:6.1f} MB"
             f"  (cron run with nothing due: {idle['summary']!r})"
         )
-        for name in scenarios:
+        print(
+            _fmt_row("floor", ours["floor"], peer["cold"] if peer else None, None)
+            + "  (cold, what-if: no story dedup, no search index; bench/floor.py)"
+        )
+        for name in [*scenarios, "floor"]:
             st = ours[name]["stages"]
             http = ours[name]["http"]
             print(

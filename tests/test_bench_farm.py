@@ -201,3 +201,40 @@ def test_rounds_of_news_add_items_on_top_with_new_validators(farm: FarmHandle) -
         farm.news(0)
     assert feed.body == built_body and feed.etag == built_etag
     assert _get(feed.url, {"If-None-Match": built_etag})[0] == 304
+
+
+def test_floor_run_stores_the_farm_without_story_index_or_search(
+    farm: FarmHandle, tmp_path: Path
+) -> None:
+    """bench/floor.py (the what-if beside the cold run) stores every article as `ingest`
+    does, and only leaves out story signatures and full-text indexing."""
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+
+    opml = tmp_path / "farm.opml"
+    write_opml(farm.feeds[:3], opml)
+    env = {**os.environ, "INGEST_ALLOW_PRIVATE_NETWORKS": "1", "INGEST_PER_HOST_DELAY": "0"}
+    root = Path(__file__).resolve().parents[1]
+    counts = {}
+    for name, cmd in (("ingest", ["-m", "ingest"]), ("floor", ["-m", "bench.floor"])):
+        db = tmp_path / f"{name}.db"
+        for args in (["feeds", "import", str(opml)], ["run", "--all"]):
+            r = subprocess.run(
+                [sys.executable, *cmd, "--db", str(db), *args],
+                env=env, cwd=root, capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            assert r.returncode == 0, r.stderr
+        with sqlite3.connect(db) as conn:
+            counts[name] = [
+                conn.execute(sql).fetchone()[0]
+                for sql in (
+                    "SELECT count(*) FROM articles",
+                    "SELECT count(*) FROM article_sources",
+                    "SELECT count(*) FROM story_sig",
+                    "SELECT value FROM meta WHERE key = 'fts_indexed_id'",
+                )
+            ]
+    assert counts["ingest"] == [150, 150, 150, 150]
+    assert counts["floor"] == [150, 150, 0, 0]
