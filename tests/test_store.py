@@ -411,3 +411,30 @@ def test_claims_walk_the_due_index_instead_of_sorting_every_feed(
     assert all("feeds_claim" in p for p in plans if p.startswith(("SCAN feeds", "SEARCH feeds"))), (
         plans
     )
+
+
+_T = NOW.replace(year=2026, month=11, day=24, hour=22, minute=45, second=33, microsecond=0)
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        (["2026-11-24T22:45:33Z", "2026-11-24T20:45:33Z"], [_T, _T - timedelta(hours=2)]),
+        (["2026-11-24T22:45:33Z", "2026-11-25T00:45:33+02:00"], [_T, _T]),  # an offset: UTC
+        (["2026-11-24T22:45:33"], [_T]),  # no zone: taken as UTC
+        (["2026-11-24T22:45:33Z", ""], [_T]),  # a blank stamp: dropped
+        ([], []),
+    ],
+)
+def test_recent_entry_times_read_back_as_utc_whatever_their_stored_form(
+    store: SQLiteStore, stored: list[str], expected: list[object]
+) -> None:
+    """The claim path decodes the stored stamps in one fast pass; any form but the store's
+    own goes the careful way, so every time comes back aware and in UTC."""
+    store.conn.execute(
+        "UPDATE feeds SET recent_entry_times = ? WHERE url = ?", (json.dumps(stored), A)
+    )
+    feed = store.get_feed(A)
+    assert feed is not None
+    assert list(feed.recent_entry_times) == expected
+    assert all(t.utcoffset() == timedelta(0) for t in feed.recent_entry_times)
