@@ -496,11 +496,13 @@ async def run_once(
     stop: asyncio.Event | None = None,
     on_outcome: Callable[[FeedOutcome], None] | None = None,
     started_ms: int | None = None,
+    partition: tuple[int, int] | None = None,
 ) -> RunReport:
     """One pass over the due feeds (every active feed with `force`, only `urls` if given).
 
     Feeds are claimed under a lease as fetch slots free up, so overlapping runs (two crons,
-    cron and the daemon, the worker processes of one run) never fetch one feed at once.
+    cron and the daemon, the worker processes of one run) never fetch one feed at once, nor
+    one host (see `Store.claim_feeds`; `partition`: this worker's share of the hosts).
     Setting `stop` stops taking new feeds; feeds in flight finish and commit.
     """
     from .fetch import Fetcher
@@ -554,6 +556,7 @@ async def run_once(
                         force=force,
                         urls=urls,
                         started_ms=started_ms,
+                        partition=partition,
                     )
                     exhausted = not batch
                     if batch and executor is None:
@@ -599,8 +602,10 @@ def _one_process(
     run: str,
     log_outcomes: bool,
     started_ms: int,
+    partition: tuple[int, int] | None = None,
 ) -> RunReport:
-    """This process's share of a pass: its own store connection, the run's token."""
+    """This process's share of a pass: its own store connection, the run's token, and
+    (worker i of n) its share of the hosts."""
     from storage import open_store
 
     from .logs import log_fetch
@@ -616,6 +621,7 @@ def _one_process(
                 owner=lease_owner(run),
                 on_outcome=log_fetch if log_outcomes else None,
                 started_ms=started_ms,
+                partition=partition,
             )
         )
     finally:
@@ -630,10 +636,11 @@ def _worker(
     run: str,
     log_outcomes: bool,
     started_ms: int,
+    partition: tuple[int, int],
 ) -> None:
     """A forked worker of `run_pass`: sends its report back through `conn`."""
     try:
-        conn.send(_one_process(db, settings, force, None, run, log_outcomes, started_ms))
+        conn.send(_one_process(db, settings, force, None, run, log_outcomes, started_ms, partition))
     finally:
         conn.close()
 
@@ -656,17 +663,21 @@ def run_pass(
     started_ms = int(time.time() * 1000)
     t0 = time.perf_counter()
     children = []
+    partition: tuple[int, int] | None = None
     if settings.workers > 1 and urls is None and expected >= PARALLEL_MIN_FEEDS:
+        n = settings.workers
+        partition = (0, n)  # this process; the forked ones are 1 .. n-1
         ctx = multiprocessing.get_context("fork")  # before any store connection is opened here
-        for _ in range(settings.workers - 1):
+        for i in range(1, n):
             recv, send = ctx.Pipe(duplex=False)
             proc = ctx.Process(
-                target=_worker, args=(send, db, settings, force, run, log_outcomes, started_ms)
+                target=_worker,
+                args=(send, db, settings, force, run, log_outcomes, started_ms, (i, n)),
             )
             proc.start()
             send.close()
             children.append((proc, recv))
-    report = _one_process(db, settings, force, urls, run, log_outcomes, started_ms)
+    report = _one_process(db, settings, force, urls, run, log_outcomes, started_ms, partition)
     for proc, recv in children:
         try:
             child: RunReport = recv.recv()

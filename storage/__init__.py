@@ -97,9 +97,12 @@ class Store(Protocol):
         force: bool = False,
         urls: Sequence[str] | None = None,
         started_ms: int | None = None,
+        partition: tuple[int, int] | None = None,
     ) -> list[Feed]:
         """Lease up to `limit` feeds due at `now` (every active feed with `force`) that this
-        run (`owner`) has not done yet and no other live run holds."""
+        run (`owner`) has not done yet and no other live run holds, leaving out feeds of a
+        host another owner is fetching; with `partition` (i, n), worker i's share of the
+        hosts first."""
         ...
 
     def release(self, owner: str, urls: Sequence[str]) -> None: ...

@@ -22,6 +22,7 @@ import functools
 import json
 import sqlite3
 import time
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -291,6 +292,13 @@ MIGRATIONS: tuple[str, ...] = (
     """
     -- no statement
     """,
+    # 5: a feed's host, hashed (`host_key`), so that the worker processes of a run split
+    # the feeds by host and never ask one host from two processes at once (`claim_feeds`);
+    # existing rows are filled by `_migrate`
+    """
+    ALTER TABLE feeds ADD COLUMN host_key INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX feeds_host_leased ON feeds(host_key) WHERE lease_owner IS NOT NULL
+    """,
 )
 # a story's representative: its earliest full-text article (>= FULL_TEXT_WORDS words), else
 # its earliest article; ties to the lower id (in SQL over `stories`; `_maybe_promote` applies
@@ -339,6 +347,16 @@ def _outlet(url: str | None) -> str | None:
         return None
     host = (urlsplit(url).hostname or "").lower()
     return host.removeprefix("www.") or None
+
+
+def host_key(url: str) -> int:
+    """A stable 31-bit hash of the URL's host name (lower case; 0 for a URL without one):
+    feeds with the same key are claimed by one worker process at a time (`claim_feeds`)."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        host = ""
+    return zlib.crc32(host.encode("utf-8", "surrogatepass")) & 0x7FFFFFFF if host else 0
 
 
 def _entry_times(text: str) -> tuple[datetime, ...]:
@@ -547,6 +565,12 @@ class SQLiteStore:
                     for body in FTS_TRIGGERS.split("END;"):
                         if body.strip():
                             tx.execute(body + "END;")
+                if number == 4:
+                    urls = [r[0] for r in tx.execute("SELECT url FROM feeds")]
+                    tx.executemany(
+                        "UPDATE feeds SET host_key = ? WHERE url = ?",
+                        [(host_key(u), u) for u in urls],
+                    )
                 tx.execute(f"PRAGMA user_version = {number + 1}")
         with self._tx() as tx:
             story_index.ensure_schema(tx)
@@ -605,8 +629,8 @@ class SQLiteStore:
                 )
                 return False
             tx.execute(
-                """INSERT INTO feeds (url, title, tags, options, source, added_at)
-                   VALUES (?, ?, ?, ?, ?, ?)""",
+                """INSERT INTO feeds (url, title, tags, options, source, added_at, host_key)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
                 (
                     spec.url,
                     spec.title,
@@ -614,6 +638,7 @@ class SQLiteStore:
                     _options_to_json(spec.options),
                     source,
                     now,
+                    host_key(spec.url),
                 ),
             )
             return True
@@ -676,18 +701,29 @@ class SQLiteStore:
         force: bool = False,
         urls: Sequence[str] | None = None,
         started_ms: int | None = None,
+        partition: tuple[int, int] | None = None,
     ) -> list[Feed]:
         """`started_ms`: when the run began (ms since the epoch); a feed attempted since, by
         this run or an overlapping one, is not taken again (two `run --all` at once would
-        otherwise hand each other's finished feeds back and forth)."""
+        otherwise hand each other's finished feeds back and forth).
+
+        Politeness across processes: a feed whose host another owner holds a live lease on
+        (a feed of that host in flight in another worker, run or daemon) is not taken, so
+        each process's per-host limits (requests in flight, gap between them) hold for the
+        host as a whole. `partition` (i, n): worker i of n takes the feeds of its share of
+        the hosts (host_key % n == i) first, and others' only once its share has none left
+        (a run ends with no worker idle while another still has hosts to do)."""
         now_s = to_iso(now)
         until = to_iso(now + timedelta(seconds=lease_s))
         where = [
             "(lease_until IS NULL OR lease_until < ?)",
             "(last_run IS NULL OR last_run != ?)",  # not twice in one run
             "(last_attempt_ms IS NULL OR last_attempt_ms < ?)",
+            """NOT EXISTS (SELECT 1 FROM feeds AS o WHERE o.host_key = c.host_key
+                 AND o.lease_owner IS NOT NULL AND o.lease_owner != ?
+                 AND o.lease_until >= ?)""",  # feeds_host_leased
         ]
-        params: list[Any] = [now_s, run_token(owner), started_ms or 1 << 62]
+        params: list[Any] = [now_s, run_token(owner), started_ms or 1 << 62, owner, now_s]
         # the due order: never polled first, then the most overdue (NULLs sort first)
         passes: list[tuple[str, list[Any]]] = []
         if urls is not None:
@@ -699,21 +735,28 @@ class SQLiteStore:
                 passes.append(("1 = 1", []))
             else:  # two index ranges: "IS NULL OR <=" would scan every feed
                 passes += [("next_poll_at IS NULL", []), ("next_poll_at <= ?", [now_s])]
+        shares: list[tuple[str, list[Any]]] = [("1 = 1", [])]
+        if partition is not None and partition[1] > 1:
+            shares.insert(0, ("c.host_key % ? = ?", [partition[1], partition[0]]))
         rows: list[dict[str, Any]] = []
         with self._tx() as tx:
             self._expire_dead_leases(tx, now_s)
-            for extra, extra_params in passes:
-                if len(rows) >= limit:
+            for share, share_params in shares:
+                if rows:  # the worker's own share had some: others' wait
                     break
-                cur = tx.execute(
-                    f"""UPDATE feeds SET lease_owner = ?, lease_until = ?
-                        WHERE url IN (SELECT url FROM feeds WHERE {" AND ".join(where)}
-                                      AND {extra} ORDER BY next_poll_at, url LIMIT ?)
-                        RETURNING *""",
-                    [owner, until, *params, *extra_params, limit - len(rows)],
-                )
-                names = [d[0] for d in cur.description]
-                rows += [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+                for extra, extra_params in passes:
+                    if len(rows) >= limit:
+                        break
+                    cur = tx.execute(
+                        f"""UPDATE feeds SET lease_owner = ?, lease_until = ?
+                            WHERE url IN (SELECT c.url FROM feeds AS c
+                                          WHERE {" AND ".join(where)} AND {extra} AND {share}
+                                          ORDER BY next_poll_at, url LIMIT ?)
+                            RETURNING *""",
+                        [owner, until, *params, *extra_params, *share_params, limit - len(rows)],
+                    )
+                    names = [d[0] for d in cur.description]
+                    rows += [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
         return sorted((self._feed(r) for r in rows), key=lambda f: f.url)
 
     @staticmethod
@@ -1346,7 +1389,10 @@ class SQLiteStore:
         if tx.execute("SELECT 1 FROM feeds WHERE url = ?", (new,)).fetchone():
             tx.execute("DELETE FROM feeds WHERE url = ?", (old,))
             return
-        tx.execute("UPDATE feeds SET url = ?, moved_from = ? WHERE url = ?", (new, old, old))
+        tx.execute(
+            "UPDATE feeds SET url = ?, moved_from = ?, host_key = ? WHERE url = ?",
+            (new, old, host_key(new), old),
+        )
 
     def index_pending(self) -> int:
         """Add the articles stored since the last call to the full-text index, in one

@@ -149,6 +149,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, head: bool) -> None:
         fs = self.server.feed_server
+        with fs._lock:
+            fs.in_flight += 1
+            fs.peak_in_flight = max(fs.peak_in_flight, fs.in_flight)
+        try:
+            self._answer(head)
+        finally:
+            with fs._lock:
+                fs.in_flight -= 1
+
+    def _answer(self, head: bool) -> None:
+        fs = self.server.feed_server
         parts = urlsplit(self.path)
         req = Request(
             method=self.command,
@@ -316,6 +327,8 @@ class FeedServer:
         self.dirs: list[tuple[str, Path]] = []
         self.requests: list[Request] = []
         self.bytes_streamed = 0  # body bytes written by streamed routes (size=, trickle_s=)
+        self.in_flight = 0  # requests being answered now
+        self.peak_in_flight = 0  # the most at once since start
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._httpd: _Server | None = None

@@ -340,13 +340,22 @@ def test_cron_run_with_nothing_due_imports_no_fetch_stack(tmp_path: Path) -> Non
 
 
 def test_a_run_with_many_feeds_due_splits_them_over_worker_processes(
-    feed_server: FeedServer, tmp_path: Path
+    feed_server_factory: Callable[..., FeedServer], tmp_path: Path
 ) -> None:
+    from storage.sqlite import host_key
+
     db = tmp_path / "w.db"
+    # eight hosts, each with its share of the feeds: the workers split them by host
+    hosts = [f"127.0.0.{n}" for n in range(10, 18)]
+    assert {host_key(f"http://{h}/") % 2 for h in hosts} == {0, 1}  # both workers have hosts
+    servers = [feed_server_factory(host=h) for h in hosts]
+    paths = []
     for i in range(24):  # at least PARALLEL_MIN_FEEDS: `ingest run` forks a second worker
-        url = feed_server.route(
+        server = servers[i % len(servers)]
+        url = server.route(
             f"/w{i}.xml", body=rss(f"W{i}", "https://w.example/", make_items(300 + i, 2))
         )
+        paths.append((server, f"/w{i}.xml"))
         assert ingest(db, "feeds", "add", url).returncode == 0
     r = ingest(db, "--log-format", "json", "run", "-v", INGEST_WORKERS="2")
     assert r.returncode == 0, r.stderr
@@ -355,7 +364,28 @@ def test_a_run_with_many_feeds_due_splits_them_over_worker_processes(
     fetched = [line for line in lines if line["msg"] == "fetch"]
     assert len(fetched) == 24
     assert len({line["worker"] for line in fetched}) == 2  # two processes shared the work
-    assert all(len(feed_server.requests_for(f"/w{i}.xml")) == 1 for i in range(24))
+    assert all(len(server.requests_for(path)) == 1 for server, path in paths)
     assert count(db) == 48
     owners = count(db, "SELECT COUNT(DISTINCT last_run) FROM feeds")
     assert owners == 1  # one run token shared by the workers
+
+
+def test_worker_processes_never_ask_one_host_more_than_its_limit_at_once(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """Per-host politeness holds for the host, not per process: with two workers, a host
+    with many feeds still sees at most per_host_concurrency requests at a time (each worker
+    has its own limit, so without the host rule of claims it saw twice that)."""
+    db = tmp_path / "p.db"
+    for i in range(24):
+        url = feed_server.route(
+            f"/p{i}.xml",
+            body=rss(f"P{i}", "https://p.example/", make_items(400 + i, 1)),
+            delay_s=0.15,  # each answer takes a while: requests overlap if they can
+        )
+        assert ingest(db, "feeds", "add", url).returncode == 0
+    r = ingest(db, "run", INGEST_WORKERS="2", INGEST_PER_HOST_CONCURRENCY="2")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("24 feeds: 24 ok")
+    assert all(len(feed_server.requests_for(f"/p{i}.xml")) == 1 for i in range(24))
+    assert feed_server.peak_in_flight == 2

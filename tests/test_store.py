@@ -6,6 +6,7 @@ import json
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from factories import NOW, article, decision, ok_result
@@ -13,7 +14,7 @@ from factories import NOW, article, decision, ok_result
 from ingest.errors import GoneError, HTTPStatusError, StoreError
 from ingest.settings import FeedSpec
 from ingest.stories import signature
-from storage.sqlite import ARTICLE_FIELDS, HISTORY_KEEP, MIGRATIONS, SQLiteStore
+from storage.sqlite import ARTICLE_FIELDS, HISTORY_KEEP, MIGRATIONS, SQLiteStore, host_key
 
 A = "https://a.example/feed"
 B = "https://b.example/feed"
@@ -77,13 +78,38 @@ def test_a_version_3_database_gains_the_two_level_story_index(tmp_path: Path) ->
     conn.executescript(
         """DROP TABLE story_band_new;
            DROP TABLE story_index_meta;
+           DROP INDEX feeds_host_leased;
+           ALTER TABLE feeds DROP COLUMN host_key;
            PRAGMA user_version = 3;"""
     )
     conn.close()
     store = SQLiteStore(path)
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 4
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 5
     tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"story_band", "story_band_new", "story_index_meta"} <= tables
+    store.close()
+
+
+def test_a_version_4_database_gets_the_host_of_each_feed(tmp_path: Path) -> None:
+    """Schema 5 adds feeds.host_key (claims split feeds by host); a file of the release
+    before has it filled from each feed's URL when opened."""
+    path = tmp_path / "t.db"
+    store = SQLiteStore(path)
+    for url in (A, B, "https://news.example/world.xml", "https://NEWS.example/sport.xml"):
+        store.add_feed(FeedSpec(url=url))
+    store.close()
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        """DROP INDEX feeds_host_leased;
+           ALTER TABLE feeds DROP COLUMN host_key;
+           PRAGMA user_version = 4;"""
+    )
+    conn.close()
+    store = SQLiteStore(path)
+    keys = dict(store.conn.execute("SELECT url, host_key FROM feeds").fetchall())
+    assert keys == {url: host_key(url) for url in keys}
+    assert keys["https://news.example/world.xml"] == keys["https://NEWS.example/sport.xml"] > 0
+    assert len(set(keys.values())) == len({urlsplit(u).hostname for u in keys})
     store.close()
 
 
@@ -99,6 +125,39 @@ def test_claims_are_exclusive_and_expire(store: SQLiteStore) -> None:
     assert claim(store, "two") == []  # leased by "one"
     # a killed run's lease expires
     assert claim(store, "two", now=NOW + timedelta(seconds=601)) == [A, B]
+
+
+def test_a_host_another_owner_is_fetching_waits_for_it(tmp_path: Path) -> None:
+    """Politeness across processes: no feed of a host on which another owner holds a live
+    lease (a feed of that host in flight elsewhere) is claimed."""
+    store = SQLiteStore(tmp_path / "h.db")
+    one = ["https://one.example/a", "https://one.example/b"]
+    two = ["https://two.example/a"]
+    for url in one + two:
+        store.add_feed(FeedSpec(url=url))
+    assert claim(store, "w1", limit=1) == one[:1]
+    assert claim(store, "w2") == two  # one.example/b waits: w1 is fetching one.example
+    assert claim(store, "w1") == one[1:]  # the owner's own lease does not hold it back
+    store.release("w1", one)
+    assert claim(store, "w2") == one
+    # a lease that expired (a killed run) no longer holds its host
+    assert claim(store, "w3", now=NOW + timedelta(seconds=601)) == sorted(one + two)
+
+
+def test_workers_take_their_share_of_hosts_first_then_the_rest(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "p.db")
+    urls = [f"https://h{i}.example/feed" for i in range(8)]
+    for url in urls:
+        store.add_feed(FeedSpec(url=url))
+    share = {u: host_key(u) % 2 for u in urls}
+    mine = sorted(u for u in urls if share[u] == 0)
+    theirs = sorted(u for u in urls if share[u] == 1)
+    assert mine and len(theirs) >= 2
+    assert claim(store, "w0", partition=(0, 2)) == mine  # its own share only, though all due
+    assert claim(store, "w1", partition=(1, 2), limit=1) == theirs[:1]
+    # w0's share is done: it takes the rest, but not a host w1 is fetching
+    assert claim(store, "w0", partition=(0, 2)) == theirs[1:]
+    assert claim(store, "w1", partition=(1, 2)) == []
 
 
 def test_claim_skips_feeds_not_due_and_attempted(store: SQLiteStore) -> None:
@@ -399,7 +458,7 @@ def test_claims_walk_the_due_index_instead_of_sorting_every_feed(
 
         def execute(self, sql: str, params: object = ()) -> object:
             if sql.lstrip().startswith("UPDATE feeds SET lease_owner"):
-                inner = sql[sql.index("SELECT url") : sql.rindex(")")]
+                inner = sql[sql.index("SELECT c.url") : sql.rindex(")")]
                 for row in real_execute(f"EXPLAIN QUERY PLAN {inner}", params[2:]):  # type: ignore[index]
                     plans.append(row[3])
             return real_execute(sql, params)  # type: ignore[arg-type]
@@ -408,9 +467,11 @@ def test_claims_walk_the_due_index_instead_of_sorting_every_feed(
     for force in (False, True):
         claim(store, owner=f"o{force}", force=force, limit=1)
     assert plans and not [p for p in plans if "TEMP B-TREE" in p], plans
-    assert all("feeds_claim" in p for p in plans if p.startswith(("SCAN feeds", "SEARCH feeds"))), (
-        plans
-    )
+    # the due feeds (c) through the claim index; the other owners' leases on their hosts (o)
+    # through the small index of leased feeds, never a scan of all feeds
+    assert all("feeds_claim" in p for p in plans if p.startswith(("SCAN c", "SEARCH c"))), plans
+    leases = [p for p in plans if p.startswith(("SCAN o", "SEARCH o"))]
+    assert leases and all("feeds_host_leased" in p for p in leases), plans
 
 
 _T = NOW.replace(year=2026, month=11, day=24, hour=22, minute=45, second=33, microsecond=0)

@@ -101,6 +101,8 @@ def test_a_version_1_database_is_migrated(tmp_path: Path) -> None:
            DROP INDEX feeds_claim;
            DROP INDEX feeds_leased;
            CREATE INDEX feeds_due ON feeds(status, next_poll_at);
+           DROP INDEX feeds_host_leased;
+           ALTER TABLE feeds DROP COLUMN host_key;
            PRAGMA user_version = 1;"""
     )
     conn.commit()
