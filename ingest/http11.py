@@ -113,11 +113,15 @@ _Key = tuple[object, str, str, int]  # (backend: the address policy, scheme, hos
 
 class Pool:
     """Idle connections, at most `per_key` for each (backend, scheme, host, port) and
-    `max_idle` in all (the oldest goes first: a long pass over thousands of hosts must not
-    hold a socket open for each), newest used first. Only streams that can tell whether they
-    are still usable (`reusable()`: ingest.aionet's) are kept. `aclose` closes what is left."""
+    `max_idle` in all, newest used first. When full, the ones idle longer than KEEPALIVE_S
+    are closed, then the oldest: a long pass over thousands of hosts holds at most
+    `max_idle` sockets open besides those in flight. (A run claims feeds in due order, not
+    by host, so a host's next feed often comes a few hundred requests later: on the bench
+    farm, 64 kept 401 connections of 1,000 requests, 256 kept 284, and the warm run took 7%
+    less.) Only streams that can tell whether they are still usable (`reusable()`:
+    ingest.aionet's) are kept. `aclose` closes what is left."""
 
-    def __init__(self, per_key: int = 2, max_idle: int = 64) -> None:
+    def __init__(self, per_key: int = 2, max_idle: int = 256) -> None:
         self.per_key = max(1, per_key)
         self.max_idle = max(1, max_idle)
         self._idle: dict[_Key, list[tuple[httpcore.AsyncNetworkStream, h11.Connection, float]]] = {}
@@ -145,11 +149,28 @@ class Pool:
         if len(idle) >= self.per_key or not _reusable(stream):
             return False
         if self._count >= self.max_idle:
+            self._drop_expired()
+        if self._count >= self.max_idle:
             self._evict_oldest()
         self._idle[key] = idle
         idle.append((stream, conn, time.monotonic()))
         self._count += 1
         return True
+
+    def _drop_expired(self) -> None:
+        now = time.monotonic()
+        for key, idle in list(self._idle.items()):
+            fresh = []
+            for entry in idle:
+                if now - entry[2] < KEEPALIVE_S:
+                    fresh.append(entry)
+                else:
+                    _abort(entry[0])
+                    self._count -= 1
+            if fresh:
+                self._idle[key] = fresh
+            else:
+                del self._idle[key]
 
     def _evict_oldest(self) -> None:
         key = min(self._idle, key=lambda k: self._idle[k][0][2])

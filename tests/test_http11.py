@@ -456,6 +456,16 @@ def test_pool_bounds_what_it_keeps(monkeypatch: pytest.MonkeyPatch) -> None:
         assert pool.take(key_b) is None and not b1.reusable()
         await pool.aclose()
         assert len(pool) == 0 and not c1.reusable()
+        # full: every connection idle too long goes, not just the oldest
+        monkeypatch.setattr(http11, "KEEPALIVE_S", 0.2)
+        d1, e1, f1, g1 = [await stream() for _ in range(4)]
+        key_d, key_e, key_f, key_g = ((backend, "http", h, 80) for h in ("d", "e", "f", "g"))
+        assert pool.put(key_d, d1, conn) and pool.put(key_e, e1, conn)
+        await asyncio.sleep(0.3)
+        assert pool.put(key_f, f1, conn) and len(pool) == 3
+        assert pool.put(key_g, g1, conn) and len(pool) == 2
+        assert not d1.reusable() and not e1.reusable() and f1.reusable() and g1.reusable()
+        await pool.aclose()
         for s in (a2, a3):
             await s.aclose()
         server.close()
