@@ -294,10 +294,13 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 5: a feed's host, hashed (`host_key`), so that the worker processes of a run split
     # the feeds by host and never ask one host from two processes at once (`claim_feeds`);
-    # existing rows are filled by `_migrate`
+    # existing rows are filled by `_migrate`. And the order of a `--all` run's claims (the
+    # least recently attempted first: feeds done in the run sort last, so a claim does not
+    # walk past them as it did in next_poll_at order)
     """
     ALTER TABLE feeds ADD COLUMN host_key INTEGER NOT NULL DEFAULT 0;
-    CREATE INDEX feeds_host_leased ON feeds(host_key) WHERE lease_owner IS NOT NULL
+    CREATE INDEX feeds_host_leased ON feeds(host_key) WHERE lease_owner IS NOT NULL;
+    CREATE INDEX feeds_force ON feeds(last_attempt_ms, url) WHERE status IN ('ok', 'error')
     """,
 )
 # a story's representative: its earliest full-text article (>= FULL_TEXT_WORDS words), else
@@ -724,17 +727,19 @@ class SQLiteStore:
                  AND o.lease_until >= ?)""",  # feeds_host_leased
         ]
         params: list[Any] = [now_s, run_token(owner), started_ms or 1 << 62, owner, now_s]
-        # the due order: never polled first, then the most overdue (NULLs sort first)
-        passes: list[tuple[str, list[Any]]] = []
+        # the due order: never polled first, then the most overdue (NULLs sort first); with
+        # `force`, never attempted first, then the least recently attempted (feeds_force)
+        due = "next_poll_at, url"
+        passes: list[tuple[str, list[Any], str]] = []
         if urls is not None:
             where.append("url IN (SELECT value FROM json_each(?))")
-            passes.append(("1 = 1", [json.dumps(list(urls))]))
+            passes.append(("1 = 1", [json.dumps(list(urls))], due))
         else:
             where.append("status IN ('ok', 'error')")  # feeds_claim's own condition
             if force:
-                passes.append(("1 = 1", []))
+                passes.append(("1 = 1", [], "last_attempt_ms, url"))
             else:  # two index ranges: "IS NULL OR <=" would scan every feed
-                passes += [("next_poll_at IS NULL", []), ("next_poll_at <= ?", [now_s])]
+                passes += [("next_poll_at IS NULL", [], due), ("next_poll_at <= ?", [now_s], due)]
         shares: list[tuple[str, list[Any]]] = [("1 = 1", [])]
         if partition is not None and partition[1] > 1:
             shares.insert(0, ("c.host_key % ? = ?", [partition[1], partition[0]]))
@@ -744,14 +749,14 @@ class SQLiteStore:
             for share, share_params in shares:
                 if rows:  # the worker's own share had some: others' wait
                     break
-                for extra, extra_params in passes:
+                for extra, extra_params, order in passes:
                     if len(rows) >= limit:
                         break
                     cur = tx.execute(
                         f"""UPDATE feeds SET lease_owner = ?, lease_until = ?
                             WHERE url IN (SELECT c.url FROM feeds AS c
                                           WHERE {" AND ".join(where)} AND {extra} AND {share}
-                                          ORDER BY next_poll_at, url LIMIT ?)
+                                          ORDER BY {order} LIMIT ?)
                             RETURNING *""",
                         [owner, until, *params, *extra_params, *share_params, limit - len(rows)],
                     )

@@ -102,6 +102,7 @@ def test_a_version_1_database_is_migrated(tmp_path: Path) -> None:
            DROP INDEX feeds_leased;
            CREATE INDEX feeds_due ON feeds(status, next_poll_at);
            DROP INDEX feeds_host_leased;
+           DROP INDEX feeds_force;
            ALTER TABLE feeds DROP COLUMN host_key;
            PRAGMA user_version = 1;"""
     )
