@@ -7,7 +7,7 @@ import asyncio
 import socket
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from feedserver import FeedServer
@@ -52,18 +52,26 @@ class RawServer:
         self.sock.close()
 
 
-@pytest.fixture
-def raw() -> Iterator[type[RawServer]]:
-    servers: list[RawServer] = []
+_S = TypeVar("_S", "RawServer", "KeepAliveServer")
 
-    class Tracked(RawServer):
-        def __init__(self, reply: bytes) -> None:
-            super().__init__(reply)
+
+def _closed_after(cls: type[_S]) -> Iterator[type[_S]]:
+    """`cls` for a test to start servers with; every one started is closed afterwards."""
+    servers: list[_S] = []
+
+    class Tracked(cls):  # type: ignore[valid-type,misc]
+        def __init__(self, *args: Any, **kw: Any) -> None:
+            super().__init__(*args, **kw)
             servers.append(self)
 
     yield Tracked
     for s in servers:
         s.close()
+
+
+@pytest.fixture
+def raw() -> Iterator[type[RawServer]]:
+    yield from _closed_after(RawServer)
 
 
 def _fetch(port: int) -> FetchResult:
@@ -256,16 +264,7 @@ class KeepAliveServer:
 
 @pytest.fixture
 def keepalive() -> Iterator[type[KeepAliveServer]]:
-    servers: list[KeepAliveServer] = []
-
-    class Tracked(KeepAliveServer):
-        def __init__(self, reply: bytes | list[bytes], **kw: bool) -> None:
-            super().__init__(reply, **kw)
-            servers.append(self)
-
-    yield Tracked
-    for s in servers:
-        s.close()
+    yield from _closed_after(KeepAliveServer)
 
 
 def _ok(body: bytes = RSS, extra: bytes = b"") -> bytes:
