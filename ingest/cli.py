@@ -362,7 +362,9 @@ def _print_report(report: RunReport, timings: bool) -> None:
 @click.pass_obj
 @handle_errors
 def run(app: App, force: bool, urls: tuple[str, ...], timings: bool, verbose: bool) -> None:
-    """One pass over the due feeds (for cron). Exit 1 when a feed failed.
+    """One pass over the due feeds (for cron). Exit 1 when a feed failed, or when a feed
+    asked for with --feed could not be fetched now (another run or worker is fetching it,
+    or another feed of its host).
 
     Quiet by default, as cron jobs should be: the summary on stdout (naming each failed feed
     and why), errors on stderr; -v adds one log line per fetch.
@@ -393,7 +395,14 @@ def run(app: App, force: bool, urls: tuple[str, ...], timings: bool, verbose: bo
         log_outcomes=True,
     )
     _print_report(report, timings)
-    if report.failed:
+    done = {o.url for o in report.outcomes}
+    skipped = [u for u in dict.fromkeys(urls) if u not in done]
+    for url in skipped:  # leased elsewhere: claims never take a feed or host in flight
+        click.echo(
+            f"not fetched {url}: another run or worker is fetching it or another feed of its"
+            " host; try again when it is done"
+        )
+    if report.failed or skipped:
         sys.exit(1)
 
 

@@ -122,6 +122,35 @@ def test_failures_are_named_and_lose_nothing(ingest, feed_server: FeedServer) ->
     assert rec["last_error"].startswith(good + ": ")
 
 
+def test_a_feed_asked_for_while_its_host_is_being_fetched_elsewhere_is_named(
+    ingest, feed_server: FeedServer, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """`run --feed` never fetches a host that another run is fetching (politeness), and
+    says so instead of printing an empty summary with exit 0."""
+    from datetime import UTC, datetime
+
+    from storage.sqlite import SQLiteStore
+
+    a = feed_server.route("/a.xml", body=rss("A", "https://a.example/", make_items(71, 2)))
+    b = feed_server.route("/b.xml", body=rss("B", "https://b.example/", make_items(72, 2)))
+    ingest("feeds", "add", a)
+    ingest("feeds", "add", b)
+    store = SQLiteStore(tmp_path / "e2e.db")  # another run, on another machine, has `a`
+    (held,) = store.claim_feeds(
+        now=datetime.now(UTC), owner="elsewhere:4242:run1", lease_s=600, limit=1, urls=[a]
+    )
+    r = ingest("run", "--feed", b)
+    assert r.exit_code == 1
+    assert r.stdout.startswith("0 feeds: ")
+    assert f"not fetched {b}: another run or worker is fetching it or another feed" in r.stdout
+    assert feed_server.requests_for("/b.xml") == []
+    store.release("elsewhere:4242:run1", [held.url])
+    store.close()
+    r = ingest("run", "--feed", b)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("1 feeds: 1 ok") and "not fetched" not in r.stdout
+
+
 def test_one_story_many_outlets_and_same_topic_stays_apart(ingest, feed_server: FeedServer) -> None:  # type: ignore[no-untyped-def]
     base = feed_server.serve_dir(ROOT / "config" / "demo", prefix="/demo/")
     for name in ("harbor-herald.xml", "valley-times.xml", "coast-daily.json"):
