@@ -21,35 +21,48 @@ from ingest.settings import Settings
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 
 
-class RawServer:
-    """Accepts connections on 127.0.0.1, reads the request head, sends `reply`, closes."""
+class _Loopback:
+    """A listening socket on 127.0.0.1 whose connections, accepted on a thread of their
+    own, go to `_connection` one at a time; `close` stops it."""
 
-    def __init__(self, reply: bytes) -> None:
-        self.reply = reply
-        self.requests: list[bytes] = []
+    def __init__(self) -> None:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        threading.Thread(target=self._accept, daemon=True).start()
 
-    def _serve(self) -> None:
+    def _accept(self) -> None:
         while True:
             try:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            with conn:
-                head = b""
-                while b"\r\n\r\n" not in head:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    head += chunk
-                self.requests.append(head)
-                conn.sendall(self.reply)
+            self._connection(conn)
+
+    def _connection(self, conn: socket.socket) -> None:
+        raise NotImplementedError
 
     def close(self) -> None:
         self.sock.close()
+
+
+class RawServer(_Loopback):
+    """Accepts connections on 127.0.0.1, reads the request head, sends `reply`, closes."""
+
+    def __init__(self, reply: bytes) -> None:
+        self.reply = reply
+        self.requests: list[bytes] = []
+        super().__init__()
+
+    def _connection(self, conn: socket.socket) -> None:
+        with conn:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                head += chunk
+            self.requests.append(head)
+            conn.sendall(self.reply)
 
 
 _S = TypeVar("_S", "RawServer", "KeepAliveServer")
@@ -208,7 +221,7 @@ def test_a_feed_url_with_spaces_and_accents_is_requested_encoded(
 # --------------------------------------------------------------------------- kept-alive
 
 
-class KeepAliveServer:
+class KeepAliveServer(_Loopback):
     """HTTP/1.1 on 127.0.0.1 that keeps each connection open for more requests and answers
     every one with `reply` (a list: the n-th request of a connection gets the n-th reply);
     with `drop_second`, it closes a connection without answering its second request (as a
@@ -220,18 +233,11 @@ class KeepAliveServer:
         self.requests: list[tuple[int, bytes]] = []  # (connection number, request head)
         self.connections = 0
         self.ended = threading.Event()  # set when a client closed a connection
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(conn, self.connections), daemon=True).start()
+    def _connection(self, conn: socket.socket) -> None:
+        self.connections += 1
+        threading.Thread(target=self._serve, args=(conn, self.connections), daemon=True).start()
 
     def _serve(self, conn: socket.socket, number: int) -> None:
         try:
@@ -257,9 +263,6 @@ class KeepAliveServer:
                 reply = self.reply
                 conn.sendall(reply[answered] if isinstance(reply, list) else reply)
                 answered += 1
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @pytest.fixture
