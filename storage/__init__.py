@@ -178,13 +178,31 @@ class Store(Protocol):
         since: datetime | None = None,
         limit: int | None = None,
         newest_first: bool = False,
-    ) -> Iterator[dict[str, Any]]: ...
+        ids: Sequence[int] | None = None,
+        tag: str | None = None,
+        language: str | None = None,
+        query: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Article records (the export's) with id > `since_id`, in id order, filtered by
+        every argument given. `tag` matches the article's own tags or a carrying feed's;
+        `query` is a full-text search (FTS5 syntax, plain words as a fallback) over the
+        articles indexed so far: a cursor never moves past one that is not."""
+        ...
 
     def search(self, query: str, *, limit: int = 20) -> list[dict[str, Any]]: ...
 
     def stories(
-        self, *, since: datetime | None = None, min_sources: int = 1, limit: int = 50
-    ) -> list[dict[str, Any]]: ...
+        self,
+        *,
+        since: datetime | None = None,
+        min_sources: int = 1,
+        limit: int = 50,
+        story_id: int | None = None,
+        tag: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Stories newest first: story_id, title, url, first_seen_at, n_articles,
+        representative_id, n_sources and `sources` (one per carrying feed item)."""
+        ...
 
     def fetch_history(self, url: str, *, limit: int = 10) -> list[dict[str, Any]]: ...
 

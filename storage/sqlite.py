@@ -331,6 +331,19 @@ END;
 """
 
 
+# an article (alias {a}) tagged with ? (any case): its own tags, or a carrying feed's
+_TAGGED = """(EXISTS (SELECT 1 FROM json_each({a}.tags) t WHERE lower(t.value) = lower(?))
+    OR EXISTS (SELECT 1 FROM article_sources ts JOIN feeds tf ON tf.url = ts.feed_url,
+        json_each(tf.tags) t WHERE ts.article_id = {a}.id AND lower(t.value) = lower(?)))"""
+
+
+def _fts_words(query: str) -> str:
+    """`query` as FTS5 phrases, one a word: for text that is not valid FTS5 syntax (a NUL
+    ends an FTS5 string early, so it separates words too)."""
+    words = query.replace("\x00", " ").split()
+    return " ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+
 def _options_to_json(options: FeedOptions) -> str:
     data = asdict(options)
     defaults = asdict(FeedOptions())
@@ -1472,8 +1485,14 @@ class SQLiteStore:
         since: datetime | None = None,
         limit: int | None = None,
         newest_first: bool = False,
+        ids: Sequence[int] | None = None,
+        tag: str | None = None,
+        language: str | None = None,
+        query: str | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Article records in id order (streamed: constant memory however many rows)."""
+        """Article records in id order (streamed: constant memory however many rows).
+        `tag`: the article's own or a carrying feed's tag (any case); `query`: FTS5 over the
+        indexed articles only, so that a cursor never passes an article not indexed yet."""
         where: list[str] = ["id > ?"]
         params: list[Any] = [since_id]
         if feed_url:
@@ -1484,6 +1503,23 @@ class SQLiteStore:
         if since:
             where.append("COALESCE(published_at, fetched_at) >= ?")
             params.append(to_iso(since))
+        if ids is not None:
+            where.append(f"id IN ({', '.join('?' * len(ids))})")
+            params += [int(i) for i in ids]
+        if tag is not None:
+            where.append(_TAGGED.format(a="articles"))
+            params += [tag, tag]
+        if language is not None:
+            where.append("lower(language) = lower(?)")
+            params.append(language)
+        if query is not None:
+            if not query.strip():
+                raise StoreError("empty search query")
+            where.append(
+                "id IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?) "
+                "AND id <= (SELECT value FROM meta WHERE key = 'fts_indexed_id')"
+            )
+            params.append(query)
         sql = (
             f"SELECT {', '.join(ARTICLE_FIELDS)} FROM articles WHERE {' AND '.join(where)} "
             f"ORDER BY id {'DESC' if newest_first else 'ASC'}"
@@ -1493,7 +1529,13 @@ class SQLiteStore:
         # a separate read connection so a long export never blocks writers (WAL snapshot)
         reader = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30.0)
         try:
-            cur = reader.execute(sql, params)
+            try:
+                cur = reader.execute(sql, params)
+            except sqlite3.OperationalError:
+                if query is None:
+                    raise
+                params[-1] = _fts_words(query)
+                cur = reader.execute(sql, params)
             names = [d[0] for d in cur.description]
             while batch := cur.fetchmany(500):
                 for row in batch:
@@ -1521,20 +1563,35 @@ class SQLiteStore:
         try:
             return self._rows(sql, (query,))
         except sqlite3.OperationalError:
-            words = " ".join('"' + w.replace('"', '""') + '"' for w in query.split())
-            return self._rows(sql, (words,))
+            return self._rows(sql, (_fts_words(query),))
 
     def stories(
-        self, *, since: datetime | None = None, min_sources: int = 1, limit: int = 50
+        self,
+        *,
+        since: datetime | None = None,
+        min_sources: int = 1,
+        limit: int = 50,
+        story_id: int | None = None,
+        tag: str | None = None,
     ) -> list[dict[str, Any]]:
+        """Stories newest first, each with its sources; `tag` as in `articles`, on any of a
+        story's articles."""
         where: list[str] = ["1 = 1"]
         params: list[Any] = []
         if since:
             where.append("s.first_seen_at >= ?")
             params.append(to_iso(since))
+        if story_id is not None:
+            where.append("s.id = ?")
+            params.append(story_id)
+        if tag is not None:
+            tagged = _TAGGED.format(a="a")
+            where.append(f"EXISTS (SELECT 1 FROM articles a WHERE a.story_id = s.id AND {tagged})")
+            params += [tag, tag]
         stories = self._rows(
             f"""SELECT * FROM (
                   SELECT s.id AS story_id, r.title, r.url, s.first_seen_at, s.n_articles,
+                     s.representative_id,
                      (SELECT COUNT(*) FROM article_sources src JOIN articles a
                         ON a.id = src.article_id WHERE a.story_id = s.id) AS n_sources
                   FROM stories s JOIN articles r ON r.id = s.representative_id
