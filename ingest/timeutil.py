@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-__all__ = ["from_iso", "to_iso", "utcnow"]
+from .settings import parse_duration
+
+__all__ = ["from_iso", "parse_since", "to_iso", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -29,3 +31,22 @@ def from_iso(text: str | None) -> datetime | None:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC)
+
+
+def parse_since(value: str, now: datetime | None = None) -> datetime:
+    """A date (2026-11-24), a timestamp (ISO 8601) or an age before `now` (90m, 24h, 7d).
+    Raises ValueError saying which forms it takes."""
+    try:
+        return (now or utcnow()) - timedelta(seconds=parse_duration(value))
+    except (ValueError, OverflowError):
+        pass
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is neither a date (2026-11-24), a timestamp nor an age (24h, 7d)"
+        ) from None
+    try:
+        return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{value!r} is out of range") from None

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from ingest.timeutil import from_iso, to_iso
+from ingest.timeutil import from_iso, parse_since, to_iso
 
 
 @pytest.mark.parametrize(
@@ -33,3 +33,23 @@ def test_to_iso_round_trips() -> None:
     text = to_iso(dt)
     assert text == "2026-03-28T23:30:00Z"
     assert from_iso(text) == dt
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("24h", datetime(2026, 11, 23, 12, 0, tzinfo=UTC)),
+        ("90m", datetime(2026, 11, 24, 10, 30, tzinfo=UTC)),
+        ("2026-11-20", datetime(2026, 11, 20, tzinfo=UTC)),
+        ("2026-11-20T08:00:00+02:00", datetime(2026, 11, 20, 6, 0, tzinfo=UTC)),
+        ("2026-11-20T08:00:00Z", datetime(2026, 11, 20, 8, 0, tzinfo=UTC)),
+    ],
+)
+def test_parse_since(text: str, expected: datetime) -> None:
+    assert parse_since(text, now=datetime(2026, 11, 24, 12, 0, tzinfo=UTC)) == expected
+
+
+@pytest.mark.parametrize("text", ["last tuesday", "", "99999999999d", "0001-01-01T00:00:00+05:00"])
+def test_parse_since_says_what_it_takes(text: str) -> None:
+    with pytest.raises(ValueError, match=r"neither a date|out of range"):
+        parse_since(text, now=datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
