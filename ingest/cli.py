@@ -74,19 +74,12 @@ def parse_since(value: str | None) -> datetime | None:
     """A date (2026-11-24), a timestamp (ISO 8601) or an age (90m, 24h, 7d)."""
     if value is None:
         return None
-    from .settings import parse_duration
+    from .timeutil import parse_since as parse
 
     try:
-        return datetime.now(UTC) - timedelta(seconds=parse_duration(value))
-    except ValueError:
-        pass
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is neither a date (2026-11-24), a timestamp nor an age (24h, 7d)"
-        ) from None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+        return parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -424,6 +417,29 @@ def daemon(app: App, metrics_port: int | None, metrics_host: str, tick: str) -> 
     run_daemon(
         app.store, app.settings, tick_s=tick_s, metrics_port=metrics_port, metrics_host=metrics_host
     )
+
+
+@cli.command("serve")
+@click.option("--host", help="Address to listen on [env: INGEST_SERVE_HOST; default: 127.0.0.1].")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    help="Port to listen on [env: INGEST_SERVE_PORT; default: 8080].",
+)
+@click.pass_obj
+@handle_errors
+def serve(app: App, host: str | None, port: int | None) -> None:
+    """Serve the read API, merged story feeds and web page (token: INGEST_API_TOKEN)."""
+    from .serve import create_app, run_server, store_opener
+
+    settings = app.settings
+    host = host or settings.serve_host
+    port = port or settings.serve_port
+    if not 1 <= port <= 65535:
+        raise ConfigError("settings", "serve_port", f"not a port: {port}")
+    web = create_app(store_opener(settings.db), api_token=settings.api_token)
+    click.echo(f"serving {settings.db} on http://{host}:{port}/ (API docs at /docs)", err=True)
+    run_server(web, host, port, settings.log_level)
 
 
 # ------------------------------------------------------------------------------ articles

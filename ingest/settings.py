@@ -64,6 +64,9 @@ class Settings:
     parse_workers: int = 0  # extra processes for parse + normalize only (0: none)
     log_format: str = "text"  # text | json
     log_level: str = "INFO"
+    serve_host: str = "127.0.0.1"  # `ingest serve` listens here
+    serve_port: int = 8080
+    api_token: str | None = None  # when set, `ingest serve` wants "Authorization: Bearer <it>"
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -1,0 +1,54 @@
+"""The ASGI application of `ingest serve` (FastAPI), and running it under uvicorn."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from ingest import __version__
+from ingest.errors import StoreError
+from storage import Store, open_store
+
+from . import api, merged, page
+from .auth import BearerAuth, document_auth
+from .stores import StorePool
+
+__all__ = ["create_app", "store_opener"]
+
+DESCRIPTION = """Read-only access to the store of `ingest`: article records (the JSONL
+export's), stories with all their sources, feed health, and merged story feeds."""
+
+
+def store_opener(db: Path) -> Callable[[], Store]:
+    """Opens the existing store at `db`; a missing file is an error (a mistyped path should
+    not serve a new empty database)."""
+    if str(db) != ":memory:" and not db.exists():
+        raise StoreError(f"{db}: no such database (run `ingest run` first, or pass --db)")
+
+    def opener() -> Store:
+        return open_store(db)
+
+    return opener
+
+
+def create_app(opener: Callable[[], Store], *, api_token: str | None = None) -> FastAPI:
+    stores = StorePool(opener)
+    stores.get()  # now: a store that cannot be opened fails the start, not each request
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        stores.close()
+
+    app = FastAPI(title="ingest", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.stores = stores
+    app.include_router(api.router)
+    app.include_router(merged.router)
+    app.include_router(page.router)
+    if api_token:
+        app.add_middleware(BearerAuth, token=api_token)
+        document_auth(app)
+    return app

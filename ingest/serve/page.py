@@ -1,0 +1,54 @@
+"""The web page: recent stories with their sources, a search box, the feeds' health; and a
+page per story. Server-rendered with Jinja2 (autoescaped); no script, no front-end build."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from . import reads
+from .params import MinSources, Tag
+from .stores import store_for
+
+__all__ = ["router"]
+
+router = APIRouter()
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+STATUS_CLASS = {"ok": "ok", "error": "bad", "gone": "bad", "disabled": "off"}
+
+
+@router.get("/", response_class=HTMLResponse, name="home", tags=["page"])
+def home(
+    request: Request,
+    q: Annotated[str, Query(max_length=500, description="Search the articles.")] = "",
+    min_sources: MinSources = 1,
+    tag: Tag = None,
+) -> HTMLResponse:
+    """Recent stories with their sources, a search box and the feed-health table."""
+    store = store_for(request)
+    query = q.strip()
+    matches = list(store.articles(query=query, newest_first=True, limit=50)) if query else None
+    context: dict[str, Any] = {
+        "q": query,
+        "min_sources": min_sources,
+        "tag": tag or "",
+        "matches": matches,
+        "stories": reads.stories(store, min_sources=min_sources, tag=tag, limit=30),
+        "feeds": reads.feed_health(store),
+        "stats": store.stats(),
+        "status_class": STATUS_CLASS,
+    }
+    return templates.TemplateResponse(request, "index.html", context)
+
+
+@router.get("/story/{story_id}", response_class=HTMLResponse, name="story", tags=["page"])
+def story_page(request: Request, story_id: int) -> HTMLResponse:
+    """One story: its representative article and every source that carried it."""
+    found = reads.stories(store_for(request), story_id=story_id, limit=1)
+    if not found:
+        raise HTTPException(404, f"no story {story_id}")
+    return templates.TemplateResponse(request, "story.html", {"story": found[0]})
