@@ -1,4 +1,4 @@
-"""Merged story feeds: /stories.atom (feedgen) and /stories.json (JSON Feed 1.1), one entry
+"""Merged story feeds: /stories.atom (Atom, lxml) and /stories.json (JSON Feed 1.1), one entry
 per story however many outlets carried it, every source listed in the entry."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
-from feedgen.feed import FeedGenerator
+from lxml import etree
 from markupsafe import Markup
 
 from ingest.timeutil import from_iso
@@ -23,7 +23,9 @@ __all__ = ["atom_feed", "json_feed", "router"]
 
 router = APIRouter()
 
+ATOM = "http://www.w3.org/2005/Atom"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)  # the updated time of a feed with no story yet
 TITLE = "ingest: merged stories"
 # characters XML 1.0 cannot carry (lxml refuses them)
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
@@ -75,38 +77,51 @@ def _updated(story: dict[str, Any]) -> datetime:
     return from_iso(max(times)) or datetime.now(UTC)
 
 
+def _stamp(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _published(story: dict[str, Any]) -> datetime:
     rep = story["representative"] or {}
     return from_iso(rep.get("published_at") or story["first_seen_at"]) or datetime.now(UTC)
 
 
+def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrib: str) -> Any:
+    element = etree.SubElement(parent, f"{{{ATOM}}}{tag}", attrib)
+    if text is not None:
+        element.text = _xml(text)
+    return element
+
+
 def atom_feed(stories: Sequence[dict[str, Any]], *, self_url: str, home_url: str) -> bytes:
-    fg = FeedGenerator()
-    fg.id(self_url)
-    fg.title(TITLE)
-    fg.author({"name": "ingest"})
-    fg.link(href=self_url, rel="self", type="application/atom+xml")
-    fg.link(href=home_url, rel="alternate", type="text/html")
-    fg.updated(max((_updated(s) for s in stories), default=datetime(2026, 1, 1, tzinfo=UTC)))
+    """RFC 4287 with lxml (feedgen 1.0 drops the rel of an entry's links, which would make
+    every source an alternate link)."""
+    feed = etree.Element(f"{{{ATOM}}}feed", nsmap={None: ATOM})
+    _sub(feed, "id", self_url)
+    _sub(feed, "title", TITLE)
+    _sub(feed, "updated", _stamp(max(map(_updated, stories), default=EPOCH)))
+    _sub(_sub(feed, "author"), "name", "ingest")
+    _sub(feed, "link", href=self_url, rel="self", type="application/atom+xml")
+    _sub(feed, "link", href=home_url, rel="alternate", type="text/html")
     for story in stories:
         rep = story["representative"] or {}
-        entry = fg.add_entry(order="append")
-        entry.id(story_id_uri(story["story_id"]))
-        entry.title(_xml(story["title"]) or "(untitled)")
+        entry = _sub(feed, "entry")
+        _sub(entry, "id", story_id_uri(story["story_id"]))
+        _sub(entry, "title", _xml(story["title"]) or "(untitled)")
+        _sub(entry, "published", _stamp(_published(story)))
+        _sub(entry, "updated", _stamp(_updated(story)))
+        for name in rep.get("authors") or []:
+            _sub(_sub(entry, "author"), "name", name)
+        for tag in rep.get("tags") or []:
+            _sub(entry, "category", term=_xml(tag))
         if story["url"]:
-            entry.link(href=story["url"], rel="alternate", type="text/html")
+            _sub(entry, "link", href=_xml(story["url"]), rel="alternate", type="text/html")
         for src in story["sources"]:
             if src["url"] and src["url"] != story["url"]:
-                entry.link(href=src["url"], rel="related", title=_xml(src["outlet"]))
-        entry.published(_published(story))
-        entry.updated(_updated(story))
-        for name in rep.get("authors") or []:
-            entry.author({"name": _xml(name)})
-        for tag in rep.get("tags") or []:
-            if _xml(tag):
-                entry.category(term=_xml(tag))
-        entry.content(_xml(story_html(story)), type="html")
-    return bytes(fg.atom_str(pretty=True))
+                title = _xml(src["outlet"] or src["feed_url"])
+                _sub(entry, "link", href=_xml(src["url"]), rel="related", title=title)
+        _sub(entry, "content", story_html(story), type="html")
+    return bytes(etree.tostring(feed, xml_declaration=True, encoding="utf-8", pretty_print=True))
 
 
 def json_feed(stories: Sequence[dict[str, Any]], *, self_url: str, home_url: str) -> dict[str, Any]:
@@ -117,8 +132,8 @@ def json_feed(stories: Sequence[dict[str, Any]], *, self_url: str, home_url: str
             "id": story_id_uri(story["story_id"]),
             "title": story["title"],
             "content_html": story_html(story),
-            "date_published": _published(story).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "date_modified": _updated(story).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "date_published": _stamp(_published(story)),
+            "date_modified": _stamp(_updated(story)),
             "_ingest": {
                 "story_id": story["story_id"],
                 "sources": [
