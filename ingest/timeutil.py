@@ -35,18 +35,28 @@ def from_iso(text: str | None) -> datetime | None:
 
 def parse_since(value: str, now: datetime | None = None) -> datetime:
     """A date (2026-11-24), a timestamp (ISO 8601) or an age before `now` (90m, 24h, 7d).
-    Raises ValueError saying which forms it takes."""
+    Raises ValueError saying which forms it takes. A time past the calendar's ends is
+    taken as its first or last day (an age of a million years: everything)."""
     try:
-        return (now or utcnow()) - timedelta(seconds=parse_duration(value))
-    except (ValueError, OverflowError):
+        age = timedelta(seconds=parse_duration(value))
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC)
+    except ValueError:
         pass
+    else:
+        try:
+            return (now or utcnow()) - age
+        except OverflowError:
+            return datetime.min.replace(tzinfo=UTC)
     try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise ValueError(
             f"{value!r} is neither a date (2026-11-24), a timestamp nor an age (24h, 7d)"
         ) from None
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
     try:
-        return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-    except OverflowError:
-        raise ValueError(f"{value!r} is out of range") from None
+        return dt.astimezone(UTC)
+    except OverflowError:  # within hours of year 1 or 9999
+        return dt.replace(tzinfo=UTC)

@@ -43,13 +43,18 @@ def test_to_iso_round_trips() -> None:
         ("2026-11-20", datetime(2026, 11, 20, tzinfo=UTC)),
         ("2026-11-20T08:00:00+02:00", datetime(2026, 11, 20, 6, 0, tzinfo=UTC)),
         ("2026-11-20T08:00:00Z", datetime(2026, 11, 20, 8, 0, tzinfo=UTC)),
+        ("2026-11-20t08:00:00z", datetime(2026, 11, 20, 8, 0, tzinfo=UTC)),
+        ("99999999999d", datetime.min.replace(tzinfo=UTC)),
+        ("9" * 400 + "w", datetime.min.replace(tzinfo=UTC)),
+        ("0001-01-01T00:00:00+05:00", datetime.min.replace(tzinfo=UTC)),
+        ("9999-12-31T23:59:59-05:00", datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)),
     ],
 )
 def test_parse_since(text: str, expected: datetime) -> None:
     assert parse_since(text, now=datetime(2026, 11, 24, 12, 0, tzinfo=UTC)) == expected
 
 
-@pytest.mark.parametrize("text", ["last tuesday", "", "99999999999d", "0001-01-01T00:00:00+05:00"])
+@pytest.mark.parametrize("text", ["last tuesday", "", "-5d", "2026-02-30"])
 def test_parse_since_says_what_it_takes(text: str) -> None:
-    with pytest.raises(ValueError, match=r"neither a date|out of range"):
+    with pytest.raises(ValueError, match="neither a date"):
         parse_since(text, now=datetime(2026, 11, 24, 12, 0, tzinfo=UTC))

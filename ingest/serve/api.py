@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 
 from . import reads
-from .params import MAX_ID, MinSources, Since, SinceId, Tag
-from .schemas import Article, ArticlePage, FeedHealth, Health, Problem, Story
+from .params import NOT_FOUND, Id, MinSources, Since, SinceId, Tag
+from .schemas import Article, ArticlePage, FeedHealth, Health, Story
 from .stores import store_for
 
 __all__ = ["router"]
 
 router = APIRouter()
-
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem}}
-Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.get("/api/articles", response_model=ArticlePage, tags=["articles"])

@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from . import reads
-from .params import MinSources, Tag
+from .params import Id, MinSources, Tag
 from .stores import store_for
 
 __all__ = ["router"]
@@ -45,10 +45,17 @@ def home(
     return templates.TemplateResponse(request, "index.html", context)
 
 
-@router.get("/story/{story_id}", response_class=HTMLResponse, name="story", tags=["page"])
-def story_page(request: Request, story_id: int) -> HTMLResponse:
+@router.get(
+    "/story/{story_id}",
+    response_class=HTMLResponse,
+    name="story",
+    responses={404: {"description": "No such story", "content": {"text/html": {}}}},
+    tags=["page"],
+)
+def story_page(request: Request, story_id: Id) -> HTMLResponse:
     """One story: its representative article and every source that carried it."""
     found = reads.stories(store_for(request), story_id=story_id, limit=1)
     if not found:
-        raise HTTPException(404, f"no story {story_id}")
+        context = {"missing": f"No story {story_id}: it may have been pruned or merged."}
+        return templates.TemplateResponse(request, "story.html", context, status_code=404)
     return templates.TemplateResponse(request, "story.html", {"story": found[0]})
