@@ -5,13 +5,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help install run demo test test-fast lint format bench bench-quick eval scale clean
+.PHONY: help install browser run demo serve test test-fast lint format bench bench-quick eval scale clean
 
 help:
 	@echo "make install     create .venv with the project and its dev tools"
 	@echo "make run         sync config/feeds.toml into data/ingest.db and run one pass"
 	@echo "make demo        offline demo: local sample feeds -> ingest -> summary"
+	@echo "make serve       the read API and web page on http://127.0.0.1:8080/ (data/ingest.db)"
 	@echo "make test        the whole test suite (slow tests included)"
+	@echo "make browser     install Debian's chromium + chromium-driver (the page's test; root)"
 	@echo "make lint        ruff + mypy (strict on ingest/ and storage/)"
 	@echo "make bench       speed benchmark against reader on a loopback feed farm"
 	@echo "make eval        story dedup quality (precision / recall / F1 / B-cubed)"
@@ -24,12 +26,23 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# the web page's test drives a real browser; installed when missing (CI runs as root)
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
+		echo "chromium and chromedriver: present"; \
+	else \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	fi
+
 run: install
 	$(BIN)/ingest feeds sync
 	$(BIN)/ingest run
 
 demo: install
 	$(BIN)/python -m ingest.demo
+
+serve: install
+	$(BIN)/ingest serve
 
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
