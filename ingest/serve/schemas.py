@@ -48,7 +48,7 @@ class Source(BaseModel):
     outlet: str | None = Field(description="The carrying feed's title, else its host.")
     url: str | None
     first_seen_at: str
-    level: str | None = Field(description="self, same_url, near_duplicate, same_event …")
+    level: str | None = Field(description="self, same_url, duplicate or event")
     score: float | None
     reason: str | None
 
