@@ -223,3 +223,18 @@ def test_serve_refuses_a_missing_database(tmp_path: Path) -> None:
         == f"Error: {tmp_path / 'typo.db'}: no such database (run `ingest run` first, or pass --db)\n"
     )
     assert not (tmp_path / "typo.db").exists()
+
+
+def test_a_store_gone_under_the_server_is_a_one_line_503(
+    db: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(db.read_bytes())
+    with LiveServer(copy) as live:
+        assert httpx.get(live.base_url + "/api/articles").status_code == 200
+        copy.unlink()
+        r = httpx.get(live.base_url + "/api/articles")
+    assert r.status_code == 503
+    assert r.json() == {"detail": "store unavailable: unable to open database file"}
+    assert "GET /api/articles: store unavailable: unable to open database file" in caplog.text
+    assert "Traceback" not in caplog.text

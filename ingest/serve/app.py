@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 
 from ingest import __version__
-from ingest.errors import StoreError
+from ingest.errors import IngestError, StoreError
 from storage import Store, open_store
 
 from . import api, merged, page
@@ -17,6 +20,8 @@ from .auth import BearerAuth, document_auth
 from .stores import StorePool
 
 __all__ = ["create_app", "store_opener"]
+
+log = logging.getLogger("ingest.serve")
 
 DESCRIPTION = """Read-only access to the store of `ingest`: article records (the JSONL
 export's), stories with all their sources, feed health, and merged story feeds."""
@@ -34,6 +39,12 @@ def store_opener(db: Path) -> Callable[[], Store]:
     return opener
 
 
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    message = f"store unavailable: {exc}"
+    log.error("%s %s: %s", request.method, request.url.path, message)
+    return JSONResponse({"detail": message}, status_code=503)
+
+
 def create_app(opener: Callable[[], Store], *, api_token: str | None = None) -> FastAPI:
     stores = StorePool(opener)
     stores.get()  # now: a store that cannot be opened fails the start, not each request
@@ -48,6 +59,10 @@ def create_app(opener: Callable[[], Store], *, api_token: str | None = None) -> 
     app.include_router(api.router)
     app.include_router(merged.router)
     app.include_router(page.router)
+    app.add_exception_handler(IngestError, _unavailable)
+    # the SQLite store lets its driver's errors through on reads (a file removed or broken
+    # under a running server): a one-line 503, not a traceback
+    app.add_exception_handler(sqlite3.Error, _unavailable)
     if api_token:
         app.add_middleware(BearerAuth, token=api_token)
         document_auth(app)
