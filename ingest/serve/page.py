@@ -32,13 +32,15 @@ def home(
     store = store_for(request)
     query = q.strip()
     matches = list(store.articles(query=query, newest_first=True, limit=50)) if query else None
+    feeds = reads.feed_health(store)
     context: dict[str, Any] = {
         "q": query,
         "min_sources": min_sources,
         "tag": tag or "",
         "matches": matches,
         "stories": reads.stories(store, min_sources=min_sources, tag=tag, limit=30),
-        "feeds": reads.feed_health(store),
+        "feeds": feeds,
+        "outlets": {f["url"]: f["title"] for f in feeds if f["title"]},
         "stats": store.stats(),
         "status_class": STATUS_CLASS,
     }
