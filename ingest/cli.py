@@ -430,7 +430,7 @@ def daemon(app: App, metrics_port: int | None, metrics_host: str, tick: str) -> 
 @handle_errors
 def serve(app: App, host: str | None, port: int | None) -> None:
     """Serve the read API, merged story feeds and web page (token: INGEST_API_TOKEN)."""
-    from .serve import create_app, run_server, store_opener
+    from .serve import create_app, listen, run_server, store_opener
 
     settings = app.settings
     host = host or settings.serve_host
@@ -438,8 +438,9 @@ def serve(app: App, host: str | None, port: int | None) -> None:
     if not 1 <= port <= 65535:
         raise ConfigError("settings", "serve_port", f"not a port: {port}")
     web = create_app(store_opener(settings.db), api_token=settings.api_token)
+    sock = listen(host, port)
     click.echo(f"serving {settings.db} on http://{host}:{port}/ (API docs at /docs)", err=True)
-    run_server(web, host, port, settings.log_level)
+    run_server(web, sock, settings.log_level)
 
 
 # ------------------------------------------------------------------------------ articles

@@ -215,6 +215,16 @@ def test_serve_command_settings_from_env_and_options(db: Path, tmp_path: Path) -
             proc.wait(15)
 
 
+def test_serve_says_when_its_port_is_taken(db: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["--db", str(db), "serve", "--port", str(port)], env={})
+    assert result.exit_code == 1
+    assert result.output == f"Error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+
+
 def test_serve_refuses_a_missing_database(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--db", str(tmp_path / "typo.db"), "serve"], env={})
     assert result.exit_code == 1
