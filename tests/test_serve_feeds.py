@@ -116,3 +116,16 @@ def test_empty_store_gives_valid_empty_feeds(tmp_path: Path) -> None:
         feed = httpx.get(live.base_url + "/stories.json").json()
         check_json_feed(feed)
         assert feed["items"] == []
+
+
+@pytest.mark.parametrize("path", ["/stories.atom", "/stories.json"])
+def test_feeds_answer_304_to_a_current_etag(api: httpx.Client, path: str) -> None:
+    first = api.get(path)
+    etag = first.headers["etag"]
+    again = api.get(path, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == etag
+    other = api.get(path, params={"min_sources": 3}, headers={"If-None-Match": etag})
+    assert other.status_code == 200 and other.headers["etag"] != etag
+    stale = api.get(path, headers={"If-None-Match": '"stale", ' + etag})
+    assert stale.status_code == 304

@@ -3,13 +3,15 @@ per story however many outlets carried it, every source listed in the entry."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from lxml import etree
 from markupsafe import Markup
 
@@ -35,7 +37,7 @@ class AtomResponse(Response):
     media_type = "application/atom+xml"
 
 
-class JSONFeedResponse(JSONResponse):
+class JSONFeedResponse(Response):
     media_type = "application/feed+json"
 
 
@@ -168,13 +170,28 @@ def _stories(request: Request, **filters: Any) -> list[dict[str, Any]]:
     return reads.stories(store_for(request), **filters)
 
 
+def conditional(request: Request, body: bytes, response_class: type[Response]) -> Response:
+    """`body` with a strong ETag, or 304 to a reader that already has it (feed readers poll
+    with If-None-Match; most polls then move no body)."""
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    asked = request.headers.get("if-none-match", "")
+    if etag in (tag.strip() for tag in asked.split(",")) or asked.strip() == "*":
+        return Response(status_code=304, headers=headers)
+    return response_class(body, headers=headers)
+
+
 Limit = Annotated[int, Query(ge=1, le=500)]
+NOT_MODIFIED = {"description": "Not modified: the If-None-Match ETag is still current"}
 
 
 @router.get(
     "/stories.atom",
     response_class=AtomResponse,
-    responses={200: {"content": {"application/atom+xml": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {"content": {"application/atom+xml": {"schema": {"type": "string"}}}},
+        304: NOT_MODIFIED,
+    },
     tags=["feeds"],
 )
 def stories_atom(
@@ -183,17 +200,20 @@ def stories_atom(
     min_sources: MinSources = 1,
     tag: Tag = None,
     limit: Limit = 50,
-) -> AtomResponse:
+) -> Response:
     """The stories as one Atom feed: an entry per story, its sources as related links."""
     found = _stories(request, since=since, min_sources=min_sources, tag=tag, limit=limit)
     body = atom_feed(found, self_url=str(request.url), home_url=str(request.url_for("home")))
-    return AtomResponse(body)
+    return conditional(request, body, AtomResponse)
 
 
 @router.get(
     "/stories.json",
     response_class=JSONFeedResponse,
-    responses={200: {"content": {"application/feed+json": {"schema": {"type": "object"}}}}},
+    responses={
+        200: {"content": {"application/feed+json": {"schema": {"type": "object"}}}},
+        304: NOT_MODIFIED,
+    },
     tags=["feeds"],
 )
 def stories_json(
@@ -202,8 +222,9 @@ def stories_json(
     min_sources: MinSources = 1,
     tag: Tag = None,
     limit: Limit = 50,
-) -> JSONFeedResponse:
+) -> Response:
     """The stories as one JSON Feed 1.1: an item per story, its sources under `_ingest`."""
     found = _stories(request, since=since, min_sources=min_sources, tag=tag, limit=limit)
     feed = json_feed(found, self_url=str(request.url), home_url=str(request.url_for("home")))
-    return JSONFeedResponse(feed)
+    body = json.dumps(feed, ensure_ascii=False).encode()
+    return conditional(request, body, JSONFeedResponse)
