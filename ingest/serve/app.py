@@ -27,10 +27,10 @@ DESCRIPTION = """Read-only access to the store of `ingest`: article records (the
 export's), stories with all their sources, feed health, and merged story feeds."""
 
 
-def store_opener(db: Path) -> Callable[[], Store]:
+def store_opener(db: Path | str) -> Callable[[], Store]:
     """Opens the existing store at `db`; a missing file is an error (a mistyped path should
-    not serve a new empty database)."""
-    if str(db) != ":memory:" and not db.exists():
+    not serve a new empty database). A store URL is left to `open_store`."""
+    if "://" not in str(db) and str(db) != ":memory:" and not Path(db).exists():
         raise StoreError(f"{db}: no such database (run `ingest run` first, or pass --db)")
 
     def opener() -> Store:
