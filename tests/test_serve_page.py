@@ -8,6 +8,7 @@ from pathlib import Path
 
 import feedparser
 import httpx
+import pytest
 from feedserver import FeedServer
 from markupsafe import escape
 from samplefeeds import rss
@@ -70,3 +71,20 @@ def test_page_search_and_missing_story(tmp_path: Path, feed_server: FeedServer) 
         assert missing.status_code == 404 and "No story 987654" in missing.text
         several = client.get("/", params={"min_sources": 3}).text
         assert "carried by 3+ sources" in several
+
+
+def test_feed_table_lists_failing_feeds_first_and_caps_its_rows(
+    tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from servekit import fill_store
+
+    from ingest.serve import page
+
+    monkeypatch.setattr(page, "FEED_ROWS", 3)
+    db = fill_store(tmp_path / "ingest.db", feed_server)
+    with LiveServer(db) as live:
+        html = httpx.get(live.base_url + "/").text
+    table = html[html.index('id="feeds"') :]
+    assert table.count('<td class="status') == 3
+    assert table.index("status bad") < table.index("status ok")
+    assert "and 4 more" in table

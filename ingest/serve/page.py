@@ -19,6 +19,7 @@ __all__ = ["router"]
 router = APIRouter()
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 STATUS_CLASS = {"ok": "ok", "error": "bad", "gone": "bad", "disabled": "off"}
+FEED_ROWS = 200  # the page's table: the failing feeds first; /api/feeds has them all
 
 
 @router.get("/", response_class=HTMLResponse, name="home", tags=["page"])
@@ -39,7 +40,8 @@ def home(
         "tag": tag or "",
         "matches": matches,
         "stories": reads.stories(store, min_sources=min_sources, tag=tag, limit=30),
-        "feeds": feeds,
+        "feeds": sorted(feeds, key=lambda f: (f["status"] == "ok", f["url"]))[:FEED_ROWS],
+        "more_feeds": max(0, len(feeds) - FEED_ROWS),
         "outlets": {f["url"]: f["title"] for f in feeds if f["title"]},
         "stats": store.stats(),
         "status_class": STATUS_CLASS,
