@@ -32,7 +32,7 @@ def home(
     """Recent stories with their sources, a search box and the feed-health table."""
     store = store_for(request)
     query = q.strip()
-    matches = list(store.articles(query=query, newest_first=True, limit=50)) if query else None
+    matches = reads.search(store, query, limit=50) if query else None
     feeds = reads.feed_health(store)
     context: dict[str, Any] = {
         "q": query,

@@ -8,7 +8,15 @@ from typing import Any
 
 from storage import Store
 
-__all__ = ["FEED_FIELDS", "article", "article_page", "feed_health", "stories"]
+__all__ = [
+    "FEED_FIELDS",
+    "article",
+    "article_page",
+    "feed_health",
+    "last_article_id",
+    "search",
+    "stories",
+]
 
 #: a feed's health record (`/api/feeds`, the page's table): as `ingest feeds list --json`
 FEED_FIELDS = (
@@ -61,6 +69,11 @@ def article(store: Store, article_id: int) -> dict[str, Any] | None:
     return next(store.articles(ids=[article_id]), None)
 
 
+def search(store: Store, query: str, *, limit: int) -> list[dict[str, Any]]:
+    """The newest articles matching `query` (the page's search box)."""
+    return list(store.articles(query=query, newest_first=True, limit=limit))
+
+
 def stories(store: Store, **filters: Any) -> list[dict[str, Any]]:
     """`store.stories(**filters)`, each with its representative's full record."""
     found = store.stories(**filters)
@@ -77,3 +90,8 @@ def feed_health(store: Store) -> list[dict[str, Any]]:
         record["tags"] = json.loads(record["tags"] or "[]")
         records.append(record)
     return records
+
+
+def last_article_id(store: Store) -> int:
+    newest = next(store.articles(newest_first=True, limit=1), None)
+    return int(newest["id"]) if newest else 0
