@@ -416,6 +416,17 @@ def _same_host(a: httpx.URL, b: httpx.URL) -> bool:
     )
 
 
+async def _drain(resp: httpx.Response) -> None:
+    """Read the end of a body nobody wants (a 304's, a redirect's few bytes): a connection
+    goes back to the pool only once its response was read to the end. A long one is not
+    worth it: closing the connection costs less."""
+    nread = 0
+    async for chunk in resp.aiter_raw():
+        nread += len(chunk)
+        if nread > _SNIFF_BYTES:
+            break
+
+
 class Fetcher:
     """Owns the process's httpx.AsyncClient (over ingest/transport.py: the guard, the
     proxies, the kept-alive connections) and the per-host politeness gate; `aclose` closes
@@ -636,8 +647,10 @@ class Fetcher:
                 status = resp.status_code
                 reason = resp.reason_phrase
                 if status in _REDIRECTS and "location" in hdrs:
+                    await _drain(resp)
                     return status, reason, hdrs, None, 0, hdrs["location"]
                 if status == 304:
+                    await _drain(resp)
                     return status, reason, hdrs, None, 0, None
                 body, nread = await self._read(resp, hdrs, url, sniff_only=status >= 300)
                 return status, reason, hdrs, body, nread, None
