@@ -139,10 +139,16 @@ def bypassed(host: str, port: int | None, no_proxy: str) -> bool:
     for entry in no_proxy.replace(" ", "").lower().split(","):
         if entry == "*":
             return True
-        name, _, want_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+        if entry.startswith("["):  # [IPv6] or [IPv6]:port
+            name, _, rest = entry[1:].partition("]")
+            want_port = rest[1:] if rest.startswith(":") else ""
+        elif entry.count(":") == 1:
+            name, _, want_port = entry.partition(":")
+        else:
+            name, want_port = entry, ""
         if want_port and (not want_port.isdigit() or int(want_port) != port):
             continue
-        name = name.strip("[]").lstrip(".")
+        name = name.lstrip(".")
         if not name:
             continue
         if ip is not None:
