@@ -158,7 +158,9 @@ def test_connect_refused_for_want_of_credentials_is_named(
     server, bundle = tls_server
     proxy = ProxyServer(auth=("px", "pxsecret")).start()
     try:
-        (r,) = _fetch_all([Feed(url=server.route("/f", body=RSS))], proxy=proxy.url, ca_bundle=bundle)
+        (r,) = _fetch_all(
+            [Feed(url=server.route("/f", body=RSS))], proxy=proxy.url, ca_bundle=bundle
+        )
         assert isinstance(r.error, CredentialsError) and "proxy needs credentials" in str(r.error)
     finally:
         proxy.stop()
@@ -201,7 +203,9 @@ def test_guard_checks_the_target_before_the_proxy_is_asked(
         Feed(url="http://intranet.example.test/rss"),
         Feed(url=redirecting),
     ]
-    ok, loopback, named, redirected = _fetch_all(feeds, proxy=proxy.url, allow_private_networks=False)
+    ok, loopback, named, redirected = _fetch_all(
+        feeds, proxy=proxy.url, allow_private_networks=False
+    )
     assert ok.error is None and ok.body == RSS
     assert isinstance(loopback.error, BlockedAddressError) and "loopback" in str(loopback.error)
     assert isinstance(named.error, BlockedAddressError)
