@@ -437,7 +437,9 @@ class Fetcher:
         self._gate = _HostGate(settings.per_host_concurrency, settings.per_host_delay_s)
         env = os.environ
         tls = _tls(settings.ca_bundle, env.get("SSL_CERT_FILE", ""), env.get("SSL_CERT_DIR", ""))
-        self.transport = GuardedTransport(tls, http2=settings.http2)
+        self.transport = GuardedTransport(
+            tls, http2=settings.http2, per_host=settings.per_host_concurrency
+        )
         self._client = httpx.AsyncClient(
             transport=self.transport,
             timeout=httpx.Timeout(

@@ -40,7 +40,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import ssl
+import time
 import urllib.request
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
@@ -64,7 +66,9 @@ PROXY = "ingest.proxy"
 DIRECT = "direct"  # a `proxy` value: connect directly, whatever the environment says
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 KEEPALIVE_S = 4.0  # an idle connection is used again within this long (Apache closes at 5)
-MAX_IDLE = 256  # kept-alive connections in all, per pool
+MAX_POOLS = 128  # hosts whose idle connections are kept (each keeps per_host_concurrency)
+
+_Key = tuple[bool, str | None, bytes, bytes, int | None]  # allow, proxy, scheme, host, port
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
@@ -267,14 +271,16 @@ class _Body(httpx.AsyncByteStream):
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
-    """httpcore connection pools (kept-alive connections) by (allow private networks,
-    proxy URL), made on first use, closed by `aclose`."""
+    """httpcore connection pools (kept-alive connections), one per host, address policy and
+    proxy, made on first use, closed when the host was not asked for a while, and all by
+    `aclose`. `per_host`: idle connections kept for one host."""
 
     def __init__(
         self,
         tls: TLS,
         *,
         http2: bool = False,
+        per_host: int = 2,
         environ_proxies: Mapping[str, str] | None = None,
     ) -> None:
         self.tls = tls
@@ -285,29 +291,53 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         self.environ_proxies: dict[str, str] = dict(env)
         self._plain = httpcore.AnyIOBackend()
         self._guarded = GuardedBackend(self._plain)
-        self._pools: dict[tuple[bool, str | None], httpcore.AsyncConnectionPool] = {}
+        self.per_host = max(1, per_host)
+        # least recently used first; with the time of their last use
+        self._pools: OrderedDict[_Key, tuple[httpcore.AsyncConnectionPool, float]] = OrderedDict()
 
-    def _pool(self, allow_private: bool, proxy: str | None) -> httpcore.AsyncConnectionPool:
-        key = (allow_private, proxy)
-        pool = self._pools.get(key)
-        if pool is None:
-            pool = self._pools[key] = httpcore.AsyncConnectionPool(
-                ssl_context=self.tls.context,
-                proxy=_proxy(proxy, self.tls) if proxy else None,
-                max_connections=None,  # the run's concurrency and the host gate bound these
-                max_keepalive_connections=MAX_IDLE,
-                keepalive_expiry=KEEPALIVE_S,
-                http1=True,
-                http2=self.http2,
-                # the proxy is the operator's choice; feeds' hosts are checked before
-                network_backend=self._plain if allow_private or proxy else self._guarded,
-            )
+    async def _pool(
+        self, allow_private: bool, proxy: str | None, url: httpx.URL
+    ) -> httpcore.AsyncConnectionPool:
+        """The pool of one host (and address policy and proxy). One pool a host, not one for
+        all: httpcore's pool walks all its connections, pairwise, on every request and
+        response, which costs milliseconds a request once it keeps a few dozen."""
+        key: _Key = (allow_private, proxy, url.raw_scheme, url.raw_host, url.port)
+        now = time.monotonic()
+        entry = self._pools.get(key)
+        if entry is not None:
+            self._pools.move_to_end(key)
+            self._pools[key] = (entry[0], now)
+            return entry[0]
+        await self._prune(now)
+        pool = httpcore.AsyncConnectionPool(
+            ssl_context=self.tls.context,
+            proxy=_proxy(proxy, self.tls) if proxy else None,
+            max_connections=None,  # the host gate of the fetcher bounds these
+            max_keepalive_connections=self.per_host,
+            keepalive_expiry=KEEPALIVE_S,
+            http1=True,
+            http2=self.http2,
+            # the proxy is the operator's choice; feeds' hosts are checked before
+            network_backend=self._plain if allow_private or proxy else self._guarded,
+        )
+        self._pools[key] = (pool, now)
         return pool
+
+    async def _prune(self, now: float) -> None:
+        """Close the pools of hosts not asked for KEEPALIVE_S (their connections are too old
+        to use), and the least recently used ones beyond MAX_POOLS, unless busy."""
+        for key, (pool, used) in list(self._pools.items()):
+            stale = now - used >= KEEPALIVE_S
+            if not stale and len(self._pools) < MAX_POOLS:
+                break  # the rest were used more recently
+            if all(conn.is_idle() for conn in pool.connections):
+                del self._pools[key]
+                await pool.aclose()
 
     def idle_connections(self) -> int:
         """Kept-alive connections waiting for their next request."""
         return sum(
-            1 for pool in self._pools.values() for conn in pool.connections if conn.is_idle()
+            1 for pool, _ in self._pools.values() for conn in pool.connections if conn.is_idle()
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -319,7 +349,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             self.tls.ready()
         if proxy and not allow:
             await self._check_target(url, ext)
-        pool = self._pool(allow, proxy)
+        pool = await self._pool(allow, proxy, url)
         core = httpcore.Request(
             method=request.method,
             url=httpcore.URL(
@@ -357,6 +387,6 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             raise httpx.ConnectError(f"DNS lookup of {url.host} failed: {exc}") from None
 
     async def aclose(self) -> None:
-        pools, self._pools = self._pools, {}
-        for pool in pools.values():
+        pools, self._pools = self._pools, OrderedDict()
+        for pool, _ in pools.values():
             await pool.aclose()
