@@ -335,3 +335,27 @@ def test_connection_kept_for_a_private_network_feed_is_not_lent_to_another(
     assert allowed.error is None and allowed.body == RSS
     assert refused.error is not None and refused.error.kind == "blocked_address"
     assert len(server.requests) == 1
+
+
+def test_connections_of_hosts_not_asked_again_are_closed(
+    keepalive: type[KeepAliveServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kept connections are bounded by hosts: past MAX_POOLS hosts the least recently asked
+    one's connections close (a long run over thousands of hosts holds a bounded number of
+    sockets open)."""
+    from ingest import transport
+
+    monkeypatch.setattr(transport, "MAX_POOLS", 2)
+    servers = [keepalive(_ok()) for _ in range(3)]
+    settings = Settings(allow_private_networks=True, per_host_delay_s=0)
+
+    async def go() -> tuple[bool, bool, int]:
+        async with Fetcher(settings) as f:
+            for s in servers:
+                r = await f.fetch(Feed(url=f"http://127.0.0.1:{s.port}/a.xml"))
+                assert r.body == RSS
+            first = await asyncio.to_thread(servers[0].ended.wait, 5)
+            return first, servers[1].ended.is_set(), f.idle_connections()
+
+    # the first host's connection was closed when the third host came; the second's kept
+    assert asyncio.run(go()) == (True, False, 2)
