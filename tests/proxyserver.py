@@ -21,7 +21,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-__all__ = ["ProxyServer"]
+__all__ = ["ProxyServer", "Socks5Server"]
 
 _HOP = {"connection", "proxy-connection", "keep-alive", "proxy-authorization", "te", "upgrade"}
 
@@ -138,3 +138,72 @@ class ProxyServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class Socks5Server:
+    """A SOCKS5 proxy on 127.0.0.1 (no authentication, CONNECT only) that relays bytes;
+    `seen` lists the "host:port" targets it was asked for."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"socks5://127.0.0.1:{self.port}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _exactly(conn: socket.socket, n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = conn.recv(n - len(data))
+            if not chunk:
+                raise OSError("closed")
+            data += chunk
+        return data
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            _ver, nmethods = self._exactly(conn, 2)
+            self._exactly(conn, nmethods)
+            conn.sendall(b"\x05\x00")  # no authentication
+            _ver, _cmd, _rsv, atyp = self._exactly(conn, 4)
+            if atyp == 1:
+                host = socket.inet_ntoa(self._exactly(conn, 4))
+            elif atyp == 3:
+                host = self._exactly(conn, self._exactly(conn, 1)[0]).decode()
+            else:
+                host = socket.inet_ntop(socket.AF_INET6, self._exactly(conn, 16))
+            port = int.from_bytes(self._exactly(conn, 2), "big")
+            self.seen.append(f"{host}:{port}")
+            upstream = socket.create_connection((host, port), timeout=10)
+        except OSError:
+            conn.close()
+            return
+        conn.sendall(b"\x05\x00\x00\x01" + socket.inet_aton("0.0.0.0") + b"\x00\x00")
+
+        def pump(src: socket.socket, dst: socket.socket) -> None:
+            try:
+                while data := src.recv(65536):
+                    dst.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for s in (src, dst):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        threading.Thread(target=pump, args=(upstream, conn), daemon=True).start()
+        pump(conn, upstream)
+
+    def stop(self) -> None:
+        self.sock.close()

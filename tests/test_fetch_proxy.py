@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from feedserver import FeedServer
-from proxyserver import ProxyServer
+from proxyserver import ProxyServer, Socks5Server
 
 from ingest import netguard
 from ingest.errors import BlockedAddressError, CredentialsError, NetworkError
@@ -248,3 +248,24 @@ def test_proxy_for(
 def test_bypassed_ipv6() -> None:
     assert bypassed("::1", None, "::1") and bypassed("[::1]", 80, "[::1]:80")
     assert not bypassed("::2", None, "::1")
+
+
+# --------------------------------------------------------------------------- SOCKS
+
+
+def test_socks5_proxy(pretend_public: None, feed_server_factory: Callable[..., FeedServer]) -> None:
+    public = feed_server_factory(PRETEND_PUBLIC)
+    url = public.route("/feed.xml", body=RSS)
+    socks = Socks5Server()
+    try:
+        ok, refused = _fetch_all(
+            [Feed(url=url), Feed(url=f"http://127.0.0.1:{public.port}/feed.xml")],
+            proxy=socks.url,
+            allow_private_networks=False,
+        )
+        assert ok.error is None and ok.body == RSS
+        assert isinstance(refused.error, BlockedAddressError)
+        assert socks.seen == [f"{PRETEND_PUBLIC}:{public.port}"]  # the refused one: never asked
+        assert len(public.requests) == 1
+    finally:
+        socks.stop()
