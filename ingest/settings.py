@@ -24,6 +24,7 @@ so the URL by which the feed is stored, listed and logged never carries them.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import re
 import tomllib
@@ -166,7 +167,17 @@ def check_proxy(value: str) -> str:
             f"expected direct or a proxy URL ({', '.join(s + '://host:port' for s in _PROXY_SCHEMES)}),"
             f" got {mask_url(value)!r}"
         )
+    if parts.scheme.lower().startswith("socks"):
+        _need("socksio", "a socks5:// proxy", "socks")
     return value
+
+
+def _need(module: str, what: str, extra: str) -> None:
+    """ValueError when the optional `module` (of the `extra`) is not installed."""
+    if importlib.util.find_spec(module) is None:
+        raise ValueError(
+            f"{what} needs the {module} package: pip install 'httpx[{extra}]' (or 'ingest[{extra}]')"
+        )
 
 
 def _check_ca_bundle(value: str) -> str:
@@ -207,10 +218,14 @@ def _coerce(name: str, raw: object, from_env: bool) -> object:
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     if kind == "bool":
         if isinstance(raw, bool):
-            return raw
-        if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
-            return raw.strip().lower() in _TRUE
-        raise ValueError(f"expected true or false, got {raw!r}")
+            flag = raw
+        elif isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
+            flag = raw.strip().lower() in _TRUE
+        else:
+            raise ValueError(f"expected true or false, got {raw!r}")
+        if name == "http2" and flag:
+            _need("h2", "http2 = true", "http2")
+        return flag
     if kind == "int":
         if isinstance(raw, int) and not isinstance(raw, bool):
             value = raw

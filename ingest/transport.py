@@ -326,13 +326,16 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     async def _prune(self, now: float) -> None:
         """Close the pools of hosts not asked for KEEPALIVE_S (their connections are too old
         to use), and the least recently used ones beyond MAX_POOLS, unless busy."""
+        closing = []  # chosen and taken out without a pause: other requests run meanwhile
         for key, (pool, used) in list(self._pools.items()):
             stale = now - used >= KEEPALIVE_S
             if not stale and len(self._pools) < MAX_POOLS:
                 break  # the rest were used more recently
             if all(conn.is_idle() for conn in pool.connections):
                 del self._pools[key]
-                await pool.aclose()
+                closing.append(pool)
+        for pool in closing:
+            await pool.aclose()
 
     def idle_connections(self) -> int:
         """Kept-alive connections waiting for their next request."""

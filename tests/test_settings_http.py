@@ -99,3 +99,27 @@ def test_bad_feed_http_options(tmp_path: Path, feed: str, key: str, reason: str)
         load_feeds(path, environ={})
     assert (info.value.source, info.value.key) == (str(path), key)
     assert reason in info.value.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "package"),
+    [
+        ("[settings]\nhttp2 = true\n", "http2", "h2"),
+        ('[settings]\nproxy = "socks5://127.0.0.1:1080"\n', "proxy", "socksio"),
+    ],
+)
+def test_optional_packages_missing_are_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, key: str, package: str
+) -> None:
+    """h2 and socksio are optional (httpcore imports them in every process once installed):
+    a setting that needs one that is not installed says which. (The dev install has both:
+    their absence is simulated.)"""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == package else real(name, *a)
+    )
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text), environ={})
+    assert info.value.key == key and f"needs the {package} package" in info.value.reason
