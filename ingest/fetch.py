@@ -26,7 +26,7 @@ One request, step by step (each hop of a redirect chain repeats 1-4):
 7. the body's xxh3-128 hash is compared with the stored one: equal bytes are "not modified"
    whatever the validators said (servers sending `Expires: 0`, or a new ETag on every request).
 
-Status mapping: 304 -> not_modified; 410 -> GoneError; 401 / 407 -> CredentialsError
+Status mapping (ingest/statuses.py): 304 -> not_modified; 410 -> GoneError; 401 / 407 -> CredentialsError
 ("needs credentials" / "proxy needs credentials"); 429 / 503 -> RateLimitedError with
 Retry-After (seconds or HTTP date); a bot-protection challenge (403 + `cf-mitigated: challenge`,
 or a known challenge page) -> BotWallError naming the wall; other >= 400 -> HTTPStatusError.
@@ -39,11 +39,10 @@ import functools
 import os
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import TracebackType
 from urllib.parse import urljoin, urlsplit
@@ -52,16 +51,14 @@ import brotli
 import httpx
 import xxhash
 
+from .decoding import Decoder, OverCapError
 from .errors import (
     BlockedAddressError,
-    BotWallError,
     CredentialsError,
     FeedError,
     FetchError,
-    GoneError,
     HTTPStatusError,
     NetworkError,
-    RateLimitedError,
     RedirectError,
     TimeoutError_,
     TooLargeError,
@@ -70,6 +67,7 @@ from .errors import (
 from .models import Feed, FeedOptions, FetchResult
 from .netguard import AddressBlockedError
 from .settings import Settings
+from .statuses import PROXY_AUTH, SNIFF_BYTES, detect_bot_wall, parse_retry_after, status_error
 from .transport import ALLOW_PRIVATE, PROXY, TLS, GuardedTransport
 
 __all__ = [
@@ -86,7 +84,6 @@ FEED_ACCEPT = (
 )
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 ACCEPT_ENCODING = "gzip, deflate, br"
-_SNIFF_BYTES = 64 * 1024  # how much of an error page is read to recognise a bot wall
 _REDIRECTS = {301, 302, 303, 307, 308}
 _PERMANENT = {301, 308}
 
@@ -94,204 +91,6 @@ _PERMANENT = {301, 308}
 def body_hash(body: bytes) -> str:
     """The hash stored as Feed.body_hash (xxh3-128, hex): fast, and 32 hex digits."""
     return xxhash.xxh3_128_hexdigest(body)
-
-
-# --------------------------------------------------------------------------- pure helpers
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After value: delay-seconds or an HTTP date. None when
-    absent or unreadable; never negative."""
-    if value is None:
-        return None
-    value = value.strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    now = now or datetime.now(UTC)
-    return max(0.0, (when - now).total_seconds())
-
-
-# (header name, predicate on its lower-cased value, wall name)
-_WALL_HEADERS: tuple[tuple[str, Callable[[str], bool], str], ...] = (
-    ("cf-mitigated", lambda v: "challenge" in v, "Cloudflare"),
-    ("x-vercel-mitigated", lambda v: "challenge" in v, "Vercel"),
-    ("x-amzn-waf-action", lambda v: v in ("challenge", "captcha"), "AWS WAF"),
-    ("x-datadome", lambda v: True, "DataDome"),
-    ("x-sucuri-block", lambda v: True, "Sucuri"),
-    ("server", lambda v: v.startswith("ddos-guard"), "DDoS-Guard"),
-)
-# (marker in the first bytes of the page, lower-cased, wall name)
-_WALL_MARKERS: tuple[tuple[bytes, str], ...] = (
-    (b"cf-browser-verification", "Cloudflare"),
-    (b"_cf_chl_opt", "Cloudflare"),
-    (b"/cdn-cgi/challenge-platform/", "Cloudflare"),
-    (b"<title>just a moment...</title>", "Cloudflare"),
-    (b"<title>attention required! | cloudflare</title>", "Cloudflare"),
-    (b"captcha-delivery.com", "DataDome"),
-    (b"sucuri website firewall", "Sucuri"),
-    (b"incapsula incident id", "Imperva Incapsula"),
-    (b"_incapsula_resource", "Imperva Incapsula"),
-    (b"px-captcha", "PerimeterX (HUMAN)"),
-    (b"ddos-guard", "DDoS-Guard"),
-    (b"awswafintegration", "AWS WAF"),
-    (b"vercel security checkpoint", "Vercel"),
-    (b"checking your browser before accessing", "a browser check"),
-)
-
-
-def detect_bot_wall(status: int, headers: Mapping[str, str], body_head: bytes) -> str | None:
-    """The name of the bot-protection wall that answered, or None. `headers` lower-cased.
-
-    A challenge comes as 403 / 429 / 503 (Cloudflare, DataDome, ...), 202 or 405 (AWS WAF),
-    and occasionally as a 200 HTML page; a real feed never carries these markers."""
-    for name, pred, wall in _WALL_HEADERS:
-        value = headers.get(name)
-        if value is not None and pred(value.lower()) and (status >= 400 or status == 202):
-            return wall
-    if status < 400 and status != 202:
-        ctype = headers.get("content-type", "")
-        if "html" not in ctype:
-            return None
-    head = body_head[:_SNIFF_BYTES].lower()
-    for marker, wall in _WALL_MARKERS:
-        if marker in head:
-            return wall
-    return None
-
-
-_PROXY_AUTH = (
-    "HTTP 407: proxy needs credentials (put user:password in the proxy URL; if they are"
-    " there, the proxy refused them)"
-)
-
-
-def _status_error(url: str, status: int, reason: str, headers: Mapping[str, str],
-                  body_head: bytes, sent_auth: bool = False) -> FeedError | None:  # fmt: skip
-    """The error a final response stands for (None for success / 304). `sent_auth`: the
-    request carried the feed's credentials."""
-    retry = parse_retry_after(headers.get("retry-after"))
-    wall = detect_bot_wall(status, headers, body_head)
-    if wall is not None:
-        return BotWallError(
-            url, status, f"HTTP {status}: blocked by a {wall} bot challenge", retry_after_s=retry
-        )
-    if status < 300 or status == 304:
-        return None
-    if status == 410:
-        return GoneError(url, status, "HTTP 410 Gone: the server says the feed was removed")
-    if status == 401:
-        why = (
-            "the username / password sent were refused"
-            if sent_auth
-            else "set username and password for this feed"
-        )
-        return CredentialsError(url, status, f"HTTP 401: needs credentials ({why})")
-    if status == 407:
-        return CredentialsError(url, status, _PROXY_AUTH)
-    if status in (429, 503):
-        hint = f", Retry-After {retry:.0f} s" if retry is not None else ""
-        what = "Too Many Requests" if status == 429 else "Service Unavailable"
-        return RateLimitedError(url, status, f"HTTP {status} {what}{hint}", retry_after_s=retry)
-    phrase = f" {reason}" if reason else ""
-    return HTTPStatusError(url, status, f"HTTP {status}{phrase}", retry_after_s=retry)
-
-
-# --------------------------------------------------------------------------- decoding
-
-
-class _TooBigError(Exception):
-    pass
-
-
-class _Decoder:
-    """Content-Encoding decoder with an output cap, fed raw chunks as they arrive."""
-
-    def __init__(self, encodings: list[str], limit: int) -> None:
-        self.limit = limit
-        self.total = 0
-        self._stages: list[Callable[[bytes, int], bytes]] = []
-        # Content-Encoding lists codings in the order applied: undo them in reverse
-        for enc in reversed(encodings):
-            if enc in ("gzip", "x-gzip"):
-                self._stages.append(_ZlibStage(47).feed)  # 32 + 15: gzip or zlib header
-            elif enc == "deflate":
-                self._stages.append(_ZlibStage(15, fallback_raw=True).feed)
-            elif enc == "br":
-                self._stages.append(_BrotliStage().feed)
-            elif enc in ("identity", ""):
-                continue
-            else:
-                raise ValueError(f"unsupported Content-Encoding {enc!r}")
-
-    def feed(self, chunk: bytes) -> bytes:
-        for stage in self._stages:
-            chunk = stage(chunk, self.limit - self.total)
-        self.total += len(chunk)
-        if self.total > self.limit:
-            raise _TooBigError
-        return chunk
-
-
-class _ZlibStage:
-    def __init__(self, wbits: int, fallback_raw: bool = False) -> None:
-        self.wbits = wbits
-        self.fallback_raw = fallback_raw
-        self.started = False
-        self.d = zlib.decompressobj(wbits)
-
-    def feed(self, data: bytes, room: int) -> bytes:
-        out: list[bytes] = []
-        produced = 0
-        while data:
-            try:
-                piece = self.d.decompress(data, max(1, room - produced + 1))
-            except zlib.error:
-                if self.fallback_raw and not self.started:  # "deflate" sent without zlib header
-                    self.d = zlib.decompressobj(-15)
-                    self.fallback_raw = False
-                    continue
-                raise
-            self.started = True
-            produced += len(piece)
-            out.append(piece)
-            if produced > room:
-                raise _TooBigError
-            if self.d.eof:
-                rest = self.d.unused_data
-                if rest[:2] == b"\x1f\x8b":  # another gzip member follows
-                    self.d = zlib.decompressobj(self.wbits)
-                    data = rest
-                    continue
-                break  # trailing garbage after the stream: ignored, as browsers do
-            data = self.d.unconsumed_tail
-        return b"".join(out)
-
-
-class _BrotliStage:
-    def __init__(self) -> None:
-        self.d = brotli.Decompressor()
-
-    def feed(self, data: bytes, room: int) -> bytes:
-        limit = max(1, room + 1)
-        out = [self.d.process(data, output_buffer_limit=limit)]
-        produced = len(out[0])
-        while produced <= room and not self.d.is_finished() and not self.d.can_accept_more_data():
-            piece = self.d.process(b"", output_buffer_limit=limit)
-            if not piece:
-                break
-            out.append(piece)
-            produced += len(piece)
-        if produced > room:
-            raise _TooBigError
-        return b"".join(out)
 
 
 # --------------------------------------------------------------------------- politeness
@@ -423,7 +222,7 @@ async def _drain(resp: httpx.Response) -> None:
     nread = 0
     async for chunk in resp.aiter_raw():
         nread += len(chunk)
-        if nread > _SNIFF_BYTES:
+        if nread > SNIFF_BYTES:
             break
 
 
@@ -501,7 +300,7 @@ class Fetcher:
             "fetched_at": fetched_at,
             "bytes_read": final.bytes_read,
         }
-        error = _status_error(
+        error = status_error(
             feed.url, final.status, final.reason, final.headers, final.body or b"", final.sent_auth
         )
         if error is not None:
@@ -548,7 +347,7 @@ class Fetcher:
             user_agent=opts.user_agent,
         )
         final = await self._get(url, ask, {})
-        error = _status_error(url, final.status, final.reason, final.headers, final.body or b"")
+        error = status_error(url, final.status, final.reason, final.headers, final.body or b"")
         if error is not None:
             raise error
         if final.status == 304:
@@ -675,7 +474,7 @@ class Fetcher:
         except httpx.ProxyError as exc:
             why = str(exc) or type(exc).__name__
             if why.startswith("407"):
-                raise CredentialsError(url, 407, _PROXY_AUTH) from None
+                raise CredentialsError(url, 407, PROXY_AUTH) from None
             raise NetworkError(url, f"proxy error on the way to {host}: {why}") from None
         except (httpx.TransportError, httpx.InvalidURL) as exc:
             why = str(exc) or type(exc).__name__
@@ -686,8 +485,8 @@ class Fetcher:
     ) -> tuple[bytes, int]:
         """Stream the body under both caps. Error pages: only the first 64 KiB, for sniffing."""
         s = self.settings
-        wire_cap = _SNIFF_BYTES if sniff_only else s.max_body_bytes
-        out_cap = _SNIFF_BYTES if sniff_only else s.max_decompressed_bytes
+        wire_cap = SNIFF_BYTES if sniff_only else s.max_body_bytes
+        out_cap = SNIFF_BYTES if sniff_only else s.max_decompressed_bytes
         declared = hdrs.get("content-length", "")
         if not sniff_only and declared.isdigit() and int(declared) > wire_cap:
             raise TooLargeError(
@@ -697,7 +496,7 @@ class Fetcher:
             )
         encodings = [e.strip().lower() for e in hdrs.get("content-encoding", "").split(",")]
         try:
-            decoder = _Decoder([e for e in encodings if e], out_cap)
+            decoder = Decoder([e for e in encodings if e], out_cap)
         except ValueError as exc:
             raise FetchError(url, str(exc)) from None
         parts: list[bytes] = []
@@ -714,7 +513,7 @@ class Fetcher:
                         f" (stopped reading at {_mib(nread)})",
                     )
                 parts.append(decoder.feed(chunk))
-        except _TooBigError:
+        except OverCapError:
             if sniff_only:
                 return b"".join(parts), nread
             raise TooLargeError(
