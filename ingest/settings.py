@@ -37,7 +37,14 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from .errors import ConfigError, mask_url
 from .models import FeedOptions, FilterRule
 
-__all__ = ["FeedSpec", "Settings", "load_feeds", "load_settings", "parse_duration"]
+__all__ = [
+    "FeedSpec",
+    "Settings",
+    "load_feeds",
+    "load_settings",
+    "parse_duration",
+    "split_userinfo",
+]
 
 USER_AGENT = "ingest/0.1 (+https://github.com/ingest-pipeline/ingest; news feed fetcher)"
 
@@ -474,7 +481,7 @@ def feed_spec(item: Mapping[str, object], source: str, where: str) -> FeedSpec:
         cleanup=flags["cleanup"],
     )
     options = _http_options(item, options, source, where, url)
-    url = _without_userinfo(url)
+    url = split_userinfo(url)[0]
     clean_tags = tuple(dict.fromkeys(t.strip() for t in tags if t.strip()))
     return FeedSpec(url=url, title=title or None, tags=clean_tags, options=options)
 
@@ -489,16 +496,15 @@ def _http_options(
         if value is not None and not isinstance(value, str):
             raise ConfigError(source, f"{where}.{key}", "must be a string")
         strings[key] = value
-    parts = urlsplit(url)
-    if parts.username is not None or parts.password is not None:
+    _, user, password = split_userinfo(url)
+    if user is not None:
         if strings["username"] is not None or strings["password"] is not None:
             raise ConfigError(
                 source,
                 f"{where}.url",
                 "has a user:password and username / password are set too (keep one)",
             )
-        strings["username"] = unquote(parts.username or "")
-        strings["password"] = unquote(parts.password or "") if parts.password is not None else None
+        strings["username"], strings["password"] = user, password
     if strings["proxy"] is not None:
         try:
             strings["proxy"] = check_proxy(strings["proxy"]) or None
@@ -530,11 +536,16 @@ def _http_options(
     )
 
 
-def _without_userinfo(url: str) -> str:
+def split_userinfo(url: str) -> tuple[str, str | None, str | None]:
+    """(`url` without its user info, the user name, the password): (url, None, None) for a
+    URL without any. The user info goes to username / password (HTTP basic auth), so the
+    URL a feed is stored, listed and logged by never carries a secret."""
     parts = urlsplit(url)
     if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+        return url, None, None
+    bare = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    password = unquote(parts.password) if parts.password is not None else None
+    return bare, unquote(parts.username or ""), password
 
 
 def load_feeds(path: Path | str, environ: Mapping[str, str] | None = None) -> list[FeedSpec]:

@@ -200,3 +200,16 @@ def test_options_survive_the_store(tmp_path: Path) -> None:
         assert store.get_feed("https://a.example/f").options == options
     finally:
         store.close()
+
+
+def test_opml_import_moves_url_credentials_out_of_the_url() -> None:
+    from ingest.opml import export_opml, parse_opml
+
+    doc = (
+        b'<opml version="2.0"><body>'
+        b'<outline text="P" xmlUrl="https://reader:s%40cret@a.example/rss"/></body></opml>'
+    )
+    (spec,), problems = parse_opml(doc, "feeds.opml")
+    assert problems == [] and spec.url == "https://a.example/rss"
+    assert (spec.options.username, spec.options.password) == ("reader", "s@cret")
+    assert "cret" not in export_opml([Feed(url=spec.url, options=spec.options)])
