@@ -359,3 +359,36 @@ def test_connections_of_hosts_not_asked_again_are_closed(
 
     # the first host's connection was closed when the third host came; the second's kept
     assert asyncio.run(go()) == (True, False, 2)
+
+
+def test_many_new_hosts_at_once_while_old_pools_close(
+    keepalive: type[KeepAliveServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests to new hosts arriving together, each closing the pools of hosts not asked
+    for a while (which pauses): every one gets its answer (two of them closing the same
+    pool was a KeyError once)."""
+    from ingest import transport
+
+    monkeypatch.setattr(transport, "KEEPALIVE_S", 0.001)  # every other host's pool is stale
+    real_close = transport.httpcore.AsyncConnectionPool.aclose
+
+    async def slow_close(self: Any) -> None:  # as a TLS goodbye to a slow peer takes a while
+        await asyncio.sleep(0.01)
+        await real_close(self)
+
+    monkeypatch.setattr(transport.httpcore.AsyncConnectionPool, "aclose", slow_close)
+    servers = [keepalive(_ok()) for _ in range(8)]
+    settings = Settings(allow_private_networks=True, per_host_delay_s=0)
+
+    async def go() -> list[FetchResult]:
+        async with Fetcher(settings) as f:
+            out = []
+            for _ in range(3):
+                out += await asyncio.gather(
+                    *(f.fetch(Feed(url=f"http://127.0.0.1:{s.port}/a.xml")) for s in servers)
+                )
+                await asyncio.sleep(0.01)
+            return out
+
+    results = asyncio.run(go())
+    assert [(r.error, r.body) for r in results] == [(None, RSS)] * 24
