@@ -189,3 +189,38 @@ def test_http2_setting_speaks_http2(ca: Any, bundle: str) -> None:
         assert off.error is not None and server.protocols[-1] is None
     finally:
         server.close()
+
+
+def test_guarded_https_connects_to_the_checked_address_and_verifies_the_name(
+    ca: Any, bundle: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the guard on, the name is resolved and checked by us and the socket goes to that
+    address, while TLS still sends the name (SNI) and checks the certificate against it."""
+    from ingest import netguard
+
+    real = netguard.blocked_reason
+    monkeypatch.setattr(
+        netguard, "blocked_reason", lambda ip: None if str(ip) == "127.0.0.2" else real(ip)
+    )
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return {"feeds.example.test": ["127.0.0.2"]}[host]
+
+    monkeypatch.setattr(netguard, "resolve", resolve)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("feeds.example.test").configure_cert(ctx)
+    server = FeedServer(host="127.0.0.2", tls=ctx).start()
+    try:
+        server.route("/feed.xml", body=RSS)
+        url = f"https://feeds.example.test:{server.port}/feed.xml"
+
+        async def go() -> FetchResult:
+            settings = Settings(per_host_delay_s=0, ca_bundle=bundle)  # the guard is on
+            async with Fetcher(settings) as f:
+                return await f.fetch(Feed(url=url))
+
+        r = asyncio.run(go())
+        assert r.error is None and r.body == RSS
+        assert server.requests[0].headers["host"] == f"feeds.example.test:{server.port}"
+    finally:
+        server.stop()
