@@ -66,7 +66,9 @@ class Settings:
     max_redirects: int = 5
     user_agent: str = USER_AGENT
     allow_private_networks: bool = False
-    proxy: str = ""  # http(s):// or socks5(h):// URL; "direct": none; "": the environment's
+    # http(s):// or socks5(h):// URL (its password kept out of repr); "direct": none; "":
+    # the environment's
+    proxy: str = field(default="", repr=False)
     ca_bundle: str = ""  # PEM file of the CAs to trust instead of the default bundle
     http2: bool = False
     default_interval_s: int = 3600

@@ -184,6 +184,7 @@ def test_secrets_never_shown_by_the_cli(
         assert SECRET not in out and "tok-" not in out, out
     assert "sid" not in repr(Feed(url=url, options=FeedOptions(cookies=(("sid", "x"),))))
     assert SECRET not in repr(FeedOptions(password=SECRET, headers=(("X", SECRET),)))
+    assert SECRET not in repr(Settings(proxy=f"http://u:{SECRET}@proxy.lan:3128"))
 
 
 def test_options_survive_the_store(tmp_path: Path) -> None:
