@@ -6,8 +6,9 @@ resolved address of every connection it opens (ingest/netguard.py).
     request = client.build_request("GET", url, extensions={ALLOW_PRIVATE: False, PROXY: None})
 
 httpx's own `AsyncHTTPTransport` takes no network backend, so this transport holds
-`httpcore.AsyncConnectionPool`s itself, as httpx's does, and picks one per request by
-two request extensions:
+`httpcore.AsyncConnectionPool`s itself, as httpx's does: one a host (see `_pool`), the
+least recently used closed past MAX_POOLS hosts or KEEPALIVE_S unused, and apart by two
+request extensions:
 
 - `ALLOW_PRIVATE` (bool): the feed may reach private networks. Such requests go through a
   pool of their own, so a connection opened for one feed is never lent to another whose
