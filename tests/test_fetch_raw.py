@@ -392,3 +392,33 @@ def test_many_new_hosts_at_once_while_old_pools_close(
 
     results = asyncio.run(go())
     assert [(r.error, r.body) for r in results] == [(None, RSS)] * 24
+
+
+def test_passes_given_the_same_fetcher_share_its_connections(
+    keepalive: type[KeepAliveServer], tmp_path: Any
+) -> None:
+    """The daemon gives every pass its one Fetcher: the second pass asks on the connection
+    the first one kept, and the Fetcher stays open after a pass."""
+    from storage import open_store
+
+    from ingest.pipeline import run_once
+    from ingest.settings import FeedSpec
+
+    server = keepalive(_ok())
+    settings = Settings(allow_private_networks=True, per_host_delay_s=0)
+    store = open_store(tmp_path / "t.db")
+    store.add_feed(FeedSpec(url=f"http://127.0.0.1:{server.port}/a.xml"))
+
+    async def go() -> int:
+        async with Fetcher(settings) as f:
+            for _ in range(2):
+                await asyncio.sleep(0.01)
+                report = await run_once(store, settings, force=True, fetcher=f)
+                assert [o.error for o in report.outcomes] == [None]
+            return f.idle_connections()
+
+    try:
+        assert asyncio.run(go()) == 1
+    finally:
+        store.close()
+    assert server.connections == 1 and len(server.requests) == 2
