@@ -399,10 +399,9 @@ def test_passes_given_the_same_fetcher_share_its_connections(
 ) -> None:
     """The daemon gives every pass its one Fetcher: the second pass asks on the connection
     the first one kept, and the Fetcher stays open after a pass."""
-    from storage import open_store
-
     from ingest.pipeline import run_once
     from ingest.settings import FeedSpec
+    from storage import open_store
 
     server = keepalive(_ok())
     settings = Settings(allow_private_networks=True, per_host_delay_s=0)
