@@ -580,6 +580,28 @@ def stats(app: App, as_json: bool) -> None:
         click.echo(f"{key}: {value}")
 
 
+@cli.group("store")
+def store_group() -> None:
+    """The store itself."""
+
+
+@store_group.command("check")
+@click.pass_obj
+@handle_errors
+def store_check(app: App) -> None:
+    """Integrity checks on demand: SQLite's own, foreign keys, and the story index (every
+    article in exactly one story, every story's representative exists). Exit 1 on a problem."""
+    problems = app.store.check()
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        raise StoreError(
+            f"{app.settings.db}: {len(problems)} problem(s) found; restore the file from a backup"
+            " (or salvage it with `sqlite3 FILE .recover`)"
+        )
+    click.echo(f"{app.settings.db}: ok (integrity, foreign keys, story index)")
+
+
 def main() -> None:
     try:
         cli(prog_name="ingest")

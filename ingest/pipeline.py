@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from storage import lease_owner
 
-from .errors import FeedError, ParseError
+from .errors import FeedError, ParseError, StoreError
 from .models import (
     Article,
     Feed,
@@ -641,6 +641,8 @@ def _worker(
     """A forked worker of `run_pass`: sends its report back through `conn`."""
     try:
         conn.send(_one_process(db, settings, force, None, run, log_outcomes, started_ms, partition))
+    except StoreError as exc:  # the parent reports it, once, as one line
+        conn.send(exc)
     finally:
         conn.close()
 
@@ -677,17 +679,26 @@ def run_pass(
             proc.start()
             send.close()
             children.append((proc, recv))
-    report = _one_process(db, settings, force, urls, run, log_outcomes, started_ms, partition)
+    failure: StoreError | None = None  # (a full disk: every process meets it)
+    try:
+        report = _one_process(db, settings, force, urls, run, log_outcomes, started_ms, partition)
+    except StoreError as exc:
+        failure, report = exc, RunReport()
     for proc, recv in children:
         try:
-            child: RunReport = recv.recv()
+            child: RunReport | StoreError = recv.recv()
         except EOFError:
             log.error("a worker process died (exit code %s); its feeds are retried next run",
                       proc.exitcode)  # fmt: skip
         else:
-            report.outcomes += child.outcomes
-            for stage, seconds in child.stage_s.items():
-                report.stage_s[stage] += seconds
+            if isinstance(child, StoreError):
+                failure = failure or child
+            else:
+                report.outcomes += child.outcomes
+                for stage, seconds in child.stage_s.items():
+                    report.stage_s[stage] += seconds
         proc.join()
+    if failure is not None:
+        raise failure
     report.elapsed_s = time.perf_counter() - t0
     return report

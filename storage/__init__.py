@@ -194,6 +194,10 @@ class Store(Protocol):
 
     def stats(self) -> dict[str, Any]: ...
 
+    def check(self) -> list[str]:
+        """Integrity checks (`ingest store check`): every problem found, one line each."""
+        ...
+
     def close(self) -> None: ...
 
 

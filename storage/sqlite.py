@@ -45,6 +45,8 @@ from ingest.models import (
 )
 from ingest.timeutil import from_iso, to_iso
 from storage import dead_owner, run_token
+from storage.sqlite_guard import check as integrity_problems
+from storage.sqlite_guard import guarded, header_problem, rollback, store_error
 
 if TYPE_CHECKING:
     from ingest.settings import FeedSpec
@@ -468,6 +470,7 @@ class _FeedRemovedError(StoreError):
     """The feed's row went away while it was being fetched (`feeds remove` meanwhile)."""
 
 
+@guarded  # a failing disk or file: one StoreError line naming the file (issue #17)
 class SQLiteStore:
     """The Store protocol on one SQLite file."""
 
@@ -476,6 +479,9 @@ class SQLiteStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        if str(path) != ":memory:" and (problem := header_problem(self.path)):
+            raise StoreError(f"{path}: cannot open the database: {problem}; restore it from a "
+                             "backup")  # fmt: skip
         try:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -492,8 +498,8 @@ class SQLiteStore:
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys=ON")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: cannot open the database: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise store_error(path, exc) from exc
         except OSError as exc:
             raise StoreError(f"{path}: cannot create the database: {exc.strerror}") from exc
 
@@ -518,7 +524,7 @@ class SQLiteStore:
                 not wait and exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
             ):  # (extended codes too)
                 return False
-            raise StoreError(f"{self.path}: database is busy: {exc}") from exc
+            raise store_error(self.path, exc) from exc
         finally:
             if not wait:
                 conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -533,11 +539,10 @@ class SQLiteStore:
             self._begin()
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
             conn.execute("COMMIT")
+        except BaseException:
+            rollback(conn)  # (SQLite may have rolled back already: a full disk)
+            raise
 
     def _migrate(self) -> None:
         from storage import story_index
@@ -580,6 +585,10 @@ class SQLiteStore:
 
     def close(self) -> None:
         self.conn.close()
+
+    def check(self) -> list[str]:
+        """The store's problems, one line each (empty when sound): `sqlite_guard.check`."""
+        return integrity_problems(self.conn)
 
     # ------------------------------------------------------------------ feeds
 
