@@ -349,6 +349,9 @@ def _print_report(report: RunReport, timings: bool) -> None:
     )
     for o in sorted(report.failed, key=lambda o: o.url):
         click.echo(f"failed {o.url}: {o.error}")
+    for h in report.held:  # (another run's: its leases are voided as soon as it dies)
+        what = "it" if h.by == "feed" else "another feed of its host"
+        click.echo(f"skipped {h.url}: another run holds {what} until {h.until:%Y-%m-%d %H:%M:%S}Z")
     if timings:
         stages = " ".join(f"{k}={v:.3f}s" for k, v in report.stage_s.items())
         click.echo(f"stages: {stages}")

@@ -37,6 +37,7 @@ from .models import (
     FeedOptions,
     FetchResult,
     FetchWrite,
+    Held,
     ParsedFeed,
     ScheduleDecision,
     WriteSummary,
@@ -86,6 +87,8 @@ class RunReport:
     stage_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     started: datetime = field(default_factory=utcnow)
     elapsed_s: float = 0.0
+    #: due feeds left alone because another run holds them (or their host), and until when
+    held: list[Held] = field(default_factory=list)
 
     @property
     def failed(self) -> list[FeedOutcome]:
@@ -587,6 +590,9 @@ async def run_once(
         t1 = time.perf_counter()
         store.index_pending()
         report.stage_s["store"] += time.perf_counter() - t1
+    report.held = store.held_elsewhere(
+        now=utcnow(), owner=owner, force=force, urls=urls, started_ms=started_ms
+    )
     report.elapsed_s = time.perf_counter() - t0
     return report
 

@@ -39,6 +39,7 @@ from ingest.models import (
     FetchResult,
     FetchWrite,
     FilterRule,
+    Held,
     ParsedFeed,
     ScheduleDecision,
     WriteSummary,
@@ -801,6 +802,38 @@ class SQLiteStore:
                    WHERE lease_owner = ? AND url IN (SELECT value FROM json_each(?))""",
                 (owner, json.dumps(list(urls))),
             )
+
+    def held_elsewhere(
+        self,
+        *,
+        now: datetime,
+        owner: str,
+        force: bool = False,
+        urls: Sequence[str] | None = None,
+        started_ms: int | None = None,
+    ) -> list[Held]:
+        """What this run skipped because another live run holds the feed or its host (the
+        run's own workers share its token and do not count), and until when."""
+        now_s, run = to_iso(now), run_token(owner)
+        other = (
+            "lease_owner IS NOT NULL AND lease_until >= :now AND lease_owner NOT LIKE '%:' || :run"
+        )
+        which = "url IN (SELECT value FROM json_each(:urls))" if urls is not None else (
+            "status IN ('ok', 'error')"
+            + ("" if force else " AND (next_poll_at IS NULL OR next_poll_at <= :now)")
+        )  # fmt: skip
+        rows = self.conn.execute(
+            f"""SELECT url, CASE WHEN {other} THEN lease_until ELSE (SELECT MAX(o.lease_until)
+                     FROM feeds o WHERE o.host_key = c.host_key AND o.{other}) END AS until,
+                   CASE WHEN {other} THEN 'feed' ELSE 'host' END
+                FROM feeds AS c WHERE {which}
+                  AND (last_run IS NULL OR last_run != :run)
+                  AND (last_attempt_ms IS NULL OR last_attempt_ms < :started)
+                  AND until IS NOT NULL ORDER BY url""",
+            {"now": now_s, "run": run, "urls": json.dumps(list(urls or ())),
+             "started": started_ms or 1 << 62},
+        ).fetchall()  # fmt: skip
+        return [Held(url, until, by) for url, until_s, by in rows if (until := from_iso(until_s))]
 
     def next_due_at(self) -> datetime | None:
         row = self.conn.execute(
