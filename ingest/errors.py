@@ -17,10 +17,13 @@
         └── ParseError         the body is not a feed we can read
 
 Foreign exceptions (httpx, lxml, json, sqlite) are translated at the boundary with
-`raise X(...) from exc`.
+`raise X(...) from exc`; `in_words(exc)` says what one means without its Python class name,
+which means nothing to an operator (issue #17: "_NoAnswer from 127.0.1.14: ...").
 """
 
 from __future__ import annotations
+
+import re
 
 __all__ = [
     "BlockedAddressError",
@@ -38,6 +41,7 @@ __all__ = [
     "StoreError",
     "TimeoutError_",
     "TooLargeError",
+    "in_words",
 ]
 
 
@@ -122,3 +126,51 @@ class BotWallError(HTTPStatusError):
 
 class ParseError(FeedError):
     kind = "parse"
+
+
+# httpx and httpcore name their exceptions alike; matched by name along the MRO, so a private
+# subclass (http11's `_NoAnswer`, a RemoteProtocolError) reads as its public parent
+_WORDS = {
+    "ConnectTimeout": "connect timeout",
+    "ReadTimeout": "read timeout",
+    "WriteTimeout": "write timeout",
+    "PoolTimeout": "no free connection in time",
+    "ConnectError": "cannot connect",
+    "ReadError": "the connection failed while reading",
+    "WriteError": "the connection failed while sending",
+    "RemoteProtocolError": "the server broke the HTTP protocol",
+    "LocalProtocolError": "the request could not be sent as HTTP",
+    "UnsupportedProtocol": "unsupported protocol",
+    "ProxyError": "the proxy refused or failed",
+    "ConnectionResetError": "the connection was reset",
+    "ConnectionRefusedError": "the connection was refused",
+    "BrokenPipeError": "the connection was closed while sending",
+    "NetworkError": "network error",
+    "TimeoutException": "timeout",
+    "OSError": "system error",
+}
+_CLASS_NAME = re.compile(r"^_?[A-Z][A-Za-z0-9]*$")  # a bare "ConnectionResetError"
+_BYTES = re.compile(r"""bytearray\(b(['"])(.*?)\1\)""")  # h11 quotes what it read so
+
+
+def in_words(exc: BaseException) -> str:
+    """What `exc` means, for an operator: plain words for the kind (never the class name),
+    then the exception's own text when it says more than a class name would."""
+    kind = next(
+        (_WORDS[c.__name__] for c in type(exc).__mro__ if c.__name__ in _WORDS),
+        "unexpected error",
+    )
+    detail = str(exc).strip()
+    if not detail or _CLASS_NAME.match(detail):
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, OSError) and cause.strerror:
+            detail = cause.strerror
+        elif cause is not None and cause is not exc:
+            return in_words(cause) if kind == "unexpected error" else kind
+        else:
+            return kind
+    return f"{kind}: {_BYTES.sub(_quoted, detail)}"
+
+
+def _quoted(m: re.Match[str]) -> str:
+    return f"'{m.group(2)}'"

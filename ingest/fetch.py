@@ -58,6 +58,7 @@ from .errors import (
     RedirectError,
     TimeoutError_,
     TooLargeError,
+    in_words,
 )
 from .http11 import Pool, Response, Target, open_response, target
 from .models import Feed, FetchResult
@@ -584,8 +585,7 @@ class Fetcher:
             httpcore.UnsupportedProtocol,
             httpcore.ProxyError,
         ) as exc:
-            why = str(exc) or type(exc).__name__
-            raise NetworkError(url, f"{type(exc).__name__} from {dest.host}: {why}") from None
+            raise NetworkError(url, f"{dest.host}: {in_words(exc)}") from None
 
     async def _read(
         self, resp: Response, hdrs: dict[str, str], url: str, sniff_only: bool

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from storage import lease_owner
 
-from .errors import FeedError, ParseError, StoreError
+from .errors import FeedError, ParseError, StoreError, in_words
 from .models import (
     Article,
     Feed,
@@ -416,7 +416,7 @@ async def process_feed(
         except Exception as exc:  # a bug must not stop the other feeds
             log.error("%s: internal error while parsing\n%s", feed.url, traceback.format_exc())
             result = dataclasses.replace(
-                result, error=ParseError(feed.url, f"internal error: {type(exc).__name__}: {exc}")
+                result, error=ParseError(feed.url, f"internal error ({in_words(exc)}); see the log")
             )
     if articles:  # (a streamed huge feed came signed chunk by chunk, its last in `pairs`)
         t1 = time.perf_counter()
