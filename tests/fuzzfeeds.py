@@ -124,15 +124,12 @@ GUIDS = ["", "g1", "g1", "same", "https://news.example.org/a/1", " g1 ", "tag:ex
 
 ENCODINGS = ["utf-8", "iso-8859-1", "windows-1252", "utf-16", "shift_jis", "koi8-r", "ascii"]
 
-text_chars = st.characters(
-    blacklist_categories=("Cs",),  # surrogates cannot be encoded at all
+_simple = st.sampled_from("abcdefghijklmnopqrstuvwxyz ABC.,;:!?'\"&<>")
+plain = st.text(  # any character XML can carry (no controls; surrogates cannot be encoded)
+    alphabet=st.one_of(_simple, st.characters(blacklist_categories=("Cs", "Cc"))), max_size=80
 )
-plain = st.text(
-    alphabet=st.one_of(
-        st.sampled_from("abcdefghijklmnopqrstuvwxyz ABC.,;:!?'\"&<>"),
-        text_chars,
-    ),
-    max_size=80,
+dirty = st.text(  # with control characters: not well-formed, for the recovering parser
+    alphabet=st.one_of(_simple, st.characters(blacklist_categories=("Cs",))), max_size=40
 )
 
 
@@ -150,7 +147,7 @@ def huge(draw: st.DrawFn) -> str:
 
 
 # huge fields are one draw in twelve: each costs the parsers tens of milliseconds
-field_text = st.one_of(*[plain] * 6, *[html_fragment()] * 4, st.just(""), huge())
+field_text = st.one_of(*[plain] * 6, *[html_fragment()] * 4, dirty, st.just(""), huge())
 
 
 @dataclass
@@ -341,21 +338,27 @@ def documents(draw: st.DrawFn) -> Document:
     title = draw(plain)
     text = WRITERS[kind](title, entries, draw(st.booleans()))
     headers: dict[str, str] = {}
-    actual = draw(st.sampled_from(ENCODINGS)) if kind != "json" else "utf-8"
-    declared = draw(st.sampled_from([*ENCODINGS, None, "x-no-such-charset"]))
+    # half the documents are plain UTF-8, as most feeds are (and as the fast path takes them)
+    odd_encoding = kind != "json" and draw(st.booleans())
+    actual = draw(st.sampled_from(ENCODINGS)) if odd_encoding else "utf-8"
+    declared = (
+        draw(st.sampled_from([*ENCODINGS, None, "x-no-such-charset"]))
+        if odd_encoding
+        else draw(st.sampled_from(["utf-8", None]))
+    )
     if kind != "json":
         decl = (
             f'<?xml version="1.0" encoding="{declared}"?>' if declared else '<?xml version="1.0"?>'
         )
         text = decl + text
     body = _encode(text, actual)
-    if draw(st.booleans()):
+    if odd_encoding and draw(st.booleans()):
         charset = draw(st.sampled_from([*ENCODINGS, "bogus"]))
         ctype = draw(
             st.sampled_from(["application/rss+xml", "text/xml", "application/json", "text/html"])
         )
         headers["content-type"] = f"{ctype}; charset={charset}"
-    if draw(st.integers(0, 9)) == 0:
+    if odd_encoding and draw(st.integers(0, 4)) == 0:
         body = b"\xef\xbb\xbf" + body  # a byte order mark
     broken = None
     how = draw(st.sampled_from(["none"] * 6 + ["truncate", "garbage", "bare-amp", "nul", "html"]))
