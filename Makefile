@@ -62,7 +62,7 @@ scale: install
 # `make test` runs the fuzz tests' "ci" profile (a few derandomized examples); this runs
 # many random ones (FUZZ_EXAMPLES each property) and keeps failures in .hypothesis/
 fuzz: install
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -x tests/test_fuzz_pipeline.py $(PYTEST_ARGS)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -x --timeout=0 tests/test_fuzz_pipeline.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) data bench/out .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -28,7 +28,7 @@ settings.register_profile(
 settings.register_profile(
     "fuzz",
     max_examples=int(os.environ.get("FUZZ_EXAMPLES", "2000")),
-    deadline=None,
+    deadline=timedelta(seconds=30),  # slower than this on one document is a finding too
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
