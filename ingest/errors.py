@@ -13,6 +13,7 @@
         │   └── HTTPStatusError        a non-success status (.status, .retry_after)
         │       ├── GoneError          410: stop polling
         │       ├── RateLimitedError   429 / 503 (with Retry-After when sent)
+        │       ├── CredentialsError   401 / 407: the feed (or the proxy) needs credentials
         │       └── BotWallError       403 with a bot-protection challenge (names the wall)
         └── ParseError         the body is not a feed we can read
 
@@ -29,6 +30,7 @@ __all__ = [
     "BlockedAddressError",
     "BotWallError",
     "ConfigError",
+    "CredentialsError",
     "FeedError",
     "FetchError",
     "GoneError",
@@ -42,6 +44,7 @@ __all__ = [
     "TimeoutError_",
     "TooLargeError",
     "in_words",
+    "mask_url",
 ]
 
 
@@ -74,7 +77,20 @@ class FeedError(IngestError):
     def __init__(self, url: str, reason: str) -> None:
         self.url = url
         self.reason = reason
-        super().__init__(f"{url}: {reason}")
+        super().__init__(f"{mask_url(url)}: {reason}")
+
+
+def mask_url(url: str) -> str:
+    """`url` with the password of its user info replaced by "***": what any message, log
+    line or listing shows of a URL that carries credentials."""
+    scheme, sep, rest = url.partition("://")
+    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if not sep or "@" not in authority:
+        return url
+    userinfo, _, hostport = authority.rpartition("@")
+    user, colon, _password = userinfo.partition(":")
+    masked = f"{user}:***@{hostport}" if colon else f"{user}@{hostport}"
+    return f"{scheme}://{masked}{rest[len(authority) :]}"
 
 
 class FetchError(FeedError):
@@ -124,12 +140,18 @@ class BotWallError(HTTPStatusError):
     kind = "bot_wall"
 
 
+class CredentialsError(HTTPStatusError):
+    """401 (the feed needs credentials) or 407 (the proxy does)."""
+
+    kind = "needs_credentials"
+
+
 class ParseError(FeedError):
     kind = "parse"
 
 
 # httpx and httpcore name their exceptions alike; matched by name along the MRO, so a private
-# subclass (http11's `_NoAnswer`, a RemoteProtocolError) reads as its public parent
+# subclass (such as the old h11 fetcher's `_NoAnswer`, a RemoteProtocolError) reads as its parent
 _WORDS = {
     "ConnectTimeout": "connect timeout",
     "ReadTimeout": "read timeout",
@@ -142,6 +164,7 @@ _WORDS = {
     "LocalProtocolError": "the request could not be sent as HTTP",
     "UnsupportedProtocol": "unsupported protocol",
     "ProxyError": "the proxy refused or failed",
+    "InvalidURL": "invalid URL",
     "ConnectionResetError": "the connection was reset",
     "ConnectionRefusedError": "the connection was refused",
     "BrokenPipeError": "the connection was closed while sending",
@@ -155,21 +178,18 @@ _BYTES = re.compile(r"""bytearray\(b(['"])(.*?)\1\)""")  # h11 quotes what it re
 
 def in_words(exc: BaseException) -> str:
     """What `exc` means, for an operator: plain words for the kind (never the class name),
-    then the exception's own text when it says more than a class name would."""
-    kind = next(
-        (_WORDS[c.__name__] for c in type(exc).__mro__ if c.__name__ in _WORDS),
-        "unexpected error",
-    )
-    detail = str(exc).strip()
-    if not detail or _CLASS_NAME.match(detail):
-        cause = exc.__cause__ or exc.__context__
-        if isinstance(cause, OSError) and cause.strerror:
-            detail = cause.strerror
-        elif cause is not None and cause is not exc:
-            return in_words(cause) if kind == "unexpected error" else kind
-        else:
-            return kind
-    return f"{kind}: {_BYTES.sub(_quoted, detail)}"
+    then the first text along its chain of causes that says more than a class name would
+    (an errno's words: "Connection reset by peer")."""
+    chain = [exc]
+    while (nxt := chain[-1].__cause__ or chain[-1].__context__) and nxt not in chain:
+        chain.append(nxt)
+    kinds = (_WORDS[c.__name__] for e in chain for c in type(e).__mro__ if c.__name__ in _WORDS)
+    kind = next(kinds, "unexpected error")
+    for e in chain:
+        detail = e.strerror if isinstance(e, OSError) and e.strerror else str(e).strip()
+        if detail and not _CLASS_NAME.match(detail):
+            return f"{kind}: {_BYTES.sub(_quoted, detail)}"
+    return kind
 
 
 def _quoted(m: re.Match[str]) -> str:
