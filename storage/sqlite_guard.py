@@ -162,7 +162,12 @@ def header_problem(path: Path) -> str | None:
     page_size = int.from_bytes(header[16:18], "big")
     page_size = 65536 if page_size == 1 else page_size
     pages = int.from_bytes(header[28:32], "big")
-    # the page count is valid when the change counter (24) matches "version-valid-for" (92)
+    # the page count is valid when the change counter (24) matches "version-valid-for" (92),
+    # and the file alone holds the database only without a write-ahead log: a checkpoint
+    # that a full disk stopped half-way leaves the newer pages in the WAL, and the store whole
+    wal = Path(f"{path}-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        return None
     if header[24:28] == header[92:96] and pages and size < pages * page_size:
         return f"it is truncated: {size} bytes where its header says {pages * page_size}"
     return None
