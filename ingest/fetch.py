@@ -356,7 +356,7 @@ class Fetcher:
         return final.body or b""
 
     def idle_connections(self) -> int:
-        """Kept-alive connections waiting for a next request (for tests and metrics)."""
+        """Kept-alive connections waiting for a next request."""
         return self.transport.idle_connections()
 
     # ------------------------------------------------------------------ one chain
