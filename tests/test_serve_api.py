@@ -245,6 +245,8 @@ def test_a_store_gone_under_the_server_is_a_one_line_503(
         copy.unlink()
         r = httpx.get(live.base_url + "/api/articles")
     assert r.status_code == 503
-    assert r.json() == {"detail": "store unavailable: unable to open database file"}
-    assert "GET /api/articles: store unavailable: unable to open database file" in caplog.text
+    detail = r.json()["detail"]
+    assert detail.startswith("store unavailable: ") and "\n" not in detail
+    assert "unable to open database file" in detail
+    assert f"GET /api/articles: {detail}" in caplog.text
     assert "Traceback" not in caplog.text
