@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# real news text the bench farm reads at run time (third-party: never copied into the repo)
+NEWSDATA ?= ../shared/newsdata
 
-.PHONY: help install run demo test test-fast lint format bench bench-quick eval scale clean
+.PHONY: help install run demo test test-fast lint format bench bench-quick bench-micro profile eval scale clean
 
 help:
 	@echo "make install     create .venv with the project and its dev tools"
@@ -13,7 +15,9 @@ help:
 	@echo "make demo        offline demo: local sample feeds -> ingest -> summary"
 	@echo "make test        the whole test suite (slow tests included)"
 	@echo "make lint        ruff + mypy (strict on ingest/ and storage/)"
-	@echo "make bench       speed benchmark against reader on a loopback feed farm"
+	@echo "make bench       speed benchmark against reader on a loopback farm of real news"
+	@echo "make bench-quick the same at 100 feeds, one run a scenario (development)"
+	@echo "make bench-micro the invented-word farm (a micro-benchmark)"
 	@echo "make eval        story dedup quality (precision / recall / F1 / B-cubed)"
 
 $(STAMP): pyproject.toml
@@ -47,10 +51,13 @@ format: install
 	$(BIN)/ruff check --fix .
 
 bench: install
-	$(BIN)/python -m bench.run_bench
+	$(BIN)/python -m bench.run_bench --data $(NEWSDATA)
 
 bench-quick: install
-	$(BIN)/python -m bench.run_bench --quick
+	$(BIN)/python -m bench.run_bench --quick --data $(NEWSDATA)
+
+bench-micro: install
+	$(BIN)/python -m bench.run_bench --text words --no-politeness
 
 eval: install
 	$(BIN)/python -m bench.dedup_eval
