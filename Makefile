@@ -18,6 +18,7 @@ help:
 	@echo "make bench       speed benchmark against reader on a loopback farm of real news"
 	@echo "make bench-quick the same at 100 feeds, one run a scenario (development)"
 	@echo "make bench-micro the invented-word farm (a micro-benchmark)"
+	@echo "make profile     where a cold article's CPU goes (cProfile, real-text farm)"
 	@echo "make eval        story dedup quality (precision / recall / F1 / B-cubed)"
 
 $(STAMP): pyproject.toml
@@ -67,3 +68,6 @@ scale: install
 
 clean:
 	rm -rf $(VENV) data bench/out .pytest_cache .mypy_cache .ruff_cache
+
+profile: install
+	$(BIN)/python -m bench.profile_cold --data $(NEWSDATA)
