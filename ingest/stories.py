@@ -86,6 +86,7 @@ __all__ = [
     "band_keys",
     "match",
     "min_shared_keys",
+    "preload",
     "score",
     "signature",
 ]
@@ -334,6 +335,11 @@ def _load_idf() -> dict[str, float]:
     except (ImportError, OSError, ValueError, TypeError, IndexError):  # pragma: no cover
         return {}
     return out
+
+
+def preload() -> None:
+    """Read the idf prior now (a run about to fork its workers shares it with them)."""
+    _idf()
 
 
 def _idf() -> dict[str, float]:
