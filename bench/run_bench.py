@@ -192,7 +192,8 @@ class Farm:
         self.base = self.stats_url.rsplit("/_farm/", 1)[0]
 
     def _get(self, path: str) -> dict[str, object]:
-        with urllib.request.urlopen(self.base + path, timeout=10) as r:
+        # generous: a round of news rebuilds every feed (slow on a busy machine)
+        with urllib.request.urlopen(self.base + path, timeout=600) as r:
             data: dict[str, object] = json.loads(r.read())
             return data
 
@@ -378,6 +379,7 @@ def _scenarios(
             farm.news(0)
         stats = farm.stats()
         m, new = sorted(runs, key=lambda r: r[0].seconds)[len(runs) // 2]
+        print(f"  .. {name}: {m.seconds:.2f} s, {m.peak_rss_mb:.0f} MB", flush=True)
         out[name] = {
             "seconds": round(m.seconds, 3),
             "runs_seconds": [round(r.seconds, 3) for r, _ in runs],
@@ -542,22 +544,33 @@ def _one_size(
     farm = Farm(
         n, opml, octet=1 + i, slow_share=a.slow_share, text=a.text, data=a.data, latency=a.latency
     )
+    done = results["sizes"][str(n)] = {}  # saved as each tool finishes
+
+    def save(key: str, value: object) -> None:
+        done[key] = value
+        (a.out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+
     try:
+        print(f"{n} feeds: ours ...", flush=True)
         ours = run_ours(a.out / f"ours-{n}.db", opml, farm, scenarios, floor=a.floor,
                         repeats=repeats)  # fmt: skip
+        save("ours", ours)
+        print(f"{n} feeds: reader ...", flush=True)
         peer = (
             run_reader(reader_py, a.out / f"reader-{n}.sqlite", opml, farm, scenarios, repeats)
             if reader_py
             else None
         )
+        save("reader", peer)
+        print(f"{n} feeds: ours, politeness at the defaults ...", flush=True)
         polite = (
             None
             if a.no_politeness
             else run_politeness(a.out / f"polite-{n}.db", opml, farm, repeats)
         )
+        save("politeness", polite)
     finally:
         farm.stop()
-    results["sizes"][str(n)] = {"ours": ours, "reader": peer, "politeness": polite}
     print(
         f"\n{n} feeds x 50 items (farm: {n // 5} hosts 127.{1 + i}.x.y, 5 feeds a host, "
         "every 10th feed without validators)"
