@@ -8,9 +8,15 @@ repository or written anywhere but the farm's memory. Where the folder is absent
 An item is what a news site's feed carries, built from that text:
 
 - a headline (a real one: the lead article's own title, or a UCI headline) and a body of two
-  or three runs of consecutive sentences, each run from another article (so that the 3,200
-  articles of the corpus make tens of thousands of items that are not copies of one another,
-  while every sentence, word and name is real English news);
+  or three runs of consecutive sentences, each run from another article;
+- in each, one word in every REPLACE_EVERY (6) is swapped for a word drawn from elsewhere in
+  the corpus. 50,000 items of ~8 sentences draw on ~65,000 sentences, so each sentence would
+  recur in ~6 items, and story dedup would rightly call those items copies of one another
+  (half the articles of a 300-feed farm folded into other stories). With a swapped word in
+  every 8-word window no two items share an 8-gram by chance, while the words, their
+  frequencies, the names and the sentence shapes stay those of real news: the signature,
+  language and matching work is that of real text. Wire copies are swapped once, the same
+  way for every carrier, and stay copies;
 - page debris as feeds carry it (see ../shared/seed-article.txt): a photo caption printed
   twice, "Share this article", "Subscribe to our newsletter", "Related News", "Load more";
 - a share (`wire_share`, 10 %) of wire copies: one agency story carried by several feeds
@@ -44,6 +50,7 @@ _DEBRIS = (
     "Sign up for our daily briefing",
 )
 _WIRES = ("Reuters", "AP", "AFP", "PA")
+REPLACE_EVERY = 6  # < the story signature's 8-word grams: every gram holds a swapped word
 
 
 class NewsDataMissingError(RuntimeError):
@@ -125,16 +132,28 @@ class NewsText:
         docs = self.corpus.docs
         lead_title, lead = docs[rnd.randrange(len(docs))]
         title = lead_title if rnd.random() < 0.5 else rnd.choice(self.corpus.headlines)
+        words = title.split()
+        if len(words) > 2:  # one word swapped: headlines recur less
+            words[rnd.randrange(1, len(words))] = self._word(rnd)
         paras = [self._run(rnd, lead)]
         for _ in range(rnd.randint(1, 2)):
             paras.append(self._run(rnd, docs[rnd.randrange(len(docs))][1]))
-        return title, paras
+        return " ".join(words), paras
 
-    @staticmethod
-    def _run(rnd: random.Random, sents: tuple[str, ...]) -> str:
+    def _word(self, rnd: random.Random) -> str:
+        """A word drawn from a random sentence of the corpus (punctuation stripped)."""
+        docs = self.corpus.docs
+        sents = docs[rnd.randrange(len(docs))][1]
+        words = sents[rnd.randrange(len(sents))].split()
+        return words[rnd.randrange(len(words))].strip(".,;:!?\"'“”()") or "the"
+
+    def _run(self, rnd: random.Random, sents: tuple[str, ...]) -> str:
         n = min(len(sents), rnd.randint(2, 4))
         start = rnd.randrange(len(sents) - n + 1)
-        return " ".join(sents[start : start + n])
+        words = " ".join(sents[start : start + n]).split()
+        for i in range(rnd.randrange(REPLACE_EVERY), len(words), REPLACE_EVERY):
+            words[i] = self._word(rnd)
+        return " ".join(words)
 
     def _html(self, rnd: random.Random, paras: list[str]) -> str:
         blocks = [escape(p, quote=False) for p in paras]

@@ -282,8 +282,10 @@ def test_news_farm_items_are_real_text_of_the_last_two_days(
         html = e.summary.value if e.summary else ""
         paras = [p.split("</p>")[0] for p in html.split("<p>")[1:]]
         words = max(paras, key=len).split()  # debris and captions are short
-        found += " ".join(words[-6:]).replace("&amp;", "&") in corpus
-    assert found >= 40  # wire datelines and entity escapes aside
+        # one word in six is swapped for another corpus word: five-word runs are as written
+        runs = (" ".join(words[i : i + 5]).replace("&amp;", "&") for i in range(len(words)))
+        found += any(run in corpus for run in runs)
+    assert found >= 45  # entity escapes aside
 
 
 def _ecb_text() -> str:
