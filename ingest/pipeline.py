@@ -667,21 +667,6 @@ def _worker(
         conn.close()
 
 
-def _preload() -> None:
-    """What every worker of a large pass loads, loaded once before they fork so that they
-    share its pages instead of each holding a copy: the stages' modules, the idf prior of
-    story signatures and the language model (~5 MB, ~30 ms: cheaper shared than loaded per
-    worker on the first feed that declares no language). `gc.freeze` keeps the collector
-    of each worker from writing to (and so copying) the pages of these objects."""
-    import gc
-
-    from . import fetch, language, normalize, parse, stories  # noqa: F401
-
-    stories.preload()
-    language.preload()
-    gc.freeze()
-
-
 def run_pass(
     db: str,
     settings: Settings,
@@ -704,7 +689,6 @@ def run_pass(
     if settings.workers > 1 and urls is None and expected >= PARALLEL_MIN_FEEDS:
         n = settings.workers
         partition = (0, n)  # this process; the forked ones are 1 .. n-1
-        _preload()
         ctx = multiprocessing.get_context("fork")  # before any store connection is opened here
         for i in range(1, n):
             recv, send = ctx.Pipe(duplex=False)

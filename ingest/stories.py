@@ -86,7 +86,6 @@ __all__ = [
     "band_keys",
     "match",
     "min_shared_keys",
-    "preload",
     "score",
     "signature",
 ]
@@ -335,11 +334,6 @@ def _load_idf() -> dict[str, float]:
     except (ImportError, OSError, ValueError, TypeError, IndexError):  # pragma: no cover
         return {}
     return out
-
-
-def preload() -> None:
-    """Read the idf prior now (a run about to fork its workers shares it with them)."""
-    _idf()
 
 
 def _idf() -> dict[str, float]:
