@@ -10,7 +10,8 @@
       | store      (store.record_fetches)  a few feeds per transaction (see _WriteBatch)
 
 `process_feed` is that pipe for one feed; `run_once` drives it over every due feed with
-bounded concurrency. Each stage's core is pure and lives in its own module.
+bounded concurrency (`ingest.workers.run_pass`: over several processes, as `ingest run`
+does). Each stage's core is pure and lives in its own module.
 """
 
 from __future__ import annotations
@@ -21,12 +22,11 @@ import functools
 import logging
 import time
 import traceback
-import uuid
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from storage import lease_owner
 
@@ -55,7 +55,6 @@ __all__ = [
     "process_body",
     "process_feed",
     "run_once",
-    "run_pass",
 ]
 
 log = logging.getLogger("ingest")
@@ -86,6 +85,7 @@ class RunReport:
     stage_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     started: datetime = field(default_factory=utcnow)
     elapsed_s: float = 0.0
+    interrupted: bool = False  # stopped by SIGINT / SIGTERM: feeds not started stay due
 
     @property
     def failed(self) -> list[FeedOutcome]:
@@ -481,8 +481,12 @@ def _make_executor(settings: Settings, n_feeds: int) -> Executor | None:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    from .interrupts import ignore_sigint
+
     return ProcessPoolExecutor(
-        max_workers=settings.parse_workers, mp_context=multiprocessing.get_context("fork")
+        max_workers=settings.parse_workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=ignore_sigint,
     )
 
 
@@ -587,107 +591,5 @@ async def run_once(
         t1 = time.perf_counter()
         store.index_pending()
         report.stage_s["store"] += time.perf_counter() - t1
-    report.elapsed_s = time.perf_counter() - t0
-    return report
-
-
-PARALLEL_MIN_FEEDS = 20  # fewer feeds than this are not worth a second process
-
-
-def _one_process(
-    db: str,
-    settings: Settings,
-    force: bool,
-    urls: Sequence[str] | None,
-    run: str,
-    log_outcomes: bool,
-    started_ms: int,
-    partition: tuple[int, int] | None = None,
-) -> RunReport:
-    """This process's share of a pass: its own store connection, the run's token, and
-    (worker i of n) its share of the hosts."""
-    from storage import open_store
-
-    from .logs import log_fetch
-
-    store = open_store(db)
-    try:
-        return asyncio.run(
-            run_once(
-                store,
-                settings,
-                force=force,
-                urls=urls,
-                owner=lease_owner(run),
-                on_outcome=log_fetch if log_outcomes else None,
-                started_ms=started_ms,
-                partition=partition,
-            )
-        )
-    finally:
-        store.close()
-
-
-def _worker(
-    conn: Any,
-    db: str,
-    settings: Settings,
-    force: bool,
-    run: str,
-    log_outcomes: bool,
-    started_ms: int,
-    partition: tuple[int, int],
-) -> None:
-    """A forked worker of `run_pass`: sends its report back through `conn`."""
-    try:
-        conn.send(_one_process(db, settings, force, None, run, log_outcomes, started_ms, partition))
-    finally:
-        conn.close()
-
-
-def run_pass(
-    db: str,
-    settings: Settings,
-    *,
-    force: bool = False,
-    urls: Sequence[str] | None = None,
-    expected: int = 0,
-    log_outcomes: bool = False,
-) -> RunReport:
-    """One pass as `ingest run` makes it: with `settings.workers` > 1 and at least
-    PARALLEL_MIN_FEEDS feeds `expected`, forked worker processes claim feeds beside this one
-    (the leases keep them apart), so fetching, parsing and storing use every core."""
-    import multiprocessing
-
-    run = uuid.uuid4().hex[:12]
-    started_ms = int(time.time() * 1000)
-    t0 = time.perf_counter()
-    children = []
-    partition: tuple[int, int] | None = None
-    if settings.workers > 1 and urls is None and expected >= PARALLEL_MIN_FEEDS:
-        n = settings.workers
-        partition = (0, n)  # this process; the forked ones are 1 .. n-1
-        ctx = multiprocessing.get_context("fork")  # before any store connection is opened here
-        for i in range(1, n):
-            recv, send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(
-                target=_worker,
-                args=(send, db, settings, force, run, log_outcomes, started_ms, (i, n)),
-            )
-            proc.start()
-            send.close()
-            children.append((proc, recv))
-    report = _one_process(db, settings, force, urls, run, log_outcomes, started_ms, partition)
-    for proc, recv in children:
-        try:
-            child: RunReport = recv.recv()
-        except EOFError:
-            log.error("a worker process died (exit code %s); its feeds are retried next run",
-                      proc.exitcode)  # fmt: skip
-        else:
-            report.outcomes += child.outcomes
-            for stage, seconds in child.stage_s.items():
-                report.stage_s[stage] += seconds
-        proc.join()
     report.elapsed_s = time.perf_counter() - t0
     return report

@@ -350,7 +350,7 @@ def test_a_run_with_many_feeds_due_splits_them_over_worker_processes(
     assert {host_key(f"http://{h}/") % 2 for h in hosts} == {0, 1}  # both workers have hosts
     servers = [feed_server_factory(host=h) for h in hosts]
     paths = []
-    for i in range(24):  # at least PARALLEL_MIN_FEEDS: `ingest run` forks a second worker
+    for i in range(24):  # at least workers.PARALLEL_MIN_FEEDS: `ingest run` forks a second worker
         server = servers[i % len(servers)]
         url = server.route(
             f"/w{i}.xml", body=rss(f"W{i}", "https://w.example/", make_items(300 + i, 2))
