@@ -506,7 +506,13 @@ class SQLiteStore:
         if not create and not memory and not self.path.is_file():
             raise StoreError(f"no store at {path}")
         try:
-            if read_only and not memory and not _writable(self.path):
+            if not memory and self.path.is_file() and not _writable(self.path):
+                if not read_only:
+                    raise StoreError(
+                        f"{path}: the store is not writable here (a read-only file system "
+                        "or file): only read commands (list, show, search, export, stats) "
+                        "can use it"
+                    )
                 self._conn = self._open_read_only()
                 return
             if create and not memory:

@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 from feedserver import FeedServer
 from samplefeeds import make_items, opml, rss
+from terminal import in_pty
 
 from ingest.cli import cli
 from ingest.timeutil import from_iso
@@ -131,8 +132,9 @@ def test_make_run_never_removes_a_feed(tmp_path: Path) -> None:
                        check=True, capture_output=True)  # fmt: skip
     config.write_text("feeds = []\n")
     for url in ["http://127.0.0.1:9/c.xml", *(f"http://127.0.0.1:9/{i}.xml" for i in range(3))]:
-        subprocess.run([*ingest, "feeds", "disable", url], env=env, check=True,
-                       capture_output=True)  # fmt: skip  (nothing due: no fetch)
+        subprocess.run(
+            [*ingest, "feeds", "disable", url], env=env, check=True, capture_output=True
+        )  # fmt: skip  (nothing due: no fetch)
     out = subprocess.run(["make", "-s", "-C", str(ROOT), "run"], env=env, capture_output=True,
                          text=True, timeout=300)  # fmt: skip
     assert out.returncode == 0, out.stderr
@@ -164,7 +166,9 @@ def test_prune_refuses_an_age_below_an_hour_and_asks(ingest, feed_server: FeedSe
     assert r.exit_code == 2
     assert r.output.startswith("will delete 5 articles older than 7d (before ")
     assert f"\n        5  {url}\n" in r.output
-    assert r.output.endswith("Error: not confirmed (input is not a terminal): pass --yes to delete\n")
+    assert r.output.endswith(
+        "Error: not confirmed (input is not a terminal): pass --yes to delete\n"
+    )
     assert len(ingest("articles", "export").output.splitlines()) == 5
     r = ingest("articles", "prune", "--older-than", "7d", "--dry-run")
     assert r.output.startswith("would delete 5 articles older than 7d")
@@ -202,30 +206,6 @@ def test_feeds_remove_shows_what_goes_and_asks(ingest) -> None:  # type: ignore[
     assert urls(ingest) == ["https://a.example/rss"]
 
 
-def _in_pty(args: list[str], answer: bytes, env: dict[str, str]) -> tuple[int, str]:
-    """Run the CLI on a real terminal (a pty), answering its question with `answer`."""
-    import pty
-
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: the CLI with the pty as its terminal
-        os.execve(sys.executable, [sys.executable, "-m", "ingest", *args], env)
-    out = b""
-    sent = False
-    while True:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-        if not sent and b"Go ahead?" in out:
-            os.write(fd, answer)
-            sent = True
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
-
-
 def test_on_a_terminal_deletions_ask(tmp_path: Path) -> None:
     db = tmp_path / "p.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith("INGEST_")}
@@ -233,9 +213,9 @@ def test_on_a_terminal_deletions_ask(tmp_path: Path) -> None:
     for u in ("https://a.example/rss", "https://b.example/rss"):
         subprocess.run([sys.executable, "-m", "ingest", "feeds", "add", u], env=env, check=True,
                        capture_output=True, cwd=tmp_path)  # fmt: skip
-    code, out = _in_pty(["feeds", "remove", "https://a.example/rss"], b"n\n", env)
+    code, out = in_pty(["feeds", "remove", "https://a.example/rss"], env, b"n\n")
     assert code == 1 and "Go ahead? [y/N]" in out and "cancelled: nothing deleted" in out
-    code, out = _in_pty(["feeds", "remove", "https://a.example/rss"], b"y\n", env)
+    code, out = in_pty(["feeds", "remove", "https://a.example/rss"], env, b"y\n")
     assert code == 0 and "removed https://a.example/rss" in out
     listed = subprocess.run([sys.executable, "-m", "ingest", "feeds", "list", "--json"], env=env,
                             capture_output=True, text=True, check=True)  # fmt: skip
