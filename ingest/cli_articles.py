@@ -132,8 +132,8 @@ def articles_prune(app: App, older_than: str, dry_run: bool, yes: bool, force: b
         raise click.BadParameter(str(exc), param_hint="'--older-than'") from None
     if age < PRUNE_FLOOR_S and not force:
         raise UsageProblem(
-            f"--older-than {older_than} is below 1h and would delete nearly every article "
-            "(0 deletes all): pass --force if that is meant"
+            f"--older-than {older_than} is below the 1h floor (an age of 0 deletes every "
+            "article): pass --force if that is meant"
         )
     cutoff = datetime.now(UTC) - timedelta(seconds=age)
     store = app.store

@@ -159,8 +159,8 @@ def test_prune_refuses_an_age_below_an_hour_and_asks(ingest, feed_server: FeedSe
     r = ingest("articles", "prune", "--older-than", "0")
     assert (r.exit_code, r.output) == (
         2,
-        "Error: --older-than 0 is below 1h and would delete nearly every article (0 deletes"
-        " all): pass --force if that is meant\n",
+        "Error: --older-than 0 is below the 1h floor (an age of 0 deletes every article): "
+        "pass --force if that is meant\n",
     )
     r = ingest("articles", "prune", "--older-than", "7d")  # not a terminal, no --yes
     assert r.exit_code == 2
