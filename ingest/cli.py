@@ -53,9 +53,10 @@ __all__ = ["cli", "main"]
 def cli(ctx: click.Context, db: str | None, config: str | None, log_format: str | None) -> None:
     """ingest: poll news feeds, normalize and deduplicate stories, store article records.
 
-    Read commands (list, show, search, export, stats) never change or create a store.
-    Commands that delete (feeds remove, feeds sync --prune, articles prune) show what goes
-    and ask first on a terminal; elsewhere they need --yes."""
+    Only feeds add / import / sync, run and daemon create a store. Read commands (list,
+    show, search, export, stats) read a store they cannot write read-only. Commands that
+    delete (feeds remove, feeds sync --prune, articles prune) show what goes and ask first
+    on a terminal; elsewhere they need --yes. No command deletes articles but prune."""
     from .logs import setup_logging
 
     try:

@@ -156,6 +156,8 @@ def _store_with_old_articles(ingest, server: FeedServer) -> str:  # type: ignore
 
 def test_prune_refuses_an_age_below_an_hour_and_asks(ingest, feed_server: FeedServer) -> None:  # type: ignore[no-untyped-def]
     url = _store_with_old_articles(ingest, feed_server)
+    stories = ingest("stories", "list").output.splitlines()
+    assert stories[0].endswith("  (1 source)")  # not "(1 sources)"
     r = ingest("articles", "prune", "--older-than", "0")
     assert (r.exit_code, r.output) == (
         2,
