@@ -156,8 +156,6 @@ def _store_with_old_articles(ingest, server: FeedServer) -> str:  # type: ignore
 
 def test_prune_refuses_an_age_below_an_hour_and_asks(ingest, feed_server: FeedServer) -> None:  # type: ignore[no-untyped-def]
     url = _store_with_old_articles(ingest, feed_server)
-    stories = ingest("stories", "list").output.splitlines()
-    assert stories[0].endswith("  (1 source)")  # not "(1 sources)"
     r = ingest("articles", "prune", "--older-than", "0")
     assert (r.exit_code, r.output) == (
         2,
@@ -181,6 +179,14 @@ def test_prune_refuses_an_age_below_an_hour_and_asks(ingest, feed_server: FeedSe
         "`ingest articles unprune` lifts them)"
     )
     assert ingest("articles", "export").output == ""
+
+
+def test_a_story_of_one_source_says_so(ingest, feed_server: FeedServer) -> None:  # type: ignore[no-untyped-def]
+    body = rss("One", "https://one.example/", make_items(9, 1, site="https://one.example"))
+    ingest("feeds", "add", feed_server.route("/one.xml", body=body), "--allow-private-network")
+    assert ingest("run").exit_code == 0
+    (head, _) = ingest("stories", "list").output.splitlines()
+    assert head.startswith("story 1: ") and head.endswith("  (1 source)")  # not "1 sources"
 
 
 def test_tombstones_are_listed_and_lifted(ingest, feed_server: FeedServer) -> None:  # type: ignore[no-untyped-def]
