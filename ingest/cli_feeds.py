@@ -282,7 +282,8 @@ def feeds_show(app: App, url: str, as_json: bool) -> None:
         return
     for key, value in record.items():
         if key != "history":
-            click.echo(f"{key}: {'' if value is None else value}")
+            shown = ", ".join(value) if isinstance(value, list | tuple) else value
+            click.echo(f"{key}: {'' if shown is None else shown}")
     click.echo("history:")
     for h in record["history"]:
         line = f"  {h['at']} {h['outcome']:<12} http={h['http_status']} bytes={h['bytes']} new={h['new']} updated={h['updated']} {h['duration_ms']}ms"
