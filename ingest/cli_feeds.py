@@ -6,6 +6,7 @@ A feed remembers its source: "config" (`feeds sync`), "cli" (`feeds add`) or "op
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -17,7 +18,14 @@ import click
 from .cli_app import App, UsageProblem, confirm_deletion, handle_errors, known_feed
 from .cli_text import next_poll_short, next_poll_text, plural
 from .errors import ConfigError
-from .feededit import FeedEdit, Removal, SyncPlan, apply_edit, describe_changes
+from .feededit import (
+    FeedEdit,
+    Removal,
+    SyncPlan,
+    apply_edit,
+    describe_changes,
+    given_options,
+)
 from .models import Feed
 from .settings import FeedSpec, feed_spec, parse_duration
 
@@ -123,9 +131,11 @@ def feeds_add(
         {"allow_private_network": allow_private_network, "full_text": full_text},
     )
     try:
-        url = feed_spec({"url": url}, "command line", "feed").url
+        given = feed_spec({"url": url}, "command line", "feed")
     except ConfigError as exc:
         raise click.BadParameter(exc.reason, param_hint="'URL'") from None
+    url = given.url  # normalized; user:password in it became options (never stored in it)
+    edit = dataclasses.replace(edit, options={**given_options(given.options), **edit.options})
     store = app.creating_store
     current = store.get_feed(url)
     base = _spec(current) if current else FeedSpec(url=url)
@@ -317,7 +327,8 @@ def feeds_import(app: App, file: str) -> None:
         if current is None:
             added += store.add_feed(spec, source="opml")
         else:
-            store.update_feed(apply_edit(_spec(current), FeedEdit(add_tags=spec.tags)))
+            edit = FeedEdit(add_tags=spec.tags, options=given_options(spec.options))
+            store.update_feed(apply_edit(_spec(current), edit))
     click.echo(f"imported {plural(len(specs), 'feed')} from {file} ({added} new)")
 
 
