@@ -22,7 +22,7 @@ from .cli_app import App, UsageProblem, handle_errors, known_feed
 from .cli_articles import articles, stories
 from .cli_feeds import feeds
 from .cli_text import plural
-from .errors import ConfigError
+from .errors import ConfigError, StoreError
 from .settings import env_warnings, load_settings
 
 if TYPE_CHECKING:
@@ -101,6 +101,9 @@ def _print_report(report: RunReport, timings: bool, quiet: bool) -> None:
     )
     for o in sorted(report.failed, key=lambda o: o.url):
         click.echo(f"failed {o.url}: {o.error}")
+    for h in report.held:  # (another run's: its leases are voided as soon as it dies)
+        what = "it" if h.by == "feed" else "another feed of its host"
+        click.echo(f"skipped {h.url}: another run holds {what} until {h.until:%Y-%m-%d %H:%M:%S}Z")
     if timings:
         stages = " ".join(f"{k}={v:.3f}s" for k, v in report.stage_s.items())
         click.echo(f"stages: {stages}")
@@ -225,12 +228,6 @@ def run(
                 f"not fetched {url}: another run or worker is fetching it or another feed of"
                 " its host; try again when it is done"
             )
-    elif skipped and not quiet:
-        click.echo(
-            f"skipped {plural(len(skipped), 'due feed')} another run or worker held (or a "
-            f"feed of the same host): {', '.join(skipped[:10])}"
-            + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
-        )
     if report.failed or (wanted and skipped):
         sys.exit(1)
 
@@ -274,6 +271,29 @@ def stats(app: App, as_json: bool) -> None:
         if isinstance(value, dict):
             value = ", ".join(f"{k} {v}" for k, v in value.items())
         click.echo(f"{key}: {value}")
+
+
+@cli.group("store")
+def store_group() -> None:
+    """The store itself."""
+
+
+@store_group.command("check")
+@click.pass_obj
+@handle_errors
+def store_check(app: App) -> None:
+    """Integrity checks on demand: SQLite's own, foreign keys, and the story index (every
+    article in exactly one story, every story's representative exists). Exit 1 on a problem.
+    Reads only."""
+    problems = app.reader.check()
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        raise StoreError(
+            f"{app.settings.db}: {len(problems)} problem(s) found; restore the file from a backup"
+            " (or salvage it with `sqlite3 FILE .recover`)"
+        )
+    click.echo(f"{app.settings.db}: ok (integrity, foreign keys, story index)")
 
 
 def main() -> None:

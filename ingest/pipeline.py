@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from storage import lease_owner
 
-from .errors import FeedError, ParseError
+from .errors import FeedError, ParseError, in_words
 from .interrupts import ignore_sigint
 from .models import (
     Article,
@@ -39,6 +39,7 @@ from .models import (
     FeedOptions,
     FetchResult,
     FetchWrite,
+    Held,
     ParsedFeed,
     ScheduleDecision,
     WriteSummary,
@@ -88,6 +89,8 @@ class RunReport:
     started: datetime = field(default_factory=utcnow)
     elapsed_s: float = 0.0
     interrupted: bool = False  # stopped by SIGINT / SIGTERM: feeds not started stay due
+    #: due feeds left alone because another run holds them (or their host), and until when
+    held: list[Held] = field(default_factory=list)
 
     @property
     def failed(self) -> list[FeedOutcome]:
@@ -417,7 +420,7 @@ async def process_feed(
         except Exception as exc:  # a bug must not stop the other feeds
             log.error("%s: internal error while parsing\n%s", feed.url, traceback.format_exc())
             result = dataclasses.replace(
-                result, error=ParseError(feed.url, f"internal error: {type(exc).__name__}: {exc}")
+                result, error=ParseError(feed.url, f"internal error ({in_words(exc)}); see the log")
             )
     if articles:  # (a streamed huge feed came signed chunk by chunk, its last in `pairs`)
         t1 = time.perf_counter()
@@ -598,5 +601,8 @@ async def run_once(
         t1 = time.perf_counter()
         store.index_pending()
         report.stage_s["store"] += time.perf_counter() - t1
+    report.held = store.held_elsewhere(
+        now=utcnow(), owner=owner, force=force, urls=urls, started_ms=started_ms
+    )
     report.elapsed_s = time.perf_counter() - t0
     return report
