@@ -118,10 +118,55 @@ def test_content_is_sanitized_and_resolved_against_entry_base() -> None:
     assert art.image_url == "https://b.example.com/i.png"
 
 
-def test_relative_links_fall_back_to_the_feed_url() -> None:
-    art = norm(RawEntry(title="t", link="/news/1", content=(Content('<a href="x">x</a>'),)))
-    assert art.url == "https://feeds.example.org/news/1"
-    assert 'href="https://feeds.example.org/x"' in art.content_html
+HTML = '<p><a href="x">x</a> <img src="pic.jpg"></p>'
+
+
+@pytest.mark.parametrize(
+    ("entry", "link", "image"),
+    [
+        # no xml:base, no link: the feed URL
+        (
+            RawEntry(title="t", content=(Content(HTML),)),
+            "https://feeds.example.org/x",
+            "https://feeds.example.org/pic.jpg",
+        ),
+        # the item's own link, itself relative to the feed URL (issue #18)
+        (
+            RawEntry(title="t", link="/news/1", content=(Content(HTML),)),
+            "https://feeds.example.org/news/x",
+            "https://feeds.example.org/news/pic.jpg",
+        ),
+        # the publisher's address (feedburner:origLink) before the feedburner link
+        (
+            RawEntry(
+                title="t",
+                link="https://feeds.feedburner.com/~r/site/~3/abc/story",
+                orig_link="https://site.example/2026/12/story.html",
+                content=(Content(HTML),),
+            ),
+            "https://site.example/2026/12/x",
+            "https://site.example/2026/12/pic.jpg",
+        ),
+        # an xml:base wins over the item's link
+        (
+            RawEntry(
+                title="t",
+                link="https://site.example/a/story",
+                base="https://cdn.example/b/",
+                content=(Content(HTML),),
+            ),
+            "https://cdn.example/b/x",
+            "https://cdn.example/b/pic.jpg",
+        ),
+    ],
+    ids=["feed-url", "item-link", "origlink", "xml-base"],
+)
+def test_relative_links_resolve_against_base_then_item_link_then_feed(
+    entry: RawEntry, link: str, image: str
+) -> None:
+    art = norm(entry)
+    assert f'href="{link}"' in art.content_html
+    assert art.image_url == image
 
 
 def test_plain_text_content_becomes_escaped_paragraphs() -> None:
