@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from bench import dedup_eval  # the repo root is on sys.path (pytest `pythonpath`)
+from bench.dedup_data import load_ecb_leads
 from bench.dedup_eval import Doc, Metrics
+from bench.dedup_metrics import SPLITS, mean_details, pair_details
 from bench.variants import TRANSFORMS, variant
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,6 +80,45 @@ def test_pair_metrics_within_a_horizon(
     assert (m.precision, m.recall) == (pytest.approx(p), pytest.approx(r))
 
 
+# two items with one headline the labels split (label noise), joined as copies; two with
+# different headlines joined at the event level, rightly; one left alone
+DETAIL_DOCS = [
+    Doc("0", "Bank fails!", "", "g1", T0, split="test"),
+    Doc("1", "bank FAILS", "", "g2", T0, split="test"),
+    Doc("2", "Storm hits coast", "", "g3", T0 + timedelta(hours=3), split="test"),
+    Doc("3", "Coast braces for storm", "", "g3", T0 + timedelta(hours=3), split="tune"),
+    Doc("4", "Storm damage counted", "", "g3", T0 + timedelta(hours=30), split="tune"),
+]
+DETAIL_STORY = ["s1", "s1", "s2", "s2", "s5"]
+DETAIL_DUP = ["d1", "d1", "d2", "d3", "d5"]
+
+
+def test_pair_details_split_story_pairs_by_headline_and_level() -> None:
+    got = pair_details(DETAIL_DOCS, DETAIL_STORY, DETAIL_DUP, ["c1", "c1", "c2", "c3", "c4"])
+    assert list(got) == list(SPLITS) == ["test", "tune", "all"]  # held-out first
+    d = got["all"]
+    assert (d.same_headline_pairs, d.same_headline_precision) == (1, 0.0)
+    assert (d.other_pairs, d.other_precision) == (1, 1.0)
+    assert d.gold_split_same_headline == 1
+    assert (d.copy_pairs, d.copy_precision, d.copy_vs_copies) == (1, 0.0, 1.0)
+    assert (d.event_pairs, d.event_precision) == (1, 1.0)
+    # the pair (2, 3) crosses splits: only "all" sees it
+    assert got["test"].other_pairs == 0 and got["test"].same_headline_pairs == 1
+    assert got["tune"].other_pairs == 0 and got["tune"].copy_pairs == 0
+    assert mean_details([got, got]) == got
+
+
+def test_pair_details_within_a_horizon_and_without_copy_labels() -> None:
+    story = ["s", "s", "s", "s", "s"]  # everything in one story
+    got = pair_details(DETAIL_DOCS, story, DETAIL_DUP, None, timedelta(hours=1))["all"]
+    # pairs within an hour: (0, 1) and (2, 3); the 3 h and 30 h gaps are not judged
+    assert (got.same_headline_pairs, got.other_pairs) == (1, 1)
+    assert got.copy_vs_copies is None
+    everything = pair_details(DETAIL_DOCS, story, DETAIL_DUP)["all"]
+    assert everything.same_headline_pairs + everything.other_pairs == 10
+    assert everything.other_precision == pytest.approx(3 / 9)
+
+
 def test_by_split_and_mean() -> None:
     docs = [Doc("1", "", "", "a", split="tune"), Doc("2", "", "", "a", split="tune"),
             Doc("3", "", "", "b", split="test"), Doc("4", "", "", "b", split="test")]  # fmt: skip
@@ -112,10 +153,11 @@ def test_matched_precision_takes_the_highest_recall_at_our_precision_per_split()
 @pytest.mark.skipif(not DATA.is_dir(), reason="../shared/newsdata absent")
 def test_small_run_on_real_data() -> None:
     results = dedup_eval.run(DATA, limit=120)
-    assert [r.level for r in results] == ["duplicate", "duplicate", "event", "event"]
+    assert [r.level for r in results] == ["duplicate", "duplicate", "event", "event", "event"]
     for r in results:
         assert r.n_docs > 0
-        assert set(r.ours) == {"tune", "test", "all"}
+        assert list(r.ours) == ["test", "tune", "all"]
+        assert list(r.details) == ["test", "tune", "all"]
         for m in r.ours.values():
             assert 0.0 <= m.precision <= 1.0 and 0.0 <= m.recall <= 1.0
     bbc_dup = results[0]
@@ -124,3 +166,14 @@ def test_small_run_on_real_data() -> None:
     assert any("tune" in k for k in results[2].baseline)  # its threshold: tuning split only
     for r in results[2:]:  # one informational matched-precision line per event data set
         assert sum(n.startswith("informational, not a target") for n in r.notes) == 1
+    assert results[0].story and results[2].details["all"].copy_vs_copies is not None
+    assert "ECB+ lead" in results[4].name
+    text = "\n".join(dedup_eval._fmt(r) for r in results)
+    assert "story pairs by headline: identical" in text and "story pairs by level" in text
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="../shared/newsdata absent")
+def test_ecb_leads_are_first_sentences_with_the_cluster_labels() -> None:
+    leads = load_ecb_leads(DATA, None)
+    assert len(leads) > 900 and all(d.title and not d.text for d in leads)
+    assert len({d.gold for d in leads}) > 80 and {d.split for d in leads} == {"tune", "test"}

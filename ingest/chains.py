@@ -1,0 +1,120 @@
+"""No chained merges: an event-level join needs the story as a whole, not one member (pure).
+
+    join_story(sig, candidates, members_of, published_at=) -> Match | None
+    event_join_ok(sig, members, published_at=) -> (bool, reason)
+
+`ingest.stories.match` links a new article to its single best candidate, and the store
+puts it in that candidate's story. With single links a story grows through chains: A
+joins B's story on one shared name, C joins A on another, and C's story now holds B, which
+C has nothing to do with (issue #18: a Mt. Gox story took in a Sbarro bankruptcy and a
+Japanese Bitcoin tax ruling). The rule here:
+
+- a copy (level "duplicate") joins as before: copies of copies are copies, transitive;
+- an event-level match joins the story only when the new article also agrees (an event or
+  duplicate `score` of its own) with at least QUORUM of the story's reports -- its copy
+  groups (an article and its copies count once), the SAMPLE latest of them -- and the
+  story is not older than MAX_SPAN before it (a running story stays bounded in time);
+- when the best story refuses, the next best candidate's story is asked, and so on; none
+  left: the article founds a story.
+
+A story of one report (and its copies) is the matched article itself: nothing more to ask.
+`members_of(story_id)` hands in the story's members; the rule reads nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .stories import Candidate, Match, Signature, match, score
+
+__all__ = ["MAX_SPAN", "QUORUM", "SAMPLE", "Member", "event_join_ok", "join_story"]
+
+QUORUM = 0.5  # share of a story's reports an event-level join must agree with
+SAMPLE = 8  # reports asked, the latest ones (a cost bound: SAMPLE scores at most per join)
+MAX_SPAN = timedelta(days=3)  # an event story takes no new report this long after its first
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """An article of a story. copy_of: the earliest article it copies (`duplicate_of`),
+    None when it is no copy."""
+
+    article_id: int
+    signature: Signature
+    published_at: datetime | None
+    copy_of: int | None = None
+
+
+def _hours(a: datetime | None, b: datetime | None) -> float | None:
+    if a is None or b is None:
+        return None
+    return abs((a - b).total_seconds()) / 3600
+
+
+def event_join_ok(
+    sig: Signature,
+    members: Sequence[Member],
+    *,
+    published_at: datetime | None = None,
+    quorum: float = QUORUM,
+    sample: int = SAMPLE,
+    max_span: timedelta | None = MAX_SPAN,
+) -> tuple[bool, str]:
+    """Whether a new article (`sig`, `published_at`) that matched one of `members` at the
+    event level may join their story, and why (see the module docstring)."""
+    reports: dict[int, list[Member]] = {}
+    for m in members:
+        reports.setdefault(m.copy_of if m.copy_of is not None else m.article_id, []).append(m)
+    if len(reports) <= 1:
+        return True, "one report"
+    dates = [m.published_at for m in members if m.published_at is not None]
+    if max_span and published_at and dates and published_at - min(dates) > max_span:
+        return False, f"story began more than {max_span} before"
+
+    def latest(group: list[Member]) -> tuple[datetime, int]:
+        when = max((m.published_at for m in group if m.published_at), default=datetime.min)
+        return when.replace(tzinfo=None), max(m.article_id for m in group)
+
+    asked = sorted(reports.values(), key=latest, reverse=True)[:sample]
+    votes = sum(
+        any(
+            score(sig, m.signature, _hours(published_at, m.published_at))[0] is not None
+            for m in group
+        )
+        for group in asked
+    )
+    ok = votes >= quorum * len(asked)
+    return ok, f"agrees with {votes} of {len(asked)} reports"
+
+
+def join_story(
+    sig: Signature,
+    candidates: Sequence[Candidate],
+    members_of: Callable[[int], Sequence[Member]],
+    *,
+    published_at: datetime | None = None,
+    quorum: float = QUORUM,
+    sample: int = SAMPLE,
+    max_span: timedelta | None = MAX_SPAN,
+) -> Match | None:
+    """`match`, with an event-level join put to the whole story (see the module
+    docstring): the best match whose story agrees, or None."""
+    remaining = list(candidates)
+    while remaining:
+        found = match(sig, remaining, published_at=published_at)
+        if found is None or found.level == "duplicate":
+            return found
+        ok, _ = event_join_ok(
+            sig,
+            members_of(found.story_id),
+            published_at=published_at,
+            quorum=quorum,
+            sample=sample,
+            max_span=max_span,
+        )
+        if ok:
+            return found
+        remaining = [c for c in remaining if c.story_id != found.story_id]
+    return None
