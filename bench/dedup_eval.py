@@ -87,7 +87,7 @@ from bench.dedup_metrics import (
     pair_details,
     pair_metrics_within,
 )
-from ingest.chains import MAX_SPAN, QUORUM, SAMPLE, Member, join_story
+from ingest.chains import CENTROID, MAX_SPAN, QUORUM, SAMPLE, Member, join_story
 from ingest.stories import (
     CANDIDATES,
     Signature,
@@ -140,6 +140,10 @@ class Result:
     story: dict[str, Metrics] = field(default_factory=dict)  # duplicate sets: story_id as copies
     details: dict[str, PairDetail] = field(default_factory=dict)
     details_all_pairs: dict[str, PairDetail] = field(default_factory=dict)  # UCI: every pair
+    # the "no chains" rule applied offline (ingest.chains; the store does not apply it yet):
+    # per form of the rule, figures per split; pair details of the default form
+    chains: dict[str, dict[str, Metrics]] = field(default_factory=dict)
+    chains_details: dict[str, PairDetail] = field(default_factory=dict)
     target: bool = True  # False: informational, no target reads it
 
 
@@ -153,10 +157,16 @@ class ChainRule:
     quorum: float = QUORUM
     sample: int = SAMPLE
     max_span: timedelta | None = MAX_SPAN
+    centroid: float | None = None
 
     def label(self) -> str:
         span = f"{self.max_span.days} d" if self.max_span else "none"
-        return f"quorum {self.quorum:g}, {self.sample} reports, span {span}"
+        how = f"mean cosine >= {self.centroid:g}" if self.centroid else f"quorum {self.quorum:g}"
+        return f"{how}, {self.sample} reports, span {span}"
+
+
+# the forms of the rule measured beside ours on the event sets, the default first
+CHAIN_RULES = (ChainRule(), ChainRule(centroid=CENTROID))
 
 
 def run_index(
@@ -216,6 +226,7 @@ def run_index(
                 quorum=chains.quorum,
                 sample=chains.sample,
                 max_span=chains.max_span,
+                centroid=chains.centroid,
             )
         if audit is not None and chains is None:
             t1 = time.perf_counter()
@@ -470,10 +481,23 @@ def eval_events(
         run_copies = [copy_of[x.key] for x in d] if copy_of else None
         details.append(pair_details(d, story, dup, run_copies, horizon))
     m = mean_metrics(figures)
+    chains: dict[str, dict[str, Metrics]] = {}
+    for rule in CHAIN_RULES:
+        ruled, ruled_details = [], []
+        for d in runs:
+            dup, story, _ = run_index(d, window=window, chains=rule)
+            ruled.append(by_split(d, [x.gold for x in d], story, horizon))
+            run_copies = [copy_of[x.key] for x in d] if copy_of else None
+            ruled_details.append(pair_details(d, story, dup, run_copies, horizon))
+        chains[rule.label()] = mean_metrics(ruled)
+        if rule == CHAIN_RULES[0]:
+            chains_details = mean_details(ruled_details)
     sweep = baseline_sweep(runs, window, horizon)
     base, thr = baseline(runs, window, horizon, sweep)
     res = Result(name, "event", len(docs), m, base, thr, time.perf_counter() - t0)
     res.details = mean_details(details)
+    res.chains = chains
+    res.chains_details = chains_details
     res.target = target
     tuned = next(v for k, v in base.items() if not k.endswith("0.50"))
     res.ok = not target or all(
@@ -525,8 +549,13 @@ def _fmt(res: Result) -> str:
         lines += _rows(label, per)
     if res.story:
         lines += _rows("ours, story_id as copies", res.story)
+    for label, per in res.chains.items():
+        lines += _rows(f"no chains: {label}", per)
     lines += [f"  {n}" for n in res.notes]
     lines += [f"  {n}" for n in _detail_lines(res, res.details)]
+    if res.chains_details:
+        lines.append(f"  the same with no chains ({next(iter(res.chains))}; offline):")
+        lines += [f"  {n}" for n in _detail_lines(res, res.chains_details, "  ")]
     if res.details_all_pairs:
         lines.append("  the same over all pairs (informational; UCI labels split crawls):")
         lines += [f"  {n}" for n in _detail_lines(res, res.details_all_pairs, "  ")]

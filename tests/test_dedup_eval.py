@@ -177,3 +177,22 @@ def test_ecb_leads_are_first_sentences_with_the_cluster_labels() -> None:
     leads = load_ecb_leads(DATA, None)
     assert len(leads) > 900 and all(d.title and not d.text for d in leads)
     assert len({d.gold for d in leads}) > 80 and {d.split for d in leads} == {"tune", "test"}
+
+
+def test_run_index_applies_the_no_chains_rule_offline() -> None:
+    """Single links chain a Sbarro report into a Mt. Gox story through "Mt. Gox files for
+    Chapter 11 bankruptcy"; with the rule the Sbarro reports make their own story."""
+    heads = [
+        ("Mt. Gox bitcoin exchange files for bankruptcy in Tokyo", "gox"),
+        ("Bitcoin exchange Mt. Gox seeks bankruptcy protection in Tokyo court", "gox"),
+        ("Mt. Gox files for Chapter 11 bankruptcy", "gox"),
+        ("Sbarro files for Chapter 11 bankruptcy", "sbarro"),
+        ("Pizza chain Sbarro files for bankruptcy a second time", "sbarro"),
+    ]
+    docs = [Doc(str(i), t, "", g, T0 + timedelta(minutes=2 * i)) for i, (t, g) in enumerate(heads)]
+    _, single, _ = dedup_eval.run_index(docs, window=timedelta(days=3))
+    assert len(set(single)) == 1  # the chain
+    _, ruled, _ = dedup_eval.run_index(
+        docs, window=timedelta(days=3), chains=dedup_eval.ChainRule()
+    )
+    assert ruled == ["0", "0", "0", "3", "3"]
