@@ -119,54 +119,35 @@ def test_content_is_sanitized_and_resolved_against_entry_base() -> None:
 
 
 HTML = '<p><a href="x">x</a> <img src="pic.jpg"></p>'
+FEEDBURNER = "https://feeds.feedburner.com/~r/site/~3/abc/story"
 
 
 @pytest.mark.parametrize(
-    ("entry", "link", "image"),
+    ("link", "orig_link", "base", "expected"),
     [
         # no xml:base, no link: the feed URL
-        (
-            RawEntry(title="t", content=(Content(HTML),)),
-            "https://feeds.example.org/x",
-            "https://feeds.example.org/pic.jpg",
-        ),
+        (None, None, None, "https://feeds.example.org/"),
         # the item's own link, itself relative to the feed URL (issue #18)
-        (
-            RawEntry(title="t", link="/news/1", content=(Content(HTML),)),
-            "https://feeds.example.org/news/x",
-            "https://feeds.example.org/news/pic.jpg",
-        ),
+        ("/news/1", None, None, "https://feeds.example.org/news/"),
         # the publisher's address (feedburner:origLink) before the feedburner link
         (
-            RawEntry(
-                title="t",
-                link="https://feeds.feedburner.com/~r/site/~3/abc/story",
-                orig_link="https://site.example/2026/12/story.html",
-                content=(Content(HTML),),
-            ),
-            "https://site.example/2026/12/x",
-            "https://site.example/2026/12/pic.jpg",
+            FEEDBURNER,
+            "https://site.example/2026/12/story.html",
+            None,
+            "https://site.example/2026/12/",
         ),
         # an xml:base wins over the item's link
-        (
-            RawEntry(
-                title="t",
-                link="https://site.example/a/story",
-                base="https://cdn.example/b/",
-                content=(Content(HTML),),
-            ),
-            "https://cdn.example/b/x",
-            "https://cdn.example/b/pic.jpg",
-        ),
+        ("https://site.example/a/story", None, "https://cdn.example/b/", "https://cdn.example/b/"),
     ],
     ids=["feed-url", "item-link", "origlink", "xml-base"],
 )
 def test_relative_links_resolve_against_base_then_item_link_then_feed(
-    entry: RawEntry, link: str, image: str
+    link: str | None, orig_link: str | None, base: str | None, expected: str
 ) -> None:
+    entry = RawEntry(title="t", link=link, orig_link=orig_link, base=base, content=(Content(HTML),))
     art = norm(entry)
-    assert f'href="{link}"' in art.content_html
-    assert art.image_url == image
+    assert f'href="{expected}x"' in art.content_html
+    assert art.image_url == f"{expected}pic.jpg"
 
 
 def test_plain_text_content_becomes_escaped_paragraphs() -> None:
