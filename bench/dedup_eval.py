@@ -161,8 +161,8 @@ class ChainRule:
 
     def label(self) -> str:
         span = f"{self.max_span.days} d" if self.max_span else "none"
-        how = f"mean cosine >= {self.centroid:g}" if self.centroid else f"quorum {self.quorum:g}"
-        return f"{how}, {self.sample} reports, span {span}"
+        how = f"mean cos >= {self.centroid:g}" if self.centroid else f"quorum {self.quorum:g}"
+        return f"{how}, {self.sample} rep., {span}"
 
 
 # the forms of the rule measured beside ours on the event sets, the default first
@@ -511,7 +511,7 @@ def eval_events(
     return res
 
 
-_ROW = "{:<34} {:<5} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}"
+_ROW = "{:<40} {:<5} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}"
 
 
 def _rows(label: str, per: dict[str, Metrics]) -> list[str]:

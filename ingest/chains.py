@@ -21,7 +21,13 @@ Japanese Bitcoin tax ruling). The rule here:
   left: the article founds a story.
 
 A story of one report (and its copies) is the matched article itself: nothing more to ask.
-`members_of(story_id)` hands in the story's members; the rule reads nothing else.
+`members_of(story_id)` hands in the story's members; the rule reads nothing else. It is
+called only for an event-level best match, once per story asked: in a store it is one
+read of the SAMPLE latest index rows of that story (signature, date, and the article's
+duplicate_of), so the index wants a (story_id, published_at) lookup. Not yet used by the
+store: the story decision is moving into the dedupe stage, which should call
+`join_story` where it calls `match` today (see bench/README.md for why the event
+thresholds want re-tuning with it).
 Measured offline by `bench/dedup_eval.py` (figures in bench/README.md): on the tuning split
 the quorum form lifts ECB+ precision from 0.955 to 0.979 and the lead-sentence set's from
 0.700 to 0.793, and costs recall (ECB+ 0.480 -> 0.353); the mean-cosine form at CENTROID
