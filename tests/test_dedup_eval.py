@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import dedup_eval  # the repo root is on sys.path (pytest `pythonpath`)
+from bench import dedup_baseline, dedup_eval  # the repo root is on sys.path (`pythonpath`)
 from bench.dedup_data import load_ecb_leads
 from bench.dedup_eval import Doc, Metrics
 from bench.dedup_metrics import SPLITS, mean_details, pair_details
@@ -133,19 +133,19 @@ def _m(p: float, r: float) -> Metrics:
 
 
 def test_matched_precision_takes_the_highest_recall_at_our_precision_per_split() -> None:
-    ts = dedup_eval.BASELINE_THRESHOLDS
+    ts = dedup_baseline.BASELINE_THRESHOLDS
     # precision rises and recall falls with the threshold; "test" reaches 0.9 only at 0.5
     sweep = {
         t: {"tune": _m(min(0.95, t + 0.2), 1 - t), "test": _m(0.9 if t >= 0.5 else 0.5, 1 - t)}
         for t in ts
     }
     ours = {"tune": _m(0.8, 0.3), "test": _m(0.9, 0.6)}
-    got = dedup_eval.matched_precision(sweep, ours)
+    got = dedup_baseline.matched_precision(sweep, ours)
     tune, test = got["tune"], got["test"]
     assert tune is not None and tune[0] == pytest.approx(0.6)  # the first t with P >= 0.8
     assert test is not None and test[0] == pytest.approx(0.5)
-    assert dedup_eval.matched_precision(sweep, {"tune": _m(0.99, 0.1)}) == {"tune": None}
-    note = dedup_eval._matched_note(ours, got)
+    assert dedup_baseline.matched_precision(sweep, {"tune": _m(0.99, 0.1)}) == {"tune": None}
+    note = dedup_baseline.matched_note(ours, got)
     assert note.startswith("informational, not a target")
     assert "tune ours 0.800/0.300 vs tf-idf t=0.60 0.800/0.400" in note
 
