@@ -196,3 +196,28 @@ def test_run_index_applies_the_no_chains_rule_offline() -> None:
         docs, window=timedelta(days=3), chains=dedup_eval.ChainRule()
     )
     assert ruled == ["0", "0", "0", "3", "3"]
+
+
+def test_a_what_if_event_threshold_is_set_for_the_run_only() -> None:
+    """Two undated council reports at an event cosine of ~0.33: apart at the store's
+    threshold (0.41), one story when the what-if threshold is 0.3, and the module's
+    threshold is back afterwards."""
+    from ingest import stories
+
+    before = stories.EVENT_COSINE
+    docs = [
+        Doc("0", "Kirkwall harbour council approves ferry timetable", "Kirkwall harbour council "
+            "approves ferry timetable. Councillors discussed "
+            "lighthouse repairs, fishing quotas, salmon farms, tourism grants, school buses, "
+            "broadband masts, peat cutting, wind turbines, museum roofs, library hours, pier "
+            "tolls, seabird surveys.", "a"),
+        Doc("1", "Kirkwall harbour council approves budget", "Kirkwall harbour council approves "
+            "budget. Auditors questioned pension "
+            "deficits, payroll software, consultancy invoices, vehicle leases, energy tariffs, "
+            "insurance premiums, catering contracts, printing costs, travel claims.", "b"),
+    ]  # fmt: skip
+    assert dedup_eval.run_index(docs, chains=dedup_eval.ChainRule())[1] == ["0", "1"]
+    rule = dedup_eval.ChainRule(event_cosine=0.3)
+    assert dedup_eval.run_index(docs, chains=rule)[1] == ["0", "0"]
+    assert before == stories.EVENT_COSINE
+    assert rule.label().endswith("cos 0.3")
