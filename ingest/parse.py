@@ -268,7 +268,9 @@ def _authors(e: Mapping[str, Any], atom: bool) -> tuple[str, ...]:
     raw = None if atom else _s(e.get("author"))
     for i, a in enumerate(details):
         last = i == len(details) - 1
-        author = feedparser_author(a.get("name"), a.get("email"), raw if last else None, atom=atom)
+        author = feedparser_author(
+            _s(a.get("name")), _s(a.get("email")), raw if last else None, atom=atom
+        )
         if author:
             out.append(author)
     if not out:
