@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from .stories import Candidate, Match, Signature, match, score
 
@@ -50,6 +50,9 @@ QUORUM = 0.5  # share of a story's reports an event-level join must agree with
 CENTROID = 0.2  # the softer form's mean cosine with the reports (chosen on the tuning split)
 SAMPLE = 8  # reports asked, the latest ones (a cost bound: SAMPLE scores at most per join)
 MAX_SPAN = timedelta(days=3)  # an event story takes no new report this long after its first
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +66,13 @@ class Member:
     copy_of: int | None = None
 
 
+def _utc(when: datetime | None) -> datetime | None:
+    """A date without an offset is UTC (as the parse stage reads them)."""
+    return when if when is None or when.tzinfo else when.replace(tzinfo=UTC)
+
+
 def _hours(a: datetime | None, b: datetime | None) -> float | None:
+    a, b = _utc(a), _utc(b)
     if a is None or b is None:
         return None
     return abs((a - b).total_seconds()) / 3600
@@ -86,13 +95,14 @@ def event_join_ok(
         reports.setdefault(m.copy_of if m.copy_of is not None else m.article_id, []).append(m)
     if len(reports) <= 1:
         return True, "one report"
-    dates = [m.published_at for m in members if m.published_at is not None]
-    if max_span and published_at and dates and published_at - min(dates) > max_span:
+    now = _utc(published_at)
+    dates = [d for m in members if (d := _utc(m.published_at)) is not None]
+    if max_span and now and dates and now - min(dates) > max_span:
         return False, f"story began more than {max_span} before"
 
     def latest(group: list[Member]) -> tuple[datetime, int]:
-        when = max((m.published_at for m in group if m.published_at), default=datetime.min)
-        return when.replace(tzinfo=None), max(m.article_id for m in group)
+        when = max((d for m in group if (d := _utc(m.published_at))), default=_NEVER)
+        return when, max(m.article_id for m in group)
 
     asked = sorted(reports.values(), key=latest, reverse=True)[:sample]
     if centroid is not None:

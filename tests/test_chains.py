@@ -82,6 +82,12 @@ def test_a_story_is_bounded_in_time() -> None:
     # undated stories are not bounded
     undated = [Member(m.article_id, m.signature, None) for m in old]
     assert event_join_ok(GOX_AGAIN, undated, published_at=WHEN)[0]
+    # a date without an offset is UTC, beside dates with one
+    naive = [Member(m.article_id, m.signature, m.published_at.replace(tzinfo=None)) for m in old]  # type: ignore[union-attr]
+    assert not event_join_ok(GOX_AGAIN, [*naive, *undated], published_at=WHEN)[0]
+    fresh = _members(1, 2)
+    mixed = [Member(1, SIG[1], fresh[0].published_at.replace(tzinfo=None)), fresh[1]]  # type: ignore[union-attr]
+    assert event_join_ok(GOX_AGAIN, mixed, published_at=WHEN)[0]
 
 
 def test_only_the_latest_reports_are_asked() -> None:
