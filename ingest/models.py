@@ -22,6 +22,7 @@ __all__ = [
     "FeedOptions",
     "FetchResult",
     "FilterRule",
+    "Held",
     "Media",
     "ParsedFeed",
     "RawEntry",
@@ -293,6 +294,16 @@ class WriteSummary:
             filtered=self.filtered + other.filtered,
             new_ids=self.new_ids + other.new_ids,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A due feed a run left alone because another live run holds it (`by` = "feed") or
+    another feed of its host (`by` = "host"), until `until` at the latest."""
+
+    url: str
+    until: datetime
+    by: str
 
 
 @dataclass(frozen=True, slots=True)

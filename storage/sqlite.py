@@ -39,12 +39,15 @@ from ingest.models import (
     FetchResult,
     FetchWrite,
     FilterRule,
+    Held,
     ParsedFeed,
     ScheduleDecision,
     WriteSummary,
 )
 from ingest.timeutil import from_iso, to_iso
 from storage import dead_owner, run_token
+from storage.sqlite_guard import check as integrity_problems
+from storage.sqlite_guard import guarded, header_problem, rollback, store_error
 
 if TYPE_CHECKING:
     from ingest.settings import FeedSpec
@@ -468,6 +471,7 @@ class _FeedRemovedError(StoreError):
     """The feed's row went away while it was being fetched (`feeds remove` meanwhile)."""
 
 
+@guarded  # a failing disk or file: one StoreError line naming the file (issue #17)
 class SQLiteStore:
     """The Store protocol on one SQLite file."""
 
@@ -476,6 +480,9 @@ class SQLiteStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        if str(path) != ":memory:" and (problem := header_problem(self.path)):
+            raise StoreError(f"{path}: cannot open the database: {problem}; restore it from a "
+                             "backup")  # fmt: skip
         try:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -492,8 +499,8 @@ class SQLiteStore:
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys=ON")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: cannot open the database: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise store_error(path, exc) from exc
         except OSError as exc:
             raise StoreError(f"{path}: cannot create the database: {exc.strerror}") from exc
 
@@ -518,7 +525,7 @@ class SQLiteStore:
                 not wait and exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
             ):  # (extended codes too)
                 return False
-            raise StoreError(f"{self.path}: database is busy: {exc}") from exc
+            raise store_error(self.path, exc) from exc
         finally:
             if not wait:
                 conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -533,11 +540,10 @@ class SQLiteStore:
             self._begin()
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
             conn.execute("COMMIT")
+        except BaseException:
+            rollback(conn)  # (SQLite may have rolled back already: a full disk)
+            raise
 
     def _migrate(self) -> None:
         from storage import story_index
@@ -580,6 +586,10 @@ class SQLiteStore:
 
     def close(self) -> None:
         self.conn.close()
+
+    def check(self) -> list[str]:
+        """The store's problems, one line each (empty when sound): `sqlite_guard.check`."""
+        return integrity_problems(self.conn)
 
     # ------------------------------------------------------------------ feeds
 
@@ -792,6 +802,38 @@ class SQLiteStore:
                    WHERE lease_owner = ? AND url IN (SELECT value FROM json_each(?))""",
                 (owner, json.dumps(list(urls))),
             )
+
+    def held_elsewhere(
+        self,
+        *,
+        now: datetime,
+        owner: str,
+        force: bool = False,
+        urls: Sequence[str] | None = None,
+        started_ms: int | None = None,
+    ) -> list[Held]:
+        """What this run skipped because another live run holds the feed or its host (the
+        run's own workers share its token and do not count), and until when."""
+        now_s, run = to_iso(now), run_token(owner)
+        other = (
+            "lease_owner IS NOT NULL AND lease_until >= :now AND lease_owner NOT LIKE '%:' || :run"
+        )
+        which = "url IN (SELECT value FROM json_each(:urls))" if urls is not None else (
+            "status IN ('ok', 'error')"
+            + ("" if force else " AND (next_poll_at IS NULL OR next_poll_at <= :now)")
+        )  # fmt: skip
+        rows = self.conn.execute(
+            f"""SELECT url, CASE WHEN {other} THEN lease_until ELSE (SELECT MAX(o.lease_until)
+                     FROM feeds o WHERE o.host_key = c.host_key AND o.{other}) END AS until,
+                   CASE WHEN {other} THEN 'feed' ELSE 'host' END
+                FROM feeds AS c WHERE {which}
+                  AND (last_run IS NULL OR last_run != :run)
+                  AND (last_attempt_ms IS NULL OR last_attempt_ms < :started)
+                  AND until IS NOT NULL ORDER BY url""",
+            {"now": now_s, "run": run, "urls": json.dumps(list(urls or ())),
+             "started": started_ms or 1 << 62},
+        ).fetchall()  # fmt: skip
+        return [Held(url, until, by) for url, until_s, by in rows if (until := from_iso(until_s))]
 
     def next_due_at(self) -> datetime | None:
         row = self.conn.execute(
