@@ -11,7 +11,7 @@ NEWSDATA ?= ../shared/newsdata
 
 help:
 	@echo "make install     create .venv with the project and its dev tools"
-	@echo "make run         sync config/feeds.toml into data/ingest.db and run one pass"
+	@echo "make run         add config/feeds.toml's feeds to data/ingest.db (removing none), run one pass"
 	@echo "make demo        offline demo: local sample feeds -> ingest -> summary"
 	@echo "make serve       the read API and web page on http://127.0.0.1:8080/ (data/ingest.db)"
 	@echo "make test        the whole test suite (slow tests included)"
@@ -40,8 +40,8 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
 	fi
 
-run: install
-	$(BIN)/ingest feeds sync
+run: install  # adds and updates the config's feeds; never removes one (see `feeds sync`)
+	$(BIN)/ingest feeds sync --no-remove
 	$(BIN)/ingest run
 
 demo: install

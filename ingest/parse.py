@@ -35,6 +35,7 @@ from typing import Any
 
 import feedparser
 
+from .authors import feedparser_author
 from .errors import ParseError, in_words
 from .jsonfeed import looks_like_json, parse_json_feed
 from .models import Content, Enclosure, Media, ParsedFeed, RawEntry
@@ -105,7 +106,8 @@ def _parse(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:
         reason = f": {bozo_exc}" if bozo_exc else ""
         raise ParseError(url, f"not a recognizable feed{reason}")
     lang = _s(feed.get("language"))
-    entries = tuple(_entry(e, lang) for e in raw_entries)
+    atom = version.startswith("atom")
+    entries = tuple(_entry(e, lang, atom) for e in raw_entries)
     skip_hours, skip_days = _skips(body) if b"skip" in body else ((), ())
     return ParsedFeed(
         url=url,
@@ -259,16 +261,18 @@ def _content(detail: Mapping[str, Any] | None, value: object = None) -> Content 
     return Content(v, ctype, _u(detail.get("base")), _s(detail.get("language")))
 
 
-def _authors(e: Mapping[str, Any]) -> tuple[str, ...]:
+def _authors(e: Mapping[str, Any], atom: bool) -> tuple[str, ...]:
     out: list[str] = []
-    for a in e.get("authors") or ():
-        if isinstance(a, Mapping):
-            name = _s(a.get("name"))
-            email = _s(a.get("email"))
-            if name and email and email not in name:
-                out.append(f"{name} <{email}>")
-            elif name or email:
-                out.append(str(name or email))
+    details = [a for a in e.get("authors") or () if isinstance(a, Mapping)]
+    # feedparser keeps the string an RSS feed wrote for the last author only
+    raw = None if atom else _s(e.get("author"))
+    for i, a in enumerate(details):
+        last = i == len(details) - 1
+        author = feedparser_author(
+            _s(a.get("name")), _s(a.get("email")), raw if last else None, atom=atom
+        )
+        if author:
+            out.append(author)
     if not out:
         single = _s(e.get("author"))
         if single:
@@ -332,7 +336,7 @@ _EXTRA_KEYS = (
 )
 
 
-def _entry(e: Mapping[str, Any], feed_lang: str | None) -> RawEntry:
+def _entry(e: Mapping[str, Any], feed_lang: str | None, atom: bool) -> RawEntry:
     contents = tuple(
         c for c in (_content(x) for x in e.get("content") or () if isinstance(x, Mapping)) if c
     )
@@ -378,7 +382,7 @@ def _entry(e: Mapping[str, Any], feed_lang: str | None) -> RawEntry:
         title_type="text/html" if "html" in title_type else "text/plain",
         summary=summary,
         content=contents,
-        authors=_authors(e),
+        authors=_authors(e, atom),
         published=_dt(e.get("published_parsed")) or _localized_date(_s(e.get("published"))),
         published_raw=_s(e.get("published")),
         # dict.get: FeedParserDict.get("updated") falls back to "published" (feedparser #310)

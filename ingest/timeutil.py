@@ -43,8 +43,9 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
         age = timedelta(seconds=parse_duration(value))
     except OverflowError:
         return datetime.min.replace(tzinfo=UTC)
-    except ValueError:
-        pass
+    except ValueError as exc:
+        if "at most" in str(exc):  # an age longer than parse_duration takes: everything
+            return datetime.min.replace(tzinfo=UTC)
     else:
         try:
             return (now or utcnow()) - age

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from ingest.feededit import Removal, SyncPlan
     from ingest.models import (
         Article,
         Feed,
@@ -84,9 +85,21 @@ class Store(Protocol):
     """What the pipeline and the CLI need from a store. Every method is one transaction."""
 
     # -- feeds -------------------------------------------------------------------------
+    #: opened read-only (a read command on a store this process cannot write)
+    read_only: bool
+
     def add_feed(self, spec: FeedSpec, *, source: str = "cli") -> bool:
-        """Add a feed, or update its options and reactivate it if gone/disabled.
-        True when it was new."""
+        """Add a feed (remembering its source: config, cli, opml), or give a known one
+        `spec` and reactivate it if gone/disabled. True when it was new. Changed options
+        make the feed due now (and drop the interval decided under the old ones)."""
+        ...
+
+    def update_feed(self, spec: FeedSpec) -> bool:
+        """Give a known feed `spec`, status unchanged (as add_feed). False: no such feed."""
+        ...
+
+    def feed_source(self, url: str) -> str | None:
+        """Where a feed came from: config, cli or opml (None: no such feed)."""
         ...
 
     def remove_feed(self, url: str) -> bool: ...
@@ -95,8 +108,12 @@ class Store(Protocol):
         """Enable ("ok") or disable ("disabled") a feed; reactivating a gone feed."""
         ...
 
-    def sync_feeds(self, specs: Sequence[FeedSpec]) -> tuple[int, int, int]:
-        """Make the feed list match `specs`: (added, updated, removed)."""
+    def sync_feeds(
+        self, specs: Sequence[FeedSpec], *, removal: Removal = "config", dry_run: bool = False
+    ) -> SyncPlan:
+        """Add and update the config's feeds; remove the stored ones it does not list as
+        `ingest.feededit.plan_sync` decides for `removal`. Returns the plan (applied in one
+        transaction unless `dry_run`)."""
         ...
 
     def get_feed(self, url: str) -> Feed | None: ...
@@ -139,6 +156,8 @@ class Store(Protocol):
     def next_due_at(self) -> datetime | None: ...
 
     def due_count(self, now: datetime, *, every: bool = False) -> int: ...
+
+    def due_urls(self, now: datetime, *, every: bool = False) -> list[str]: ...
 
     def feed_rows(self) -> list[dict[str, Any]]:
         """Every feed's state as stored (for `feeds list --json`)."""
@@ -239,6 +258,20 @@ class Store(Protocol):
 
     def prune(self, older_than: datetime, *, dry_run: bool = False) -> int: ...
 
+    def prune_plan(self, older_than: datetime) -> list[tuple[str, int]]:
+        """What prune would delete: (feed URL, articles), most first."""
+        ...
+
+    def tombstones(
+        self, *, feed_url: str | None = None, limit: int | None = None
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """(how many, the newest `limit`) tombstones left by prune."""
+        ...
+
+    def unprune(self, *, feed_url: str | None = None, since: datetime | None = None) -> int:
+        """Lift tombstones so their items can come back; returns how many."""
+        ...
+
     def stats(self) -> dict[str, Any]: ...
 
     def check(self) -> list[str]:
@@ -248,9 +281,11 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-def open_store(path: Path | str) -> Store:
-    """Open (creating and migrating) the store at `path`. A `postgresql://` URL is reserved
-    for the PostgreSQL backend."""
+def open_store(path: Path | str, *, create: bool = True, read_only: bool = False) -> Store:
+    """Open (migrating) the store at `path`: created when missing if `create`, else
+    StoreError("no store at PATH"). `read_only`: the caller only reads, and a store it
+    cannot write is opened read-only. A `postgresql://` URL is reserved for the PostgreSQL
+    backend."""
     from .sqlite import SQLiteStore
 
-    return SQLiteStore(path)
+    return SQLiteStore(path, create=create, read_only=read_only)

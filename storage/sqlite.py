@@ -20,6 +20,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
+import re
 import sqlite3
 import time
 import zlib
@@ -29,9 +31,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-from ingest.errors import FeedError, GoneError, StoreError
+from ingest.errors import FeedError, GoneError, SearchSyntaxError, StoreError
+from ingest.feededit import Removal, StoredFeed, SyncPlan, plan_sync
 from ingest.models import (
     Article,
     Feed,
@@ -44,13 +47,14 @@ from ingest.models import (
     ScheduleDecision,
     WriteSummary,
 )
+from ingest.settings import FeedSpec
 from ingest.timeutil import from_iso, to_iso
 from storage import dead_owner, run_token
+from storage.fts_query import plain_words
 from storage.sqlite_guard import check as integrity_problems
 from storage.sqlite_guard import guarded, header_problem, rollback, store_error
 
 if TYPE_CHECKING:
-    from ingest.settings import FeedSpec
     from ingest.stories import Signature
     from storage import story_index
 
@@ -305,6 +309,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX feeds_host_leased ON feeds(host_key) WHERE lease_owner IS NOT NULL;
     CREATE INDEX feeds_force ON feeds(last_attempt_ms, url) WHERE status IN ('ok', 'error')
     """,
+    # 6: tombstones are listed newest first and lifted by when they were made (`articles
+    # tombstones`, `articles unprune --since`)
+    """
+    CREATE INDEX IF NOT EXISTS tombstones_deleted ON tombstones(deleted_at)
+    """,
 )
 # a story's representative: its earliest full-text article (>= FULL_TEXT_WORDS words), else
 # its earliest article; ties to the lower id (in SQL over `stories`; `_maybe_promote` applies
@@ -340,11 +349,11 @@ _TAGGED = """(EXISTS (SELECT 1 FROM json_each({a}.tags) t WHERE lower(t.value) =
         json_each(tf.tags) t WHERE ts.article_id = {a}.id AND lower(t.value) = lower(?)))"""
 
 
-def _fts_words(query: str) -> str:
-    """`query` as FTS5 phrases, one a word: for text that is not valid FTS5 syntax (a NUL
-    ends an FTS5 string early, so it separates words too)."""
-    words = query.replace("\x00", " ").split()
-    return " ".join('"' + w.replace('"', '""') + '"' for w in words)
+def _fts_words(query: str) -> str | None:
+    """`query`'s words (letters and digits) as FTS5 phrases: the HTTP API's fallback for
+    text that is not valid FTS5 syntax (None: no word in it)."""
+    words = re.findall(r"\w+", query)
+    return " ".join(f'"{w}"' for w in words) if words else None
 
 
 def _options_to_json(options: FeedOptions) -> str:
@@ -376,6 +385,18 @@ def host_key(url: str) -> int:
     except ValueError:
         host = ""
     return zlib.crc32(host.encode("utf-8", "surrogatepass")) & 0x7FFFFFFF if host else 0
+
+
+def _writable(path: Path) -> bool:
+    """Whether this process may write the store and create its -wal / -shm files beside it
+    (False on a read-only mount or an immutable file, for root as well)."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def _lenient_text(value: bytes) -> str:
+    """TEXT as read by the read commands: bytes that are not UTF-8 (written by another
+    program) become U+FFFD instead of failing the whole command."""
+    return value.decode("utf-8", "replace")
 
 
 def _entry_times(text: str) -> tuple[datetime, ...]:
@@ -491,18 +512,38 @@ class SQLiteStore:
     #: new articles' rows are written per batch (False: each at once; the tests' reference)
     _DEFER_WRITES: ClassVar[bool] = True
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, create: bool = True, read_only: bool = False) -> None:
+        """`create` False: a missing file is an error (nothing is created). `read_only`: the
+        caller only reads; a store it cannot write (a read-only mount, an immutable file) is
+        then opened read-only instead of failing, and text that is not UTF-8 reads as U+FFFD
+        instead of failing the command."""
         self.path = Path(path)
-        if str(path) != ":memory:" and (problem := header_problem(self.path)):
+        self.read_only = False
+        self._reader_uri = f"file:{quote(str(self.path))}?mode=ro"
+        memory = str(path) == ":memory:"
+        if not create and not memory and not self.path.is_file():
+            raise StoreError(f"no store at {path}")
+        if not memory and (problem := header_problem(self.path)):
             raise StoreError(f"{path}: cannot open the database: {problem}; restore it from a "
                              "backup")  # fmt: skip
         try:
-            if str(path) != ":memory:":
+            if not memory and self.path.is_file() and not _writable(self.path):
+                if not read_only:
+                    raise StoreError(
+                        f"{path}: the store is not writable here (a read-only file system "
+                        "or file): only read commands (list, show, search, export, stats) "
+                        "can use it"
+                    )
+                self._conn = self._open_read_only()
+                return
+            if create and not memory:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
                 str(path), timeout=30.0, isolation_level=None, check_same_thread=False
             )
             self._conn = conn
+            if read_only:
+                conn.text_factory = _lenient_text
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             # a checkpoint every 16 MB of WAL rather than 4 MB: each commit rewrites most of
@@ -516,6 +557,30 @@ class SQLiteStore:
             raise store_error(path, exc) from exc
         except OSError as exc:
             raise StoreError(f"{path}: cannot create the database: {exc.strerror}") from exc
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """A store this process cannot write: `mode=ro`, which still needs the WAL index
+        (-shm) file or leave to create it; where neither holds (a read-only mount of a WAL
+        store), `immutable=1`: read as the file stands, no locks, no WAL."""
+        self.read_only = True
+        for uri in (self._reader_uri, self._reader_uri + "&immutable=1"):
+            conn = sqlite3.connect(uri, uri=True, timeout=30.0, check_same_thread=False)
+            conn.text_factory = _lenient_text
+            try:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+            except sqlite3.OperationalError:
+                conn.close()
+                continue
+            self._reader_uri = uri
+            if version != len(MIGRATIONS):
+                conn.close()
+                raise StoreError(
+                    f"{self.path}: schema version {version}, this program's is "
+                    f"{len(MIGRATIONS)}, and the store is read-only here: open it once where "
+                    "it is writable (any command) to upgrade it"
+                )
+            return conn
+        raise StoreError(f"{self.path}: cannot open the read-only database")
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -635,24 +700,11 @@ class SQLiteStore:
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     def add_feed(self, spec: FeedSpec, *, source: str = "cli") -> bool:
+        """A known feed gets `spec` (the caller merges what was given into what is stored,
+        see `ingest.feededit`) and is reactivated if gone or disabled; its source stays."""
         now = to_iso(datetime.now().astimezone())
         with self._tx() as tx:
-            exists = tx.execute("SELECT status FROM feeds WHERE url = ?", (spec.url,)).fetchone()
-            if exists:
-                tx.execute(
-                    """UPDATE feeds SET title = COALESCE(?, title), tags = ?, options = ?,
-                       status = CASE WHEN status IN ('gone', 'disabled') THEN 'ok' ELSE status END,
-                       next_poll_at = CASE WHEN status IN ('gone', 'disabled') THEN NULL
-                                      ELSE next_poll_at END,
-                       error_count = CASE WHEN status = 'gone' THEN 0 ELSE error_count END
-                       WHERE url = ?""",
-                    (
-                        spec.title,
-                        json.dumps(list(spec.tags)),
-                        _options_to_json(spec.options),
-                        spec.url,
-                    ),
-                )
+            if self._write_spec(tx, spec, reactivate=True):
                 return False
             tx.execute(
                 """INSERT INTO feeds (url, title, tags, options, source, added_at, host_key)
@@ -669,6 +721,45 @@ class SQLiteStore:
             )
             return True
 
+    def update_feed(self, spec: FeedSpec) -> bool:
+        """Give a known feed `spec` (status unchanged). False when there is no such feed."""
+        with self._tx() as tx:
+            return self._write_spec(tx, spec, reactivate=False)
+
+    @staticmethod
+    def _write_spec(tx: sqlite3.Connection, spec: FeedSpec, *, reactivate: bool) -> bool:
+        """Changed options (interval, opt-ins, filters) make the feed due now and drop the
+        interval kept from the last fetch: it was decided under the old options, and a 304
+        would otherwise carry it on (validators stay: they describe the document)."""
+        row = tx.execute("SELECT options FROM feeds WHERE url = ?", (spec.url,)).fetchone()
+        if row is None:
+            return False
+        options = _options_to_json(spec.options)
+        changed = options != row[0]
+        tx.execute(
+            """UPDATE feeds SET title = COALESCE(?, title), tags = ?, options = ?,
+               next_poll_at = CASE WHEN ? OR (? AND status IN ('gone', 'disabled')) THEN NULL
+                              ELSE next_poll_at END,
+               interval_s = CASE WHEN ? THEN NULL ELSE interval_s END,
+               schedule_reason = CASE WHEN ? THEN 'settings changed' ELSE schedule_reason END,
+               error_count = CASE WHEN ? AND status = 'gone' THEN 0 ELSE error_count END,
+               status = CASE WHEN ? AND status IN ('gone', 'disabled') THEN 'ok' ELSE status END
+               WHERE url = ?""",
+            (
+                spec.title,
+                json.dumps(list(spec.tags)),
+                options,
+                changed,
+                reactivate,
+                changed,
+                changed,
+                reactivate,
+                reactivate,
+                spec.url,
+            ),
+        )
+        return True
+
     def remove_feed(self, url: str) -> bool:
         with self._tx() as tx:
             return tx.execute("DELETE FROM feeds WHERE url = ?", (url,)).rowcount > 0
@@ -679,32 +770,52 @@ class SQLiteStore:
         with self._tx() as tx:
             cur = tx.execute(
                 """UPDATE feeds SET status = ?, next_poll_at = NULL,
+                   schedule_reason = CASE WHEN ? = 'ok' THEN 'enabled' ELSE schedule_reason END,
                    error_count = CASE WHEN ? = 'ok' THEN 0 ELSE error_count END
                    WHERE url = ?""",
-                (status, status, url),
+                (status, status, status, url),
             )
             return cur.rowcount > 0
 
-    def sync_feeds(self, specs: Sequence[FeedSpec]) -> tuple[int, int, int]:
-        wanted = {s.url: s for s in specs}
-        current = {r["url"]: r for r in self._rows("SELECT url, title, tags, options FROM feeds")}
-        added = updated = 0
-        for spec in specs:
-            row = current.get(spec.url)
-            if row is None:
-                self.add_feed(spec, source="config")
-                added += 1
-            elif (
-                row["title"] != spec.title
-                or json.loads(row["tags"]) != list(spec.tags)
-                or row["options"] != _options_to_json(spec.options)
-            ):
-                self.add_feed(spec, source="config")
-                updated += 1
-        removed = 0
-        for url in current.keys() - wanted.keys():
-            removed += self.remove_feed(url)
-        return added, updated, removed
+    def sync_feeds(
+        self, specs: Sequence[FeedSpec], *, removal: Removal = "config", dry_run: bool = False
+    ) -> SyncPlan:
+        """Apply `plan_sync` (the decision: `ingest.feededit`) in one transaction."""
+        with self._tx() as tx:
+            stored = [
+                StoredFeed(
+                    FeedSpec(r[0], r[1], tuple(json.loads(r[2])), _options_from_json(r[3])), r[4]
+                )
+                for r in tx.execute("SELECT url, title, tags, options, source FROM feeds")
+            ]
+            plan = plan_sync(stored, specs, removal=removal)
+            if dry_run:
+                return plan
+            now = to_iso(datetime.now().astimezone())
+            for spec in plan.update:
+                self._write_spec(tx, spec, reactivate=False)
+            tx.executemany(
+                """INSERT INTO feeds (url, title, tags, options, source, added_at, host_key)
+                   VALUES (?, ?, ?, ?, 'config', ?, ?)""",
+                [
+                    (
+                        s.url,
+                        s.title,
+                        json.dumps(list(s.tags)),
+                        _options_to_json(s.options),
+                        now,
+                        host_key(s.url),
+                    )
+                    for s in plan.add
+                ],
+            )
+            tx.executemany("DELETE FROM feeds WHERE url = ?", [(u,) for u in plan.remove])
+        return plan
+
+    def feed_source(self, url: str) -> str | None:
+        """Where a feed came from: config, cli or opml (None: no such feed)."""
+        row = self.conn.execute("SELECT source FROM feeds WHERE url = ?", (url,)).fetchone()
+        return str(row[0]) if row else None
 
     def get_feed(self, url: str) -> Feed | None:
         rows = self._rows("SELECT * FROM feeds WHERE url = ?", (url,))
@@ -863,6 +974,15 @@ class SQLiteStore:
             (every, to_iso(now)),
         ).fetchone()
         return int(row[0])
+
+    def due_urls(self, now: datetime, *, every: bool = False) -> list[str]:
+        """The feeds `due_count` counts."""
+        cur = self.conn.execute(
+            """SELECT url FROM feeds WHERE status IN ('ok', 'error')
+               AND (? OR next_poll_at IS NULL OR next_poll_at <= ?) ORDER BY url""",
+            (every, to_iso(now)),
+        )
+        return [str(r[0]) for r in cur.fetchall()]
 
     # ------------------------------------------------------------------ one fetch
 
@@ -1510,6 +1630,51 @@ class SQLiteStore:
             )
         return len(ids)
 
+    def prune_plan(self, older_than: datetime) -> list[tuple[str, int]]:
+        """What `prune(older_than)` would delete: (feed URL, articles), most first."""
+        cur = self.conn.execute(
+            """SELECT feed_url, COUNT(*) AS n FROM articles
+               WHERE COALESCE(published_at, first_seen_at) < ?
+               GROUP BY feed_url ORDER BY n DESC, feed_url""",
+            (to_iso(older_than),),
+        )
+        return [(str(r[0]), int(r[1])) for r in cur.fetchall()]
+
+    def tombstones(
+        self, *, feed_url: str | None = None, limit: int | None = None
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """How many tombstones (of `feed_url`) there are, and the newest `limit` of them."""
+        where, params = ("WHERE feed_url = ?", [feed_url]) if feed_url else ("", [])
+        total = self.conn.execute(f"SELECT COUNT(*) FROM tombstones {where}", params)
+        rows = self._rows(
+            f"""SELECT feed_url, identity, canonical_url, deleted_at FROM tombstones {where}
+                ORDER BY deleted_at DESC, feed_url, identity LIMIT ?""",
+            [*params, -1 if limit is None else limit],
+        )
+        return int(total.fetchone()[0]), rows
+
+    def unprune(self, *, feed_url: str | None = None, since: datetime | None = None) -> int:
+        """Lift tombstones (of `feed_url`, made since `since`): their items come back when
+        their feeds list them. Those feeds are due now and fetched without validators, so
+        a 304 or an unchanged body does not hide what they still carry."""
+        where: list[str] = ["1 = 1"]
+        params: list[str | None] = []
+        if feed_url:
+            where.append("feed_url = ?")
+            params.append(feed_url)
+        if since:
+            where.append("deleted_at >= ?")
+            params.append(to_iso(since))
+        cond = " AND ".join(where)
+        with self._tx() as tx:
+            tx.execute(
+                f"""UPDATE feeds SET etag = NULL, last_modified = NULL, body_hash = NULL,
+                    next_poll_at = NULL, schedule_reason = 'tombstones lifted'
+                    WHERE url IN (SELECT DISTINCT feed_url FROM tombstones WHERE {cond})""",
+                params,
+            )
+            return int(tx.execute(f"DELETE FROM tombstones WHERE {cond}", params).rowcount)
+
     # ------------------------------------------------------------------ reading
 
     @staticmethod
@@ -1569,14 +1734,18 @@ class SQLiteStore:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         # a separate read connection so a long export never blocks writers (WAL snapshot)
-        reader = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30.0)
+        reader = sqlite3.connect(self._reader_uri, uri=True, timeout=30.0)
+        reader.text_factory = self.conn.text_factory
         try:
             try:
                 cur = reader.execute(sql, params)
             except sqlite3.OperationalError:
-                if query is None:
-                    raise
-                params[-1] = _fts_words(query)
+                words = None if query is None else _fts_words(query)
+                if words is None:
+                    if query is None:
+                        raise
+                    return
+                params[-1] = words
                 cur = reader.execute(sql, params)
             names = [d[0] for d in cur.description]
             while batch := cur.fetchmany(500):
@@ -1593,19 +1762,23 @@ class SQLiteStore:
         )
 
     def search(self, query: str, *, limit: int = 20) -> list[dict[str, Any]]:
-        """FTS5 query syntax; a query that is not valid FTS5 (plain text with hyphens or a
-        stray quote) is searched as its words instead."""
+        """FTS5 query syntax; plain text that is not valid FTS5 (hyphens, dots) is searched
+        as its words; an FTS5 query with a mistake raises SearchSyntaxError (`fts_query`)."""
         sql = f"""SELECT a.id, a.title, a.url, a.published_at, a.feed_url,
                       snippet(articles_fts, 2, '[', ']', '…', 12) AS snippet
                   FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
                   WHERE articles_fts MATCH ? ORDER BY rank LIMIT {int(limit)}"""
         if not query.strip():
             raise StoreError("empty search query")
-        self.index_pending()
+        if not self.read_only:
+            self.index_pending()
         try:
             return self._rows(sql, (query,))
-        except sqlite3.OperationalError:
-            return self._rows(sql, (_fts_words(query),))
+        except sqlite3.OperationalError as exc:
+            words = plain_words(query)
+            if words is None:
+                raise SearchSyntaxError(query, str(exc)) from None
+            return self._rows(sql, (words,))
 
     def stories(
         self,
