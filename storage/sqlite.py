@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
+from ingest.dedupe.story import FULL_TEXT_WORDS, StoryDecision, better_representative
 from ingest.errors import FeedError, GoneError, StoreError
 from ingest.models import (
     Article,
@@ -48,7 +49,7 @@ from storage import dead_owner, run_token
 
 if TYPE_CHECKING:
     from ingest.settings import FeedSpec
-    from ingest.stories import Signature
+    from ingest.stories import Candidate, Signature
     from storage import story_index
 
 __all__ = ["ARTICLE_FIELDS", "SQLiteStore"]
@@ -124,7 +125,6 @@ def _iso(dt: datetime | None) -> str | None:
 HISTORY_KEEP = 20  # fetch rows kept per feed
 BUSY_TIMEOUT_MS = 30_000  # how long a write waits for another writer's lock before failing
 RECENT_TIMES_KEEP = 100  # entry timestamps kept per feed for the posting rhythm
-FULL_TEXT_WORDS = 120  # an article with at least this many words counts as full text
 FULLER_COPY = 1.5  # a same-URL copy this much longer replaces a thin stored text
 
 MIGRATIONS: tuple[str, ...] = (
@@ -1204,7 +1204,8 @@ class SQLiteStore:
         article be a candidate), and before a story is joined (its row and representative
         are read and updated). Only a shared key lets a queued article be found: the index
         rows are all `candidates` reads."""
-        from ingest.stories import CANDIDATES, Signature, band_keys, match, min_shared_keys
+        from ingest.dedupe import candidate_since, decide
+        from ingest.stories import CANDIDATES, Signature, band_keys, min_shared_keys
         from storage import story_index
 
         blob = b""
@@ -1216,49 +1217,58 @@ class SQLiteStore:
             sig, blob = Signature.with_bytes(sig)
             keys = band_keys(sig)
         when = a.published_at or a.fetched_at
-        found = None
+        cands: list[Candidate] = []
         if sig is not None:
-            try:
-                since: datetime | None = when - timedelta(days=window_days)
-            except OverflowError:  # a date in year 1
-                since = None
             if not known.pending_keys.isdisjoint(keys):
                 known.write_index(tx)
+            since = candidate_since(when, window_days)
             cands = story_index.candidates(tx, keys, since, CANDIDATES, min_shared_keys(sig))
-            found = match(sig, cands, published_at=when)
-        now_s = _iso(a.fetched_at)
-        if found is None:
-            story_id = article_id
-            known.new_stories.append((story_id, article_id, now_s, now_s))
-            known.new_links.append((article_id, story_id, "self", None, None, None))
-        else:
-            known.write_pending(tx)
-            story_id = found.story_id
-            if found.merge:
-                story_id = self._fold_stories(tx, (story_id, *found.merge), article_id, now_s)
-            known.new_links.append(
-                (article_id, story_id, found.level, found.score, found.reason, found.article_id)
-            )
-            tx.execute(
-                "UPDATE stories SET n_articles = n_articles + 1, updated_at = ? WHERE id = ?",
-                (now_s, story_id),
-            )
-            self._maybe_promote(tx, story_id, article_id, a)
+        decision = decide(article_id, sig, cands, published_at=when)
+        self._apply_story(tx, decision, a, article_id, known)
         if sig is not None:  # queued serialized: a few hundred may wait for the batch
-            known.new_index.append((article_id, story_id, when, blob, keys))
+            known.new_index.append((article_id, decision.story_id, when, blob, keys))
             known.pending_keys.update(keys)
-        return story_id
+        return decision.story_id
+
+    def _apply_story(
+        self,
+        tx: sqlite3.Connection,
+        d: StoryDecision,
+        a: Article,
+        article_id: int,
+        known: _Known,
+    ) -> None:
+        """Write a story decision for the new article `article_id` (whose row is queued)."""
+        now_s = _iso(a.fetched_at)
+        if d.founds:
+            known.new_stories.append((d.story_id, article_id, now_s, now_s))
+            known.new_links.append((article_id, d.story_id, "self", None, None, None))
+            return
+        known.write_pending(tx)
+        if d.fold:
+            self._fold_stories(tx, d.story_id, d.fold, article_id, now_s)
+        known.new_links.append(
+            (article_id, d.story_id, d.level, d.score, d.reason, d.matched_article_id)
+        )
+        tx.execute(
+            "UPDATE stories SET n_articles = n_articles + 1, updated_at = ? WHERE id = ?",
+            (now_s, d.story_id),
+        )
+        self._maybe_promote(tx, d.story_id, article_id, a)
 
     def _fold_stories(
-        self, tx: sqlite3.Connection, story_ids: Sequence[int], article_id: int, now_s: str | None
-    ) -> int:
+        self,
+        tx: sqlite3.Connection,
+        into: int,
+        gone: Sequence[int],
+        article_id: int,
+        now_s: str | None,
+    ) -> None:
         """A new article is a copy (by body containment) of articles in several stories: the
         duplicate relation is transitive, so they are one story. The oldest (lowest id) keeps
         its id; each other one is folded into it, and `story_merges` records where it went
         (downstream tools that kept its id follow it, possibly over several merges). The
-        representative is elected again over the whole story. Returns the story kept."""
-        into = min(story_ids)
-        gone = sorted(set(story_ids) - {into})
+        representative is elected again over the whole story."""
         for old in gone:
             # the index rows first, found through the articles (story_sig has no story index)
             tx.execute(
@@ -1292,7 +1302,6 @@ class SQLiteStore:
                 WHERE id = ?""",
             (now_s, FULL_TEXT_WORDS, into),
         )
-        return into
 
     def _maybe_promote(
         self, tx: sqlite3.Connection, story_id: int, article_id: int, a: Article
@@ -1306,11 +1315,8 @@ class SQLiteStore:
         ).fetchone()
         if row is None:
             return
-        _, rep_words, rep_when = row
-        new_when = _iso(a.published_at or a.fetched_at)
-        new_key = (a.word_count < FULL_TEXT_WORDS, new_when, article_id)
-        rep_key = (rep_words < FULL_TEXT_WORDS, rep_when, row[0])
-        if new_key < rep_key:
+        new = (a.word_count, _iso(a.published_at or a.fetched_at), article_id)
+        if better_representative(new, (row[1], row[2], row[0])):
             tx.execute(
                 "UPDATE stories SET representative_id = ? WHERE id = ?", (article_id, story_id)
             )
