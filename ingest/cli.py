@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from .errors import ConfigError, IngestError, StoreError
+from .models import ARTICLE_FIELDS
 from .settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from storage import Store
 
+    from .models import ArticleRecord
     from .pipeline import RunReport
 
 __all__ = ["cli", "main"]
@@ -91,7 +93,9 @@ def parse_since(value: str | None) -> datetime | None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
-    "--db", type=click.Path(dir_okay=False), help="SQLite database file [env: INGEST_DB]."
+    "--db",
+    type=click.Path(dir_okay=False),
+    help="SQLite database file, or a postgresql:// URL [env: INGEST_DB].",
 )
 @click.option(
     "--config",
@@ -217,33 +221,13 @@ def feeds_disable(app: App, url: str) -> None:
     click.echo(f"disabled {url}")
 
 
-def _feed_record(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "url": row["url"],
-        "title": row["title"],
-        "tags": json.loads(row["tags"]),
-        "status": row["status"],
-        "last_http_status": row["last_http_status"],
-        "last_error": row["last_error"],
-        "error_kind": row["error_kind"],
-        "last_warning": row["last_warning"],
-        "error_count": row["error_count"],
-        "last_fetched_at": row["last_fetched_at"],
-        "last_attempt_at": row["last_attempt_at"],
-        "next_poll_at": row["next_poll_at"],
-        "interval_s": row["interval_s"],
-        "schedule_reason": row["schedule_reason"],
-        "moved_from": row["moved_from"],
-    }
-
-
 @feeds.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array of feed records.")
 @click.pass_obj
 @handle_errors
 def feeds_list(app: App, as_json: bool) -> None:
     """List feeds with their status, last error and next poll."""
-    records = [_feed_record(r) for r in app.store.feed_rows()]
+    records = [f.as_dict() for f in app.store.feed_states()]
     if as_json:
         click.echo(json.dumps(records, indent=2, ensure_ascii=False))
         return
@@ -264,11 +248,11 @@ def feeds_list(app: App, as_json: bool) -> None:
 @handle_errors
 def feeds_show(app: App, url: str, as_json: bool) -> None:
     """One feed's state and its recent fetch history."""
-    rows = [r for r in app.store.feed_rows() if r["url"] == url]
+    rows = [f for f in app.store.feed_states() if f.url == url]
     if not rows:
         raise click.ClickException(f"no such feed: {url} (see `ingest feeds list`)")
-    record = _feed_record(rows[0])
-    record["history"] = app.store.fetch_history(url)
+    record = rows[0].as_dict()
+    record["history"] = [h.as_dict() for h in app.store.fetch_history(url)]
     if as_json:
         click.echo(json.dumps(record, indent=2, ensure_ascii=False))
         return
@@ -450,9 +434,9 @@ def articles_list(
     )
     for r in rows:
         if as_json:
-            click.echo(json.dumps(r, ensure_ascii=False))
+            click.echo(json.dumps(r.as_dict(), ensure_ascii=False))
         else:
-            click.echo(f"{r['id']:>7}  {r['published_at'] or '':<20}  {r['title']}  <{r['url']}>")
+            click.echo(f"{r.id:>7}  {r.published_at or '':<20}  {r.title}  <{r.url}>")
 
 
 @articles.command("search")
@@ -466,12 +450,13 @@ def articles_search(app: App, query: str, limit: int) -> None:
     if not rows:
         click.echo("no matches")
     for r in rows:
-        click.echo(f"{r['id']:>7}  {r['title']}  <{r['url']}>")
-        click.echo(f"         {r['snippet']}")
+        click.echo(f"{r.id:>7}  {r.title}  <{r.url}>")
+        click.echo(f"         {r.snippet}")
 
 
-def _csv_rows(records: Iterator[dict[str, Any]], fields: tuple[str, ...]) -> Iterator[list[Any]]:
-    for r in records:
+def _csv_rows(records: Iterator[ArticleRecord], fields: tuple[str, ...]) -> Iterator[list[Any]]:
+    for record in records:
+        r = record.as_dict()
         yield [
             json.dumps(r[k], ensure_ascii=False) if isinstance(r[k], list) else r[k] for k in fields
         ]
@@ -488,13 +473,11 @@ def _csv_rows(records: Iterator[dict[str, Any]], fields: tuple[str, ...]) -> Ite
 @handle_errors
 def articles_export(app: App, fmt: str, since_id: int) -> None:
     """Stream every article record to stdout, in id order (constant memory)."""
-    from storage.sqlite import ARTICLE_FIELDS
-
     out = sys.stdout
     records = app.store.articles(since_id=since_id)
     if fmt == "jsonl":
         for r in records:
-            out.write(json.dumps(r, ensure_ascii=False) + "\n")
+            out.write(json.dumps(r.as_dict(), ensure_ascii=False) + "\n")
     else:
         writer = csv.writer(out)
         writer.writerow(ARTICLE_FIELDS)
@@ -514,9 +497,9 @@ def articles_filtered(app: App, feed_url: str | None, as_json: bool) -> None:
         click.echo("nothing filtered")
     for r in rows:
         if as_json:
-            click.echo(json.dumps(r, ensure_ascii=False))
+            click.echo(json.dumps(r.as_dict(), ensure_ascii=False))
         else:
-            click.echo(f"{r['at']}  {r['reason']}  {r['title']}  <{r['url']}>")
+            click.echo(f"{r.at}  {r.reason}  {r.title}  <{r.url}>")
 
 
 @articles.command("prune")
@@ -556,12 +539,12 @@ def stories_list(app: App, since: str | None, min_sources: int, limit: int, as_j
     rows = app.store.stories(since=parse_since(since), min_sources=min_sources, limit=limit)
     for s in rows:
         if as_json:
-            click.echo(json.dumps(s, ensure_ascii=False))
+            click.echo(json.dumps(s.as_dict(), ensure_ascii=False))
             continue
-        click.echo(f"story {s['story_id']}: {s['title']}  ({s['n_sources']} sources)")
-        for src in s["sources"]:
-            how = f" [{src['level']} {src['score']:.2f}]" if src["score"] is not None else ""
-            click.echo(f"    {src['outlet'] or '?':<28} {src['url']}{how}")
+        click.echo(f"story {s.story_id}: {s.title}  ({s.n_sources} sources)")
+        for src in s.sources:
+            how = f" [{src.level} {src.score:.2f}]" if src.score is not None else ""
+            click.echo(f"    {src.outlet or '?':<28} {src.url}{how}")
 
 
 @cli.command("stats")
@@ -570,7 +553,7 @@ def stories_list(app: App, since: str | None, min_sources: int, limit: int, as_j
 @handle_errors
 def stats(app: App, as_json: bool) -> None:
     """Counts of feeds, articles, sources and stories."""
-    data = app.store.stats()
+    data = app.store.stats().as_dict()
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return

@@ -1,205 +1,72 @@
 """Stores: the narrow interface the pipeline writes through, and its backends.
 
-`Store` is the whole contract; `open_store(path)` picks a backend (SQLite today; a
-PostgreSQL backend implements the same protocol). SQL never leaves the backend modules.
+    storage/interface.py   the `Store` protocol, in parts
+    storage/common.py      what backends share that is not SQL
+    storage/sqlite/        one SQLite file (the default)
+    storage/postgres/      a PostgreSQL database shared by many workers
+
+`open_store(path_or_url)` picks the backend: a `postgresql://` (or `postgres://`) URL opens
+PostgreSQL, anything else is a SQLite file path.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
-from collections.abc import Iterator, Sequence
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
-if TYPE_CHECKING:
-    from ingest.models import (
-        Article,
-        Feed,
-        FetchResult,
-        FetchWrite,
-        ParsedFeed,
-        ScheduleDecision,
-        WriteSummary,
-    )
-    from ingest.settings import FeedSpec
-    from ingest.stories import Signature
+from ingest.errors import StoreError
 
-__all__ = ["Store", "dead_owner", "lease_owner", "open_store", "run_token"]
+from .interface import FeedsAndClaims, FetchWriter, Reader, Store, StoryIndex
+from .leases import dead_owner, lease_owner, run_token
 
+__all__ = [
+    "FeedsAndClaims",
+    "FetchWriter",
+    "Reader",
+    "Store",
+    "StoryIndex",
+    "dead_owner",
+    "is_url",
+    "lease_owner",
+    "open_store",
+    "redact",
+    "run_token",
+]
 
-# -- lease owners: "host:pid:run" ------------------------------------------------------------
-# Built by the pipeline for each process, read back by every backend: the run part says
-# which run holds a feed (worker processes of one run share it, so a feed is done once per
-# run whichever worker claims it), the host and pid whether the holder is still alive.
-
-
-def lease_owner(run: str | None = None) -> str:
-    """A lease owner id unique to this process, for the run `run` (a new one when None)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{run or uuid.uuid4().hex[:12]}"
+PG_SCHEMES = ("postgresql://", "postgres://")
 
 
-def run_token(owner: str) -> str:
-    """The run part of a lease owner."""
-    return owner.rsplit(":", 1)[-1]
+def is_url(target: Path | str) -> bool:
+    """True for a store URL (scheme://...), False for a file path."""
+    return "://" in str(target)
 
 
-def dead_owner(owner: str) -> bool:
-    """True when `owner` is another process of this host that no longer exists (a run
-    killed with SIGKILL): its leases are void at once instead of when they expire."""
-    parts = owner.split(":")
-    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
-        return False
-    pid = int(parts[1])
-    if pid == os.getpid():
-        return False
+def redact(url: str) -> str:
+    """`url` without its password, for messages."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, someone else's
-        return False
-    return False
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
 
 
-class Store(Protocol):
-    """What the pipeline and the CLI need from a store. Every method is one transaction."""
+def open_store(target: Path | str) -> Store:
+    """Open (creating and migrating) the store at `target`: a PostgreSQL URL or a SQLite
+    file path. Another URL scheme is refused (it would otherwise become a file name)."""
+    text = str(target)
+    if text.startswith(PG_SCHEMES):
+        from .postgres import open_postgres
 
-    # -- feeds -------------------------------------------------------------------------
-    def add_feed(self, spec: FeedSpec, *, source: str = "cli") -> bool:
-        """Add a feed, or update its options and reactivate it if gone/disabled.
-        True when it was new."""
-        ...
-
-    def remove_feed(self, url: str) -> bool: ...
-
-    def set_status(self, url: str, status: str) -> bool:
-        """Enable ("ok") or disable ("disabled") a feed; reactivating a gone feed."""
-        ...
-
-    def sync_feeds(self, specs: Sequence[FeedSpec]) -> tuple[int, int, int]:
-        """Make the feed list match `specs`: (added, updated, removed)."""
-        ...
-
-    def get_feed(self, url: str) -> Feed | None: ...
-
-    def feeds(self) -> list[Feed]: ...
-
-    def claim_feeds(
-        self,
-        *,
-        now: datetime,
-        owner: str,
-        lease_s: int,
-        limit: int,
-        force: bool = False,
-        urls: Sequence[str] | None = None,
-        started_ms: int | None = None,
-        partition: tuple[int, int] | None = None,
-    ) -> list[Feed]:
-        """Lease up to `limit` feeds due at `now` (every active feed with `force`) that this
-        run (`owner`) has not done yet and no other live run holds, leaving out feeds of a
-        host another owner is fetching; with `partition` (i, n), worker i's share of the
-        hosts first."""
-        ...
-
-    def release(self, owner: str, urls: Sequence[str]) -> None: ...
-
-    def next_due_at(self) -> datetime | None: ...
-
-    def due_count(self, now: datetime, *, every: bool = False) -> int: ...
-
-    def feed_rows(self) -> list[dict[str, Any]]:
-        """Every feed's state as stored (for `feeds list --json`)."""
-        ...
-
-    # -- the write of one fetch -----------------------------------------------------------
-    def known_identities(self, feed_url: str, identities: Sequence[str]) -> set[str]: ...
-
-    def record_fetch(
-        self,
-        feed: Feed,
-        result: FetchResult,
-        decision: ScheduleDecision,
-        *,
-        owner: str,
-        parsed: ParsedFeed | None = None,
-        articles: Sequence[tuple[Article, Signature | bytes | None]] = (),
-        error: Exception | None = None,
-        window_days: int = 3,
-        earlier: WriteSummary | None = None,
-    ) -> WriteSummary:
-        """In one transaction: the new and revised articles, their sources and stories, the
-        feed's new state (validators, body hash, schedule, status, error), a history row, and
-        the release of the lease. `earlier`: chunks already written by `record_articles`."""
-        ...
-
-    def prepare(self, fetch: FetchWrite) -> FetchWrite:
-        """`fetch` with the CPU-only part of its write done (row values, index keys), to be
-        passed to `record_fetches` / `try_record_fetches` instead: callers do it before
-        they queue for the write lock, so that concurrent writers do it in parallel. The
-        prepared form is private to the store that made it."""
-        ...
-
-    def record_fetches(self, fetches: Sequence[FetchWrite], *, owner: str) -> list[WriteSummary]:
-        """Several fetches' outcomes (feed state and articles) in one transaction, in order;
-        a feed removed meanwhile is skipped."""
-        ...
-
-    def try_record_fetches(
-        self, fetches: Sequence[FetchWrite], *, owner: str
-    ) -> list[WriteSummary] | None:
-        """`record_fetches`, or None at once, writing nothing, while another writer holds
-        the store's write lock (the caller has other work to do and tries again later)."""
-        ...
-
-    def record_articles(
-        self,
-        feed_url: str,
-        articles: Sequence[tuple[Article, Signature | bytes | None]],
-        *,
-        window_days: int = 3,
-    ) -> WriteSummary:
-        """One chunk of a huge feed's articles, in a transaction of its own."""
-        ...
-
-    def index_pending(self) -> int:
-        """Bring the full-text index up to date (after a pass); returns rows indexed."""
-        ...
-
-    # -- reading ------------------------------------------------------------------------
-    def articles(
-        self,
-        *,
-        since_id: int = 0,
-        feed_url: str | None = None,
-        since: datetime | None = None,
-        limit: int | None = None,
-        newest_first: bool = False,
-    ) -> Iterator[dict[str, Any]]: ...
-
-    def search(self, query: str, *, limit: int = 20) -> list[dict[str, Any]]: ...
-
-    def stories(
-        self, *, since: datetime | None = None, min_sources: int = 1, limit: int = 50
-    ) -> list[dict[str, Any]]: ...
-
-    def fetch_history(self, url: str, *, limit: int = 10) -> list[dict[str, Any]]: ...
-
-    def filtered(self, feed_url: str | None = None) -> list[dict[str, Any]]: ...
-
-    def prune(self, older_than: datetime, *, dry_run: bool = False) -> int: ...
-
-    def stats(self) -> dict[str, Any]: ...
-
-    def close(self) -> None: ...
-
-
-def open_store(path: Path | str) -> Store:
-    """Open (creating and migrating) the store at `path`. A `postgresql://` URL is reserved
-    for the PostgreSQL backend."""
+        return open_postgres(text)
+    if is_url(text):
+        scheme = text.split("://", 1)[0]
+        raise StoreError(
+            f"{redact(text)}: unsupported store URL scheme {scheme!r} "
+            "(a SQLite file path, or postgresql://user@host/database)"
+        )
     from .sqlite import SQLiteStore
 
-    return SQLiteStore(path)
+    return SQLiteStore(target)

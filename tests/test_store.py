@@ -188,7 +188,7 @@ def test_new_unchanged_and_revised(store: SQLiteStore) -> None:
     )
     assert (s.new, s.updated, s.unchanged) == (0, 1, 1)  # type: ignore[attr-defined]
     rows = list(store.articles())
-    assert [r["title"] for r in rows] == ["Title g1", "Title g2, corrected"]
+    assert [r.title for r in rows] == ["Title g1", "Title g2, corrected"]
     assert (
         store.conn.execute("SELECT revisions FROM articles WHERE identity='g2'").fetchone()[0] == 1
     )
@@ -212,8 +212,10 @@ def test_same_canonical_url_from_two_feeds_is_one_article_with_both_sources(
     assert s.new == 0  # type: ignore[attr-defined]
     rows = list(store.articles())
     assert len(rows) == 1
-    assert [src["feed_url"] for src in store.sources(rows[0]["id"])] == [A, B]
-    assert [r["id"] for r in store.articles(feed_url=B)] == [rows[0]["id"]]
+    (story,) = store.stories()
+    assert [src.feed_url for src in story.sources] == [A, B]
+    assert [src.article_id for src in story.sources] == [rows[0].id] * 2
+    assert [r.id for r in store.articles(feed_url=B)] == [rows[0].id]
 
 
 def test_guid_changing_every_fetch_with_same_link_is_not_a_new_article(store: SQLiteStore) -> None:
@@ -230,7 +232,7 @@ def test_filtered_articles_are_recorded_not_stored(store: SQLiteStore) -> None:
         store, A, article(identity="x", filtered="block rule title~'advert'"), article(identity="y")
     )
     assert (s.new, s.filtered) == (1, 1)  # type: ignore[attr-defined]
-    assert [f["reason"] for f in store.filtered(A)] == ["block rule title~'advert'"]
+    assert [f.reason for f in store.filtered(A)] == ["block rule title~'advert'"]
 
 
 def test_feed_state_after_success_and_errors(store: SQLiteStore) -> None:
@@ -272,8 +274,8 @@ def test_permanent_redirect_moves_the_feed(store: SQLiteStore) -> None:
     new = "https://a.example/new-feed"
     record(store, A, result=ok_result(A, permanent_redirect=new))
     assert store.get_feed(A) is None
-    moved = store.feed_rows()
-    assert [(r["url"], r["moved_from"]) for r in moved if r["url"] == new] == [(new, A)]
+    moved = store.feed_states()
+    assert [(r.url, r.moved_from) for r in moved if r.url == new] == [(new, A)]
 
 
 def test_history_is_trimmed(store: SQLiteStore) -> None:
@@ -287,12 +289,12 @@ def test_export_fields_and_cursor(store: SQLiteStore) -> None:
     claim(store)
     record(store, A, *(article(identity=f"g{i}") for i in range(5)))
     rows = list(store.articles())
-    assert tuple(rows[0]) == ARTICLE_FIELDS
-    assert rows[0]["authors"] == ["Jo Writer"] and rows[0]["tags"] == ["news"]
-    ids = [r["id"] for r in rows]
+    assert tuple(rows[0].as_dict()) == ARTICLE_FIELDS
+    assert rows[0].authors == ("Jo Writer",) and rows[0].tags == ("news",)
+    ids = [r.id for r in rows]
     assert ids == sorted(ids)
-    assert [r["id"] for r in store.articles(since_id=ids[2])] == ids[3:]
-    assert all(r["story_id"] for r in rows)
+    assert [r.id for r in store.articles(since_id=ids[2])] == ids[3:]
+    assert all(r.story_id for r in rows)
 
 
 def test_full_text_search(store: SQLiteStore) -> None:
@@ -303,9 +305,9 @@ def test_full_text_search(store: SQLiteStore) -> None:
         article(identity="s1", title="Gale closes ports", content_text="Harbour crews worked."),
         article(identity="s2", title="Budget passes", content_text="The school board voted."),
     )
-    assert [r["title"] for r in store.search("harbour")] == ["Gale closes ports"]
+    assert [r.title for r in store.search("harbour")] == ["Gale closes ports"]
     assert store.search("nothing-like-this") == []  # not FTS5 syntax: searched as words
-    assert [r["title"] for r in store.search('"school board')] == ["Budget passes"]
+    assert [r.title for r in store.search('"school board')] == ["Budget passes"]
     with pytest.raises(StoreError, match="empty search query"):
         store.search("  ")
 
@@ -348,16 +350,16 @@ def test_story_groups_near_duplicates_and_keeps_sources(store: SQLiteStore) -> N
             word_count=len(text.split()) + 8,
         ),
     )
-    rows = {r["feed_url"] + r["title"]: r for r in store.articles()}
+    rows = {r.feed_url + r.title: r for r in store.articles()}
     assert len(rows) == 3
     w1, w2 = rows[A + "Gale shuts northern ports"], rows[B + "Storm closes harbours"]
-    assert w1["story_id"] == w2["story_id"] != rows[A + "School budget passes"]["story_id"]
+    assert w1.story_id == w2.story_id != rows[A + "School budget passes"].story_id
     (story,) = store.stories(min_sources=2)
-    assert story["n_sources"] == 2
-    assert {s["feed_url"] for s in story["sources"]} == {A, B}
-    levels = {s["article_id"]: s["level"] for s in story["sources"]}
-    assert levels[w2["id"]] == "duplicate"
-    assert json.loads(json.dumps(story))  # JSON-serializable for `stories list --json`
+    assert story.n_sources == 2
+    assert {s.feed_url for s in story.sources} == {A, B}
+    levels = {s.article_id: s.level for s in story.sources}
+    assert levels[w2.id] == "duplicate"
+    assert json.loads(json.dumps(story.as_dict()))  # JSON-serializable for `stories list --json`
 
 
 def test_pruned_articles_do_not_come_back(store: SQLiteStore) -> None:
@@ -378,8 +380,8 @@ def test_pruned_articles_do_not_come_back(store: SQLiteStore) -> None:
     )  # same URL: a second source
     assert store.prune(NOW - timedelta(days=90), dry_run=True) == 1
     assert store.prune(NOW - timedelta(days=90)) == 1
-    assert [r["guid"] for r in store.articles()] == ["new"]
-    assert store.stats()["stories"] == 1
+    assert [r.guid for r in store.articles()] == ["new"]
+    assert store.stats().stories == 1
     # both feeds still list the old item: it stays deleted
     s = record(store, A, article(identity="old", published_at=old))
     s2 = record(
@@ -390,7 +392,7 @@ def test_pruned_articles_do_not_come_back(store: SQLiteStore) -> None:
         ),
     )
     assert (s.new, s2.new) == (0, 0)  # type: ignore[attr-defined]
-    assert [r["guid"] for r in store.articles()] == ["new"]
+    assert [r.guid for r in store.articles()] == ["new"]
     assert store.search("old") == []
 
 
@@ -410,7 +412,7 @@ def test_full_text_index_follows_revisions_and_prunes(store: SQLiteStore) -> Non
         A,
         article(identity="r1", content_text="seal sighting at the pier", content_hash="v2"),
     )
-    assert [r["id"] for r in store.search("walrus")] == []
+    assert [r.id for r in store.search("walrus")] == []
     assert len(store.search("seal")) == 1
     # revised after it was indexed: the trigger keeps the index right
     record(

@@ -62,22 +62,22 @@ def test_a_copy_of_two_stories_folds_them_into_the_oldest(store: SQLiteStore) ->
     first_half = _record(store, FEEDS[0], "x", full[:150] + _words(2, 30))
     second_half = _record(store, FEEDS[1], "y", full[150:] + _words(3, 30))
     unrelated = _record(store, FEEDS[1], "u", _words(4, 200))
-    story = {r["id"]: r["story_id"] for r in store.articles()}
+    story = {r.id: r.story_id for r in store.articles()}
     assert len({story[first_half], story[second_half], story[unrelated]}) == 3  # apart so far
     folded = max(story[first_half], story[second_half])
 
     whole = _record(store, FEEDS[2], "z", full)  # carries both halves: all one article
 
-    story = {r["id"]: r["story_id"] for r in store.articles()}
+    story = {r.id: r.story_id for r in store.articles()}
     into = min(story[first_half], story[second_half])
     assert story[first_half] == story[second_half] == story[whole] == into
     assert story[unrelated] != into
-    stories = {s["story_id"]: s for s in store.stories()}
+    stories = {s.story_id: s for s in store.stories()}
     assert set(stories) == {into, story[unrelated]}  # the folded story is gone
     merged = stories[into]
-    assert merged["n_articles"] == 3
-    assert {s["feed_url"] for s in merged["sources"]} == set(FEEDS)
-    levels = {s["article_id"]: s["level"] for s in merged["sources"]}
+    assert merged.n_articles == 3
+    assert {s.feed_url for s in merged.sources} == set(FEEDS)
+    levels = {s.article_id: s.level for s in merged.sources}
     # each story took the id of its first article: `folded` is the second story's founder
     assert levels == {into: "self", folded: "merged", whole: "duplicate"}
     # the representative follows the documented rule over the merged story: the earliest
@@ -89,7 +89,7 @@ def test_a_copy_of_two_stories_folds_them_into_the_oldest(store: SQLiteStore) ->
     assert row == (folded, into, whole)
     # the index follows: a later copy of the second half joins the merged story
     again = _record(store, FEEDS[0], "y2", full[150:] + _words(5, 20))
-    assert {r["id"]: r["story_id"] for r in store.articles()}[again] == into
+    assert {r.id: r.story_id for r in store.articles()}[again] == into
 
 
 def test_a_version_1_database_is_migrated(tmp_path: Path) -> None:
