@@ -1,13 +1,23 @@
-"""The pure story decision (ingest.dedupe): new article + candidates -> StoryDecision."""
+"""The pure dedupe decisions (ingest.dedupe): what an incoming article is to the store
+(RecordDecision), and the story a new one joins (StoryDecision)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from factories import article
 from test_stories import BRIDGE, FERRY, FERRY_OTHER
 
-from ingest.dedupe import StoryDecision, better_representative, candidate_since, decide
+from ingest.dedupe import (
+    RecordDecision,
+    StoryDecision,
+    better_representative,
+    candidate_since,
+    decide,
+    decide_record,
+)
 from ingest.stories import Candidate, Signature, signature
 
 WHEN = datetime(2024, 5, 1, 12, tzinfo=UTC)
@@ -111,3 +121,44 @@ def test_better_representative(
 )
 def test_candidate_since(when: datetime, days: int, since: datetime | None) -> None:
     assert candidate_since(when, days) == since
+
+
+# ------------------------------------------------------------------ the record decision
+
+U = "https://a.example/g1"  # the factory article's canonical URL
+
+
+@pytest.mark.parametrize(
+    ("known", "kw", "expected"),
+    [
+        ({}, {}, RecordDecision("new")),
+        ({"tombstones": {"g1"}}, {}, RecordDecision("tombstoned")),
+        ({"tombstones": {U}, "by_identity": {"g1": (4, "hash-g1")}}, {}, RecordDecision("tombstoned")),
+        ({"by_identity": {"g1": (4, "hash-g1")}}, {}, RecordDecision("unchanged", 4)),
+        ({"by_identity": {"g1": (4, "old")}}, {}, RecordDecision("revised", 4)),
+        # a new guid for a URL this feed carried: the same article under a new identity
+        ({"same_feed_url": {U: (4, "hash-g1")}}, {}, RecordDecision("unchanged", 4, True)),
+        ({"same_feed_url": {U: (4, "old")}}, {}, RecordDecision("revised", 4, True)),
+        # the identity wins over the URL
+        ({"by_identity": {"g1": (4, "hash-g1")}, "same_feed_url": {U: (5, "x")}}, {},
+         RecordDecision("unchanged", 4)),
+        # another feed's article at the same URL: one more source; fuller text replaces
+        ({"any_url": {U: (9, 100)}}, {"word_count": 150}, RecordDecision("another_source", 9)),
+        ({"any_url": {U: (9, 100)}}, {"word_count": 151}, RecordDecision("fuller", 9)),
+        ({"any_url": {U: (9, 100)}}, {"canonical_url": None}, RecordDecision("new")),
+        ({"same_feed_url": {U: (4, "x")}}, {"canonical_url": None}, RecordDecision("new")),
+    ],
+)  # fmt: skip
+def test_decide_record(known: dict[str, Any], kw: dict[str, Any], expected: RecordDecision) -> None:
+    maps: dict[str, Any] = {"tombstones": set(), "by_identity": {}, "same_feed_url": {},
+                            "any_url": {}} | known  # fmt: skip
+    assert decide_record(article(**kw), **maps) == expected
+
+
+@pytest.mark.parametrize(
+    ("action", "outcome"),
+    [("new", "new"), ("revised", "updated"), ("fuller", "updated"), ("unchanged", "unchanged"),
+     ("another_source", "unchanged"), ("tombstoned", "unchanged")],
+)  # fmt: skip
+def test_record_outcome(action: str, outcome: str) -> None:
+    assert RecordDecision(action).outcome == outcome
