@@ -12,12 +12,11 @@ PostgreSQL, anything else is a SQLite file path.
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from ingest.errors import StoreError
 
 from .interface import FeedsAndClaims, FetchWriter, Reader, Store, StoryIndex
-from .leases import dead_owner, lease_owner, run_token
+from .leases import dead_owner, lease_owner, redact_url, run_token
 
 __all__ = [
     "FeedsAndClaims",
@@ -29,7 +28,7 @@ __all__ = [
     "is_url",
     "lease_owner",
     "open_store",
-    "redact",
+    "redact_url",
     "run_token",
 ]
 
@@ -39,18 +38,6 @@ PG_SCHEMES = ("postgresql://", "postgres://")
 def is_url(target: Path | str) -> bool:
     """True for a store URL (scheme://...), False for a file path."""
     return "://" in str(target)
-
-
-def redact(url: str) -> str:
-    """`url` without its password, for messages."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
 
 
 def open_store(target: Path | str) -> Store:
@@ -64,7 +51,7 @@ def open_store(target: Path | str) -> Store:
     if is_url(text):
         scheme = text.split("://", 1)[0]
         raise StoreError(
-            f"{redact(text)}: unsupported store URL scheme {scheme!r} "
+            f"{redact_url(text)}: unsupported store URL scheme {scheme!r} "
             "(a SQLite file path, or postgresql://user@host/database)"
         )
     from .sqlite import SQLiteStore

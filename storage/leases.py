@@ -1,4 +1,6 @@
-"""Lease owners, "host:pid:run": built by the pipeline for each process, read back by every
+"""Who holds what: lease owners, and store URLs as messages name them.
+
+Lease owners, "host:pid:run": built by the pipeline for each process, read back by every
 backend. The run part says which run holds a feed (worker processes of one run share it, so
 a feed is done once per run whichever worker claims it), the host and pid whether the holder
 is still alive."""
@@ -8,8 +10,9 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from urllib.parse import urlsplit
 
-__all__ = ["dead_owner", "lease_owner", "run_token"]
+__all__ = ["dead_owner", "lease_owner", "redact_url", "run_token"]
 
 
 def lease_owner(run: str | None = None) -> str:
@@ -38,3 +41,16 @@ def dead_owner(owner: str) -> bool:
     except PermissionError:  # alive, someone else's
         return False
     return False
+
+
+def redact_url(url: str) -> str:
+    """A store URL without its password, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "<unparsable URL>"
+    if password is None:
+        return url
+    netloc = parts.netloc.replace(f":{password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()

@@ -37,3 +37,34 @@ def feed_server_factory() -> Iterator[Callable[..., FeedServer]]:
 
 
 # ------------------------------------------------------------------ end feed server
+
+
+# ------------------------------------------------------------------ PostgreSQL
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """The URL of a fresh database for this test session (dropped after); skipped with the
+    reason when the server is unreachable."""
+    import os
+
+    import pgdb
+
+    why = pgdb.unreachable()
+    if why:
+        pytest.skip(why)
+    name = f"ingest_test_{os.getpid()}"
+    url = pgdb.create(name)
+    try:
+        yield url
+    finally:
+        pgdb.drop(name)
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> str:
+    """The session's database, emptied for this test."""
+    import pgdb
+
+    pgdb.empty(pg_server)
+    return pg_server

@@ -1,12 +1,27 @@
-"""The PostgreSQL backend (placeholder until it lands)."""
+"""The PostgreSQL backend (psycopg 3): one database shared by many workers.
+
+schema.py       tables, versioned migrations (schema_migrations), the tsvector column
+base.py         the connection, transactions, advisory write locks
+feeds.py        the feed list and claims (FOR UPDATE SKIP LOCKED, leases, per host)
+story_index.py  the story index as indexed tables
+stories.py      a new article's story: candidates in, `ingest.dedupe.decide` applied
+writes.py       a fetch's articles, sources, feed state, history (idempotent); prune
+reads.py        typed reads, full-text search
+"""
 
 from __future__ import annotations
 
-from ingest.errors import StoreError
 from storage.interface import Store
 
-__all__ = ["open_postgres"]
+from .feeds import PgFeeds
+from .reads import PgReads
+
+__all__ = ["PostgresStore", "open_postgres"]
+
+
+class PostgresStore(PgFeeds, PgReads):
+    """The Store protocol on one PostgreSQL database."""
 
 
 def open_postgres(url: str) -> Store:
-    raise StoreError(f"{url}: the PostgreSQL backend is not available in this build")
+    return PostgresStore(url)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ingest.models import Feed
 from ingest.timeutil import from_iso, to_iso
-from storage.common import feed_from_row, host_key, options_to_json
+from storage.common import feed_from_row, host_key, options_to_json, sync_plan
 from storage.leases import dead_owner, run_token
 
 from .base import SQLiteBase
@@ -79,25 +79,11 @@ class SQLiteFeeds(SQLiteBase):
             return cur.rowcount > 0
 
     def sync_feeds(self, specs: Sequence[FeedSpec]) -> tuple[int, int, int]:
-        wanted = {s.url: s for s in specs}
-        current = {r["url"]: r for r in self._rows("SELECT url, title, tags, options FROM feeds")}
-        added = updated = 0
-        for spec in specs:
-            row = current.get(spec.url)
-            if row is None:
-                self.add_feed(spec, source="config")
-                added += 1
-            elif (
-                row["title"] != spec.title
-                or json.loads(row["tags"]) != list(spec.tags)
-                or row["options"] != options_to_json(spec.options)
-            ):
-                self.add_feed(spec, source="config")
-                updated += 1
-        removed = 0
-        for url in current.keys() - wanted.keys():
-            removed += self.remove_feed(url)
-        return added, updated, removed
+        rows = self._rows("SELECT url, title, tags, options FROM feeds")
+        added, updated, removed = sync_plan(rows, specs)
+        for spec in (*added, *updated):
+            self.add_feed(spec, source="config")
+        return len(added), len(updated), sum(self.remove_feed(url) for url in removed)
 
     def get_feed(self, url: str) -> Feed | None:
         rows = self._rows("SELECT * FROM feeds WHERE url = ?", (url,))

@@ -1,0 +1,211 @@
+"""The feed list and claims on PostgreSQL: due feeds leased with `FOR UPDATE SKIP LOCKED`.
+
+Claims are serialized by one transaction-level advisory lock (they take milliseconds): a
+host's live leases are only visible once committed, so two claims at once could each hand
+out a feed of one host; one after the other, each sees the other's leases and keeps per-host
+politeness across workers and machines. `SKIP LOCKED` passes over feed rows a writer is
+updating at that moment (they are leased anyway)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from psycopg.rows import dict_row
+
+from ingest.models import Feed
+from ingest.timeutil import from_iso, to_iso
+from storage.common import feed_from_row, host_key, options_to_json, sync_plan
+from storage.leases import dead_owner, run_token
+
+from .base import Conn, PgBase
+from .schema import CLAIM_LOCK
+
+if TYPE_CHECKING:
+    from ingest.settings import FeedSpec
+
+__all__ = ["PgFeeds"]
+
+
+class PgFeeds(PgBase):
+    """`FeedsAndClaims` on PostgreSQL."""
+
+    def add_feed(self, spec: FeedSpec, *, source: str = "cli") -> bool:
+        now = to_iso(datetime.now().astimezone())
+        with self._tx() as tx:
+            cur = tx.execute(
+                """INSERT INTO feeds (url, title, tags, options, source, added_at, host_key)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (url) DO NOTHING""",
+                (
+                    spec.url,
+                    spec.title,
+                    json.dumps(list(spec.tags)),
+                    options_to_json(spec.options),
+                    source,
+                    now,
+                    host_key(spec.url),
+                ),
+            )
+            if cur.rowcount:
+                return True
+            tx.execute(
+                """UPDATE feeds SET title = COALESCE(%s, title), tags = %s, options = %s,
+                   status = CASE WHEN status IN ('gone', 'disabled') THEN 'ok' ELSE status END,
+                   next_poll_at = CASE WHEN status IN ('gone', 'disabled') THEN NULL
+                                  ELSE next_poll_at END,
+                   error_count = CASE WHEN status = 'gone' THEN 0 ELSE error_count END
+                   WHERE url = %s""",
+                (spec.title, json.dumps(list(spec.tags)), options_to_json(spec.options), spec.url),
+            )
+            return False
+
+    def remove_feed(self, url: str) -> bool:
+        with self._tx() as tx:
+            return tx.execute("DELETE FROM feeds WHERE url = %s", (url,)).rowcount > 0
+
+    def set_status(self, url: str, status: str) -> bool:
+        if status not in ("ok", "disabled"):
+            raise ValueError(f"status must be ok or disabled, got {status!r}")
+        with self._tx() as tx:
+            cur = tx.execute(
+                """UPDATE feeds SET status = %s, next_poll_at = NULL,
+                   error_count = CASE WHEN %s = 'ok' THEN 0 ELSE error_count END
+                   WHERE url = %s""",
+                (status, status, url),
+            )
+            return cur.rowcount > 0
+
+    def sync_feeds(self, specs: Sequence[FeedSpec]) -> tuple[int, int, int]:
+        rows = self._rows("SELECT url, title, tags, options FROM feeds")
+        added, updated, removed = sync_plan(rows, specs)
+        for spec in (*added, *updated):
+            self.add_feed(spec, source="config")
+        return len(added), len(updated), sum(self.remove_feed(url) for url in removed)
+
+    def get_feed(self, url: str) -> Feed | None:
+        rows = self._rows("SELECT * FROM feeds WHERE url = %s", (url,))
+        return feed_from_row(rows[0]) if rows else None
+
+    def feeds(self) -> list[Feed]:
+        return [feed_from_row(r) for r in self._rows("SELECT * FROM feeds ORDER BY url")]
+
+    def claim_feeds(
+        self,
+        *,
+        now: datetime,
+        owner: str,
+        lease_s: int,
+        limit: int,
+        force: bool = False,
+        urls: Sequence[str] | None = None,
+        started_ms: int | None = None,
+        partition: tuple[int, int] | None = None,
+    ) -> list[Feed]:
+        """As SQLite's (`started_ms`: feeds attempted since the run began are not taken
+        again; a host another owner holds a live lease on is left alone; `partition` puts
+        worker i's share of the hosts first)."""
+        now_s = to_iso(now)
+        until = to_iso(now + timedelta(seconds=lease_s))
+        where = [
+            "(lease_until IS NULL OR lease_until < %(now)s)",
+            "(last_run IS NULL OR last_run != %(run)s)",
+            "(last_attempt_ms IS NULL OR last_attempt_ms < %(started)s)",
+            """NOT EXISTS (SELECT 1 FROM feeds AS o WHERE o.host_key = c.host_key
+                 AND o.lease_owner IS NOT NULL AND o.lease_owner != %(owner)s
+                 AND o.lease_until >= %(now)s)""",
+        ]
+        params: dict[str, Any] = {
+            "now": now_s,
+            "until": until,
+            "run": run_token(owner),
+            "started": started_ms or 1 << 62,
+            "owner": owner,
+            "urls": list(urls or ()),
+        }
+        due = "next_poll_at NULLS FIRST, url"
+        passes: list[tuple[str, str]] = []
+        if urls is not None:
+            where.append("url = ANY(%(urls)s)")
+            passes.append(("TRUE", due))
+        else:
+            where.append("status IN ('ok', 'error')")
+            if force:
+                passes.append(("TRUE", "last_attempt_ms NULLS FIRST, url"))
+            else:
+                passes.append(("(next_poll_at IS NULL OR next_poll_at <= %(now)s)", due))
+        shares = ["TRUE"]
+        if partition is not None and partition[1] > 1:
+            shares.insert(0, f"mod(c.host_key, {int(partition[1])}) = {int(partition[0])}")
+        rows: list[dict[str, Any]] = []
+        with self._tx() as tx:
+            tx.execute("SELECT pg_advisory_xact_lock(%s, %s)", CLAIM_LOCK)
+            self._expire_dead_leases(tx, now_s)
+            for share in shares:
+                if rows:
+                    break
+                for extra, order in passes:
+                    if len(rows) >= limit:
+                        break
+                    sql = f"""UPDATE feeds SET lease_owner = %(owner)s, lease_until = %(until)s
+                        WHERE url IN (SELECT c.url FROM feeds AS c
+                                      WHERE {" AND ".join(where)} AND {extra} AND {share}
+                                      ORDER BY {order} LIMIT {int(limit - len(rows))}
+                                      FOR UPDATE SKIP LOCKED)
+                        RETURNING *"""
+                    with tx.cursor(row_factory=dict_row) as cur:
+                        cur.execute(sql.encode(), params)
+                        rows += cur.fetchall()
+        return sorted((feed_from_row(r) for r in rows), key=lambda f: f.url)
+
+    @staticmethod
+    def _expire_dead_leases(tx: Conn, now_s: str | None) -> None:
+        """A lease held by a process of this host that no longer exists is void at once."""
+        owners = tx.execute(
+            "SELECT DISTINCT lease_owner FROM feeds"
+            " WHERE lease_owner IS NOT NULL AND lease_until >= %s",
+            (now_s,),
+        ).fetchall()
+        for (owner,) in owners:
+            if dead_owner(str(owner)):
+                tx.execute(
+                    "UPDATE feeds SET lease_owner = NULL, lease_until = NULL"
+                    " WHERE lease_owner = %s",
+                    (owner,),
+                )
+
+    def renew(self, owner: str, urls: Sequence[str], *, now: datetime, lease_s: int) -> int:
+        """Extend this owner's leases on `urls` (a heartbeat for long fetches); returns how
+        many it still held."""
+        with self._tx() as tx:
+            cur = tx.execute(
+                "UPDATE feeds SET lease_until = %s WHERE lease_owner = %s AND url = ANY(%s)",
+                (to_iso(now + timedelta(seconds=lease_s)), owner, list(urls)),
+            )
+            return cur.rowcount
+
+    def release(self, owner: str, urls: Sequence[str]) -> None:
+        if not urls:
+            return
+        with self._tx() as tx:
+            tx.execute(
+                """UPDATE feeds SET lease_owner = NULL, lease_until = NULL
+                   WHERE lease_owner = %s AND url = ANY(%s)""",
+                (owner, list(urls)),
+            )
+
+    def next_due_at(self) -> datetime | None:
+        row = self.conn.execute(
+            """SELECT MIN(COALESCE(next_poll_at, '1970-01-01T00:00:00Z')) FROM feeds
+               WHERE status IN ('ok', 'error')"""
+        ).fetchone()
+        return from_iso(row[0]) if row else None
+
+    def due_count(self, now: datetime, *, every: bool = False) -> int:
+        row = self.conn.execute(
+            """SELECT COUNT(*) FROM feeds WHERE status IN ('ok', 'error')
+               AND (%s OR next_poll_at IS NULL OR next_poll_at <= %s)""",
+            (every, to_iso(now)),
+        ).fetchone()
+        return int(row[0]) if row else 0
