@@ -4,9 +4,14 @@ from __future__ import annotations
 
 # ------------------------------------------------------------------ feed server (fetch role)
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from feedserver import FeedServer  # tests/ is on sys.path (pytest rootdir conftest)
+
+if TYPE_CHECKING:
+    from storage import Store
 
 
 @pytest.fixture
@@ -68,3 +73,19 @@ def pg_url(pg_server: str) -> str:
 
     pgdb.empty(pg_server)
     return pg_server
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A new store with no feeds, on each backend in turn (the contract holds on both)."""
+    from storage import open_store
+
+    if request.param == "sqlite":
+        target: str | Path = tmp_path / "t.db"
+    else:
+        target = request.getfixturevalue("pg_url")
+    store = open_store(target)
+    try:
+        yield store
+    finally:
+        store.close()
