@@ -14,12 +14,12 @@ from __future__ import annotations
 from storage.interface import Store
 
 from .feeds import PgFeeds
-from .reads import PgReads
+from .portable import PgPortable
 
 __all__ = ["PostgresStore", "open_postgres"]
 
 
-class PostgresStore(PgFeeds, PgReads):
+class PostgresStore(PgFeeds, PgPortable):
     """The Store protocol on one PostgreSQL database."""
 
 

@@ -8,6 +8,7 @@
     story_index.py  the story index (LSH band keys in two levels)
     writes.py       a fetch's articles, sources, feed state, history; prune; FTS catch-up
     reads.py        typed reads
+    portable.py     tables as rows, for `store copy`
 
 Concurrency: writers take `BEGIN IMMEDIATE`; feeds are claimed with a lease (owner + expiry)
 so overlapping runs never fetch one feed at once and a killed run's lease simply expires.
@@ -19,11 +20,11 @@ from ingest.models import ARTICLE_FIELDS
 from storage.common import HISTORY_KEEP, host_key
 
 from .feeds import SQLiteFeeds
-from .reads import SQLiteReads
+from .portable import SQLitePortable
 from .schema import MIGRATIONS
 
 __all__ = ["ARTICLE_FIELDS", "HISTORY_KEEP", "MIGRATIONS", "SQLiteStore", "host_key"]
 
 
-class SQLiteStore(SQLiteFeeds, SQLiteReads):
+class SQLiteStore(SQLiteFeeds, SQLitePortable):
     """The Store protocol on one SQLite file."""
