@@ -539,6 +539,8 @@ async def run_once(
             # one run (and overlapping runs) then share the due feeds instead of one of them
             # leasing a whole batch, and a slow feed never holds up the others.
             in_flight: set[asyncio.Task[None]] = set()
+            urls_in_flight: dict[asyncio.Task[None], str] = {}
+            renew_at = time.monotonic() + settings.lease_s / 3
             # finished tasks arrive here (asyncio.wait would re-arm a callback on every
             # task in flight at each wake-up)
             finished: asyncio.Queue[asyncio.Task[None]] = asyncio.Queue()
@@ -565,6 +567,7 @@ async def run_once(
                         task = asyncio.create_task(one(feed))
                         task.add_done_callback(finished.put_nowait)
                         in_flight.add(task)
+                        urls_in_flight[task] = feed.url
                     continue
                 if not in_flight:
                     break
@@ -577,8 +580,15 @@ async def run_once(
                     done.append(finished.get_nowait())
                 for task in done:
                     in_flight.discard(task)
+                    urls_in_flight.pop(task, None)
                     task.result()  # a store failure is not one feed's problem: let it raise
                 states.flush_if_old()
+                if time.monotonic() >= renew_at and urls_in_flight:
+                    # a heartbeat: feeds still in flight (a slow host, a huge feed) keep
+                    # their leases, so no other worker takes them over meanwhile
+                    renew_at = time.monotonic() + settings.lease_s / 3
+                    store.renew(owner, list(urls_in_flight.values()), now=utcnow(),
+                                lease_s=settings.lease_s)  # fmt: skip
     finally:
         states.flush()
         if executor is not None:

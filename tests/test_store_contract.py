@@ -8,16 +8,20 @@ from datetime import timedelta
 
 import pytest
 from factories import NOW, article, decision, ok_result
+from feedserver import FeedServer
+from samplefeeds import make_items, rss
 
 from ingest.errors import GoneError, HTTPStatusError, StoreError
 from ingest.models import ARTICLE_FIELDS
 from ingest.settings import FeedSpec
 from ingest.stories import signature
+from ingest.timeutil import utcnow
 from storage import Store
 from storage.common import HISTORY_KEEP, host_key
 
 A = "https://a.example/feed"
 B = "https://b.example/feed"
+SLOW_FEED = rss("Slow", "https://slow.example/", make_items(1, 3, site="https://slow.example"))
 
 
 @pytest.fixture
@@ -405,3 +409,60 @@ def test_reads_are_typed_and_filtered(store: Store) -> None:
     (hist,) = store.fetch_history(A)
     assert (hist.outcome, hist.new, hist.http_status) == ("ok", 4, 200)
     assert json.loads(json.dumps([s.as_dict() for s in store.stories()]))
+
+
+def test_a_lease_renewed_in_time_is_not_taken_over(store: Store) -> None:
+    assert claim(store, "h:1:r1", lease_s=30) == [A, B]
+    later = NOW + timedelta(seconds=20)
+    assert store.renew("h:1:r1", [A], now=later, lease_s=30) == 1
+    assert store.renew("h:2:r2", [B], now=later, lease_s=30) == 0  # not its lease
+    # at +40 s the first lease would have expired: only B (not renewed) is free
+    assert claim(store, "h:2:r2", now=NOW + timedelta(seconds=40)) == [B]
+    assert claim(store, "h:3:r3", now=NOW + timedelta(seconds=51), force=True) == [A]
+
+
+def test_a_slow_fetch_keeps_its_lease_while_in_flight(
+    empty_store: Store, feed_server: FeedServer
+) -> None:
+    """The pipeline renews the leases of feeds in flight (a heartbeat every third of the
+    lease): a fetch slower than the lease is not handed to another worker meanwhile."""
+    import asyncio
+    import threading
+    import time
+
+    from ingest.pipeline import run_once
+    from ingest.settings import Settings
+    from storage import open_store
+
+    url = feed_server.route("/slow.xml", body=SLOW_FEED, delay_s=5.0)
+    # the first signature loads the word list (a second or more on a busy machine), which
+    # would stall the event loop past so short a lease: loaded before, as a daemon has it
+    signature("warm up", "the word list")
+    empty_store.add_feed(FeedSpec(url=url))
+    target = getattr(empty_store, "url", None) or empty_store.path  # type: ignore[attr-defined]
+    stolen: list[str] = []
+    stop = threading.Event()
+
+    def other_worker() -> None:
+        other = open_store(target)
+        try:
+            while not stop.wait(0.3):
+                feeds = other.claim_feeds(now=utcnow(), owner="elsewhere:1:x", lease_s=3,
+                                          limit=5, force=True)  # fmt: skip
+                stolen.extend(f.url for f in feeds)
+        finally:
+            other.close()
+
+    settings = Settings(allow_private_networks=True, per_host_delay_s=0, lease_s=3)
+    thread = threading.Thread(target=other_worker)
+    t0 = time.monotonic()
+    thread.start()
+    try:
+        report = asyncio.run(run_once(empty_store, settings, force=True))
+    finally:
+        stop.set()
+        thread.join()
+    assert time.monotonic() - t0 > 4.5  # the fetch outlived the lease ...
+    assert stolen == []  # ... and no other worker got it meanwhile
+    assert [o.outcome for o in report.outcomes] == ["ok"]
+    assert len(feed_server.requests_for("/slow.xml")) == 1

@@ -176,8 +176,6 @@ class PgFeeds(PgBase):
                 )
 
     def renew(self, owner: str, urls: Sequence[str], *, now: datetime, lease_s: int) -> int:
-        """Extend this owner's leases on `urls` (a heartbeat for long fetches); returns how
-        many it still held."""
         with self._tx() as tx:
             cur = tx.execute(
                 "UPDATE feeds SET lease_until = %s WHERE lease_owner = %s AND url = ANY(%s)",

@@ -181,6 +181,15 @@ class SQLiteFeeds(SQLiteBase):
                     (owner,),
                 )
 
+    def renew(self, owner: str, urls: Sequence[str], *, now: datetime, lease_s: int) -> int:
+        with self._tx() as tx:
+            cur = tx.execute(
+                """UPDATE feeds SET lease_until = ? WHERE lease_owner = ?
+                   AND url IN (SELECT value FROM json_each(?))""",
+                (to_iso(now + timedelta(seconds=lease_s)), owner, json.dumps(list(urls))),
+            )
+            return cur.rowcount
+
     def release(self, owner: str, urls: Sequence[str]) -> None:
         if not urls:
             return
