@@ -445,7 +445,8 @@ def articles_list(
 @click.pass_obj
 @handle_errors
 def articles_search(app: App, query: str, limit: int) -> None:
-    """Full-text search (SQLite FTS5 syntax: words, "phrases", AND/OR/NOT, prefix*)."""
+    """Full-text search. SQLite: FTS5 syntax (words, "phrases", AND/OR/NOT, prefix*);
+    PostgreSQL: web-search syntax (words, "phrases", or, -word)."""
     rows = app.store.search(query, limit=limit)
     if not rows:
         click.echo("no matches")

@@ -46,3 +46,24 @@ def test_an_unknown_scheme_is_refused_without_creating_a_file(
     assert out.output.count("\n") == 1 and "unsupported store URL scheme" in out.output
     assert "secret" not in out.output  # a password in the URL is not echoed
     assert list(tmp_path.iterdir()) == []  # no file named after the URL
+
+
+def test_a_postgresql_url_opens_postgresql_and_creates_no_file(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage.postgres import PostgresStore
+
+    monkeypatch.chdir(tmp_path)
+    for key in [k for k in os.environ if k.startswith("INGEST_")]:
+        monkeypatch.delenv(key)
+    store = open_store(pg_url)
+    try:
+        assert isinstance(store, PostgresStore)
+    finally:
+        store.close()
+    runner = CliRunner()
+    out = runner.invoke(cli, ["feeds", "add", "https://a.example/feed"], env={"INGEST_DB": pg_url})
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(cli, ["--db", pg_url, "stats", "--json"])
+    assert out.exit_code == 0 and '"feeds": 1' in out.output
+    assert list(tmp_path.iterdir()) == []  # nothing named postgresql:/...
