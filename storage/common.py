@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HISTORY_KEEP",
+    "MAX_INDEX_KEYS",
+    "POSTINGS_PER_KEY",
     "RECENT_TIMES_KEEP",
     "VALUE_COLUMNS",
     "FeedRemovedError",
@@ -56,6 +58,11 @@ __all__ = [
 ]
 
 HISTORY_KEEP = 20  # fetch rows kept per feed
+#: a story-index lookup (every backend's, so that they find the same candidates): at most
+#: this many keys, and the newest rows of each key (a key shared by thousands of articles,
+#: a common name or a stock phrase, says little; reading all would grow with the store)
+MAX_INDEX_KEYS = 200
+POSTINGS_PER_KEY = 16
 RECENT_TIMES_KEEP = 100  # entry timestamps kept per feed for the posting rhythm
 
 #: the stored columns of an article that `article_values` gives, in its order

@@ -7,13 +7,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from ingest.stories import Candidate, Signature, band_keys
-from storage.sqlite.story_index import POSTINGS_PER_KEY
+from storage.common import MAX_INDEX_KEYS, POSTINGS_PER_KEY
 
 from .base import Conn
 
 __all__ = ["PgStoryIndex"]
 
-_MAX_KEYS = 200  # as SQLite's: a lookup reads at most this many keys
 _CANDIDATES = f"""
     WITH hits AS (
         SELECT p.article_id, count(*) AS n, max(p.published_at) AS ts
@@ -54,7 +53,7 @@ class PgStoryIndex:
         """The same candidates, in the same order, as `storage.sqlite.story_index`."""
         if not keys or limit <= 0:
             return []
-        keys = list(dict.fromkeys(keys))[:_MAX_KEYS]
+        keys = list(dict.fromkeys(keys))[:MAX_INDEX_KEYS]
         lo = _ts(since) if since is not None else -(1 << 62)
         rows = self.tx.execute(
             _CANDIDATES, {"keys": keys, "lo": lo, "min": min_shared, "limit": limit}

@@ -33,8 +33,19 @@ from datetime import UTC, datetime
 
 from ingest.errors import StoreError
 from ingest.stories import Candidate, Signature, band_keys
+from storage.common import MAX_INDEX_KEYS, POSTINGS_PER_KEY
 
-__all__ = ["IndexRow", "add", "add_many", "candidates", "ensure_schema", "merge", "remove"]
+__all__ = [
+    "MERGE_ROWS",
+    "POSTINGS_PER_KEY",
+    "IndexRow",
+    "add",
+    "add_many",
+    "candidates",
+    "ensure_schema",
+    "merge",
+    "remove",
+]
 
 #: what `add_many` indexes: (article_id, story_id, published_at, signature -- or its bytes,
 #: `Signature.to_bytes` --, its band keys)
@@ -65,8 +76,7 @@ CREATE TABLE IF NOT EXISTS story_index_meta (
 ) WITHOUT ROWID;
 INSERT OR IGNORE INTO story_index_meta (name, value) VALUES ('new_rows', 0);
 """
-_MAX_KEYS = 200  # well under SQLite's bound-parameter limit
-POSTINGS_PER_KEY = 16  # newest rows read per key by `candidates` (bounds the lookup cost)
+_MAX_KEYS = MAX_INDEX_KEYS  # well under SQLite's bound-parameter limit
 #: band rows `story_band_new` holds before they are moved into `story_band` (about 2,000
 #: articles' worth: a commit then rewrites at most a few hundred pages of the small table,
 #: and a cold run of 50,000 articles merges ~25 times; 20,000 and 80,000 timed the same)
