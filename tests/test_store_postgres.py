@@ -170,3 +170,58 @@ def test_a_lease_expires_for_another_machine(pg_url: str) -> None:
         assert [f.url for f in taken] == ["https://a.example/feed"]
     finally:
         store.close()
+
+
+def test_new_article_ids_become_visible_in_order(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A downstream cursor (`--since-id`) must never pass an id a slower writer commits later:
+    while one writer holds a new id (slowed down after taking it), another's new article
+    waits, and a reader never sees a gap that is filled afterwards."""
+    slow_feed = "https://slow.example/feed"
+    real = PgStories._decide_story
+
+    def slow(self: PgStories, tx: object, a: object, *args: object, **kw: object) -> object:
+        decided = real(self, tx, a, *args, **kw)  # type: ignore[arg-type]
+        if a.feed_url == slow_feed:  # type: ignore[attr-defined]
+            time.sleep(0.6)
+        return decided
+
+    monkeypatch.setattr(PgStories, "_decide_story", slow)
+    setup = open_store(pg_url)
+    for url in (slow_feed, "https://fast.example/feed"):
+        setup.add_feed(FeedSpec(url=url))
+    setup.close()
+    seen: list[list[int]] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            while not stop.wait(0.02):
+                seen.append([r[0] for r in conn.execute("SELECT id FROM articles ORDER BY id")])
+
+    def writer(url: str, words: list[str]) -> None:
+        store = open_store(pg_url)
+        try:
+            feed = store.get_feed(url)
+            assert feed is not None
+            a = article(feed_url=url, identity="x", url=f"{url}/x", canonical_url=f"{url}/x",
+                        content_text=" ".join(words), content_hash=url)  # fmt: skip
+            store.record_fetch(feed, ok_result(url), decision(), owner="w",
+                               articles=[(a, signature(a.title, a.content_text))])  # fmt: skip
+        finally:
+            store.close()
+
+    watch = threading.Thread(target=reader)
+    watch.start()
+    slow_writer = threading.Thread(target=writer, args=(slow_feed, _words(11, 80)))
+    slow_writer.start()
+    time.sleep(0.2)  # it holds id 1 now
+    writer("https://fast.example/feed", _words(12, 80))
+    slow_writer.join()
+    time.sleep(0.1)
+    stop.set()
+    watch.join()
+    assert seen[-1] == [1, 2]
+    # every snapshot is a prefix of the ids: no id appeared before a lower one
+    assert all(ids == list(range(1, len(ids) + 1)) for ids in seen), [s for s in seen if s]

@@ -23,6 +23,7 @@ __all__ = ["MIGRATIONS", "migrate"]
 #: advisory lock keys (the two-int4 key space; the one-int8 space holds write locks)
 MIGRATE_LOCK = (0x1A6E57, 1)
 CLAIM_LOCK = (0x1A6E57, 2)
+ARTICLE_ID_LOCK = (0x1A6E57, 3)
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema (SQLite's migrations 1-5 at once)

@@ -5,8 +5,9 @@ Many workers write at once. Each transaction first takes advisory locks (ascendi
 statement) on what its decisions read and another writer could change meanwhile: its feeds
 (a doubled batch then finds the first one's rows: nothing is stored twice), its canonical
 URLs (one article per URL across feeds) and its new articles' band keys (two copies of one
-story decide one after the other: the second finds the first as a candidate). A deadlock
-among row locks is retried."""
+story decide one after the other: the second finds the first as a candidate). New article
+ids are taken under one more lock, held to commit (see `_upsert`). A deadlock among row locks
+is retried."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ from storage.common import (
 )
 
 from .base import Conn, lock_key
+from .schema import ARTICLE_ID_LOCK
 from .stories import _ELECT, PgStories
 from .story_index import PgStoryIndex, keys_of
 
@@ -67,6 +69,7 @@ class _Known:
     by_identity: dict[str, tuple[int, str]] = field(default_factory=dict)
     same_feed_url: dict[str, tuple[int, str]] = field(default_factory=dict)
     any_url: dict[str, tuple[int, int]] = field(default_factory=dict)
+    numbering: bool = False  # holds the lock on new article ids
 
 
 def _signed(sig: Sig) -> tuple[Signature | None, bytes, Sequence[int]]:
@@ -361,6 +364,12 @@ class PgWrites(PgStories):
         if d.action != "new":
             return d.outcome, d.article_id
 
+        if not known.numbering:
+            # new articles are numbered by one transaction at a time, held to its commit: ids
+            # then become visible in order, and a downstream cursor (`articles --since-id`)
+            # never passes an id that a slower writer commits later
+            tx.execute("SELECT pg_advisory_xact_lock(%s, %s)", ARTICLE_ID_LOCK)
+            known.numbering = True
         row = tx.execute("SELECT nextval(pg_get_serial_sequence('articles', 'id'))").fetchone()
         article_id = int(row[0]) if row else 0
         decoded, blob, keys = _signed(sig)
