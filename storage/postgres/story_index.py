@@ -69,8 +69,8 @@ class PgStoryIndex:
     def add_many(
         self, rows: Sequence[tuple[int, int, datetime | None, Signature | bytes, Sequence[int]]]
     ) -> None:
+        """Index new articles (ids not indexed yet: a revision keeps its story and index)."""
         for aid, sid, when, sig, keys in rows:
-            self.remove(aid)
             blob = sig if isinstance(sig, bytes) else sig.to_bytes()
             ts = _ts(when)
             self.tx.execute(
@@ -78,12 +78,11 @@ class PgStoryIndex:
                 " VALUES (%s, %s, %s, %s)",
                 (aid, sid, ts, blob),
             )
-            with self.tx.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO story_band (key, published_at, article_id) VALUES (%s, %s, %s)"
-                    " ON CONFLICT DO NOTHING",
-                    [(k, ts, aid) for k in dict.fromkeys(keys)],
-                )
+            self.tx.execute(
+                "INSERT INTO story_band (key, published_at, article_id)"
+                " SELECT k, %s, %s FROM unnest(%s::bigint[]) AS k ON CONFLICT DO NOTHING",
+                (ts, aid, list(dict.fromkeys(keys))),
+            )
 
     def remove(self, article_id: int) -> None:
         self.tx.execute("DELETE FROM story_band WHERE article_id = %s", (article_id,))

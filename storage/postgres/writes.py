@@ -171,7 +171,9 @@ class PgWrites(PgStories):
         chosen as a deadlock's victim."""
         for attempt in range(RETRIES):
             try:
-                with self._tx() as tx:
+                # pipelined: statements whose results are not read go out without waiting
+                # for each other's round trip (a new article is a dozen of them)
+                with self._tx() as tx, tx.pipeline():
                     self.lock(tx, keys)
                     return write(tx)
             except psycopg.errors.DeadlockDetected:
@@ -284,12 +286,13 @@ class PgWrites(PgStories):
         filtered = 0
         for a, sig in articles:
             if a.filtered:
-                filtered += tx.execute(
+                stored = tx.execute(
                     """INSERT INTO filtered (feed_url, identity, title, url, reason, at)
-                       VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""",
+                       VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1""",
                     (a.feed_url, a.identity, a.title, a.url, a.filtered,
                      now_s or to_iso(a.fetched_at)),
-                ).rowcount  # fmt: skip
+                ).fetchone()  # fmt: skip
+                filtered += stored is not None
                 continue
             outcome, article_id = self._upsert(tx, a, sig, window_days, known)
             if outcome == "new":
