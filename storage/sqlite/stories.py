@@ -13,10 +13,10 @@ from ingest.models import Article
 from ingest.stories import CANDIDATES, Signature, band_keys, min_shared_keys
 from storage.common import Prepared, iso
 
-from . import story_index
 from .base import SQLiteBase
 from .batch import Known
 from .schema import ELECT, FULL_TEXT_WORDS
+from .story_index import SQLiteStoryIndex
 
 if TYPE_CHECKING:
     from ingest.stories import Candidate
@@ -59,7 +59,7 @@ class SQLiteStories(SQLiteBase):
             if not known.pending_keys.isdisjoint(keys):
                 known.write_index(tx)
             since = candidate_since(when, window_days)
-            cands = story_index.candidates(tx, keys, since, CANDIDATES, min_shared_keys(sig))
+            cands = SQLiteStoryIndex(tx).candidates(keys, since, CANDIDATES, min_shared_keys(sig))
         decision = decide(article_id, sig, cands, published_at=when)
         self._apply_story(tx, decision, a, article_id, known)
         if sig is not None:  # queued serialized: a few hundred may wait for the batch

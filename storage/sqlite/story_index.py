@@ -39,6 +39,7 @@ __all__ = [
     "MERGE_ROWS",
     "POSTINGS_PER_KEY",
     "IndexRow",
+    "SQLiteStoryIndex",
     "add",
     "add_many",
     "candidates",
@@ -294,3 +295,21 @@ def remove(conn: sqlite3.Connection, article_id: int) -> None:
         conn.execute("DELETE FROM story_sig WHERE article_id = ?", (article_id,))
     except sqlite3.Error as exc:
         raise StoreError(f"story index: cannot remove article {article_id}: {exc}") from exc
+
+
+class SQLiteStoryIndex:
+    """`storage.interface.StoryIndex` over one SQLite connection in a transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def candidates(
+        self, keys: Sequence[int], since: datetime | None, limit: int, min_shared: int
+    ) -> list[Candidate]:
+        return candidates(self.conn, keys, since, limit, min_shared)
+
+    def add_many(self, rows: Sequence[IndexRow]) -> None:
+        add_many(self.conn, rows)
+
+    def remove(self, article_id: int) -> None:
+        remove(self.conn, article_id)
