@@ -225,3 +225,22 @@ def test_new_article_ids_become_visible_in_order(
     assert seen[-1] == [1, 2]
     # every snapshot is a prefix of the ids: no id appeared before a lower one
     assert all(ids == list(range(1, len(ids) + 1)) for ids in seen), [s for s in seen if s]
+
+
+def test_a_server_gone_mid_session_is_one_clear_line_then_reconnected(pg_url: str) -> None:
+    """The store's connection dropped (a server restart, an admin): the call that meets it
+    fails with a StoreError naming the database in one line (the CLI prints it, a daemon's
+    tick logs it), and the next call connects again."""
+    store = open_store(pg_url)
+    assert isinstance(store, PostgresStore)
+    try:
+        for call in (store.stats, store.feeds, lambda: store.due_count(NOW)):
+            with psycopg.connect(pg_url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (store.conn.info.backend_pid,))
+            with pytest.raises(StoreError) as info:
+                call()
+            assert "\n" not in str(info.value) and "postgresql://postgres@" in str(info.value)
+        assert store.add_feed(FeedSpec(url="https://a.example/feed"))
+        assert [f.url for f in store.feeds()] == ["https://a.example/feed"]
+    finally:
+        store.close()

@@ -27,21 +27,52 @@ def lock_key(kind: str, value: str) -> int:
     return h - (1 << 64) if h >= 1 << 63 else h
 
 
+class _Cursor(psycopg.Cursor[Any]):
+    """A statement's failure (the server gone, a disk full) as a StoreError naming the
+    database in one line; a deadlock stays itself (the writes run again on it)."""
+
+    def execute(self, query: Any, params: Any = None, **kw: Any) -> Any:
+        try:
+            return super().execute(query, params, **kw)
+        except psycopg.errors.DeadlockDetected:
+            raise
+        except psycopg.Error as exc:
+            info = self.connection.info
+            where = f"postgresql://{info.user}@{info.host}:{info.port}/{info.dbname}"
+            raise StoreError(f"{where}: {_first_line(exc)}") from exc
+
+
 class PgBase:
     """One connection to one database (autocommit; `_tx` opens a transaction)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.where = redact_url(url)
+        self._conn = self._connect()
         try:
-            self.conn: Conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+            migrate(self._conn, self.where)
+        except StoreError:
+            self._conn.close()
+            raise
+        except psycopg.Error as exc:
+            self._conn.close()
+            raise StoreError(f"{self.where}: cannot migrate: {_first_line(exc)}") from exc
+
+    def _connect(self) -> Conn:
+        try:
+            return psycopg.connect(
+                self.url, autocommit=True, connect_timeout=10, cursor_factory=_Cursor
+            )
         except psycopg.Error as exc:
             raise StoreError(f"{self.where}: cannot connect: {_first_line(exc)}") from exc
-        try:
-            migrate(self.conn, self.where)
-        except psycopg.Error as exc:
-            self.conn.close()
-            raise StoreError(f"{self.where}: cannot migrate: {_first_line(exc)}") from exc
+
+    @property
+    def conn(self) -> Conn:
+        """The connection; a new one when the last was lost (a server restart: the call
+        that saw it fail raised, the next one goes on)."""
+        if self._conn.closed:
+            self._conn = self._connect()
+        return self._conn
 
     @contextmanager
     def _tx(self) -> Iterator[Conn]:
@@ -71,7 +102,7 @@ class PgBase:
             return list(cur.fetchall())
 
     def close(self) -> None:
-        self.conn.close()
+        self._conn.close()
 
 
 def _first_line(exc: BaseException) -> str:
