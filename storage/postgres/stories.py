@@ -48,11 +48,13 @@ class PgStories(PgBase):
         # another worker meanwhile (sharing no band key, so not serialized with this one)
         # is followed to where it went
         ids = sorted({d.story_id, *d.fold})
-        tx.execute("SELECT id FROM stories WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (ids,))
         merged: dict[int, int] = dict(
             tx.execute(
-                "SELECT story_id, into_story_id FROM story_merges WHERE story_id = ANY(%s)",
-                (ids,),
+                """WITH locked AS (SELECT id FROM stories WHERE id = ANY(%(ids)s)
+                                   ORDER BY id FOR UPDATE)
+                   SELECT story_id, into_story_id FROM story_merges
+                   WHERE story_id = ANY(%(ids)s) AND (SELECT count(*) FROM locked) >= 0""",
+                {"ids": ids},
             ).fetchall()
         )
         if not merged:

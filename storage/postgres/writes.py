@@ -69,7 +69,6 @@ class _Known:
     by_identity: dict[str, tuple[int, str]] = field(default_factory=dict)
     same_feed_url: dict[str, tuple[int, str]] = field(default_factory=dict)
     any_url: dict[str, tuple[int, int]] = field(default_factory=dict)
-    numbering: bool = False  # holds the lock on new article ids
 
 
 def _signed(sig: Sig) -> tuple[Signature | None, bytes, Sequence[int]]:
@@ -93,6 +92,8 @@ def _lock_keys(feed_urls: Sequence[str], articles: Sequence[tuple[Article, Sig]]
 
 class PgWrites(PgStories):
     """`FetchWriter` on PostgreSQL."""
+
+    _next_id: int | None = None  # the next new article's id, in a transaction that numbers
 
     def known_identities(self, feed_url: str, identities: Sequence[str]) -> set[str]:
         rows = self.conn.execute(
@@ -173,9 +174,16 @@ class PgWrites(PgStories):
             try:
                 # pipelined: statements whose results are not read go out without waiting
                 # for each other's round trip (a new article is a dozen of them)
+                self._next_id = None
                 with self._tx() as tx, tx.pipeline():
                     self.lock(tx, keys)
-                    return write(tx)
+                    done = write(tx)
+                    if self._next_id is not None:
+                        tx.execute(
+                            "SELECT setval(pg_get_serial_sequence('articles', 'id'), %s, false)",
+                            (self._next_id,),
+                        )
+                    return done
             except psycopg.errors.DeadlockDetected:
                 if attempt == RETRIES - 1:
                     raise StoreError(f"{self.where}: a write lost {RETRIES} deadlocks") from None
@@ -367,14 +375,7 @@ class PgWrites(PgStories):
         if d.action != "new":
             return d.outcome, d.article_id
 
-        if not known.numbering:
-            # new articles are numbered by one transaction at a time, held to its commit: ids
-            # then become visible in order, and a downstream cursor (`articles --since-id`)
-            # never passes an id that a slower writer commits later
-            tx.execute("SELECT pg_advisory_xact_lock(%s, %s)", ARTICLE_ID_LOCK)
-            known.numbering = True
-        row = tx.execute("SELECT nextval(pg_get_serial_sequence('articles', 'id'))").fetchone()
-        article_id = int(row[0]) if row else 0
+        article_id = self._new_id(tx)
         decoded, blob, keys = _signed(sig)
         story = self._decide_story(tx, a, article_id, decoded, keys, window_days)
         self._apply_story_before(tx, story, article_id, now_s or "")
@@ -390,6 +391,20 @@ class PgWrites(PgStories):
             known.any_url.setdefault(url, (article_id, a.word_count))
             known.same_feed_url.setdefault(url, (article_id, a.content_hash))
         return "new", article_id
+
+    def _new_id(self, tx: Conn) -> int:
+        """The id of a new article. New articles are numbered by one transaction at a time,
+        holding the lock to its commit: ids then become visible in order, and a downstream
+        cursor (`articles --since-id`) never passes an id that a slower writer commits
+        later. Holding it, the transaction counts on from the sequence's next value and
+        moves the sequence past what it used before it commits (one round trip in all)."""
+        if self._next_id is None:
+            tx.execute("SELECT pg_advisory_xact_lock(%s, %s)", ARTICLE_ID_LOCK)
+            row = tx.execute("SELECT nextval(pg_get_serial_sequence('articles', 'id'))").fetchone()
+            self._next_id = int(row[0]) if row else 1
+        article_id = self._next_id
+        self._next_id += 1
+        return article_id
 
     def index_pending(self) -> int:
         """Nothing to do: the search vector is a generated column, current at every write."""
