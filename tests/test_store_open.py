@@ -23,6 +23,8 @@ def test_a_url_setting_keeps_its_slashes(tmp_path: Path, monkeypatch: pytest.Mon
     assert settings.db == PG_URL
     settings = load_settings(environ={"INGEST_DB": "~/x.db"})
     assert settings.db == Path("~/x.db").expanduser()
+    (tmp_path / "c.toml").write_text(f'[settings]\ndb = "{PG_URL}"\n')
+    assert load_settings(tmp_path / "c.toml", environ={}).db == PG_URL
 
 
 def test_a_path_opens_sqlite(tmp_path: Path) -> None:
