@@ -16,11 +16,11 @@ from storage.common import iso
 from .base import Conn, PgBase
 from .story_index import PgStoryIndex
 
-__all__ = ["PgStories"]
+__all__ = ["ELECT", "PgStories"]
 
 # a story's representative: its earliest full-text article, else its earliest; ties to the
 # lower id (`better_representative` is the same rule for an article not written yet)
-_ELECT = """(SELECT a.id FROM articles a WHERE a.story_id = stories.id
+ELECT = """(SELECT a.id FROM articles a WHERE a.story_id = stories.id
     ORDER BY a.word_count < %(full)s, COALESCE(a.published_at, a.first_seen_at), a.id LIMIT 1)"""
 
 
@@ -98,7 +98,7 @@ class PgStories(PgBase):
                                        WHERE a.story_id = stories.id),
                       n_articles = (SELECT COUNT(*) FROM articles a
                                     WHERE a.story_id = stories.id),
-                      representative_id = {_ELECT}
+                      representative_id = {ELECT}
                     WHERE id = %(id)s""",
                 {"now": now_s, "full": FULL_TEXT_WORDS, "id": d.story_id},
             )

@@ -6,7 +6,7 @@ statement) on what its decisions read and another writer could change meanwhile:
 (a doubled batch then finds the first one's rows: nothing is stored twice), its canonical
 URLs (one article per URL across feeds) and its new articles' band keys (two copies of one
 story decide one after the other: the second finds the first as a candidate). New article
-ids are taken under one more lock, held to commit (see `_upsert`). A deadlock among row locks
+ids are taken under one more lock, held to commit (see `_new_id`). A deadlock among row locks
 is retried."""
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from storage.common import (
 
 from .base import Conn, lock_key
 from .schema import ARTICLE_ID_LOCK
-from .stories import _ELECT, PgStories
+from .stories import ELECT, PgStories
 from .story_index import PgStoryIndex, keys_of
 
 __all__ = ["PgWrites"]
@@ -442,7 +442,7 @@ class PgWrites(PgStories):
             tx.execute(
                 f"""UPDATE stories SET
                      n_articles = (SELECT COUNT(*) FROM articles a WHERE a.story_id = stories.id),
-                     representative_id = {_ELECT}
+                     representative_id = {ELECT}
                    WHERE representative_id NOT IN (SELECT id FROM articles)
                       OR n_articles != (SELECT COUNT(*) FROM articles a
                                         WHERE a.story_id = stories.id)""",
