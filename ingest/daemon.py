@@ -48,6 +48,8 @@ async def _main(
 ) -> None:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+    from .fetch import Fetcher  # (httpx: not imported by a process that never fetches)
+
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -60,6 +62,7 @@ async def _main(
         port = metrics.serve(metrics_host, metrics_port)
         log.info("metrics on http://%s:%d/metrics and /healthz", metrics_host, port)
     running: set[asyncio.Task[None]] = set()
+    fetcher = Fetcher(settings)  # one HTTP client (pool, TLS context) for every pass
 
     def observe(o: FeedOutcome) -> None:
         log_fetch(o)
@@ -72,7 +75,14 @@ async def _main(
         running.add(task)
         try:
             if not stop.is_set():
-                await run_once(store, settings, owner=lease_owner(), stop=stop, on_outcome=observe)
+                await run_once(
+                    store,
+                    settings,
+                    owner=lease_owner(),
+                    stop=stop,
+                    on_outcome=observe,
+                    fetcher=fetcher,
+                )
             if metrics is not None:
                 now = datetime.now(UTC)
                 due = store.next_due_at()
@@ -102,6 +112,7 @@ async def _main(
     if running:
         await asyncio.gather(*running, return_exceptions=True)
     scheduler.shutdown(wait=False)
+    await fetcher.aclose()
     if metrics is not None:
         metrics.close()
     log.info("daemon stopped")

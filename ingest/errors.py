@@ -13,6 +13,7 @@
         │   └── HTTPStatusError        a non-success status (.status, .retry_after)
         │       ├── GoneError          410: stop polling
         │       ├── RateLimitedError   429 / 503 (with Retry-After when sent)
+        │       ├── CredentialsError   401 / 407: the feed (or the proxy) needs credentials
         │       └── BotWallError       403 with a bot-protection challenge (names the wall)
         └── ParseError         the body is not a feed we can read
 
@@ -26,6 +27,7 @@ __all__ = [
     "BlockedAddressError",
     "BotWallError",
     "ConfigError",
+    "CredentialsError",
     "FeedError",
     "FetchError",
     "GoneError",
@@ -38,6 +40,7 @@ __all__ = [
     "StoreError",
     "TimeoutError_",
     "TooLargeError",
+    "mask_url",
 ]
 
 
@@ -70,7 +73,20 @@ class FeedError(IngestError):
     def __init__(self, url: str, reason: str) -> None:
         self.url = url
         self.reason = reason
-        super().__init__(f"{url}: {reason}")
+        super().__init__(f"{mask_url(url)}: {reason}")
+
+
+def mask_url(url: str) -> str:
+    """`url` with the password of its user info replaced by "***": what any message, log
+    line or listing shows of a URL that carries credentials."""
+    scheme, sep, rest = url.partition("://")
+    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if not sep or "@" not in authority:
+        return url
+    userinfo, _, hostport = authority.rpartition("@")
+    user, colon, _password = userinfo.partition(":")
+    masked = f"{user}:***@{hostport}" if colon else f"{user}@{hostport}"
+    return f"{scheme}://{masked}{rest[len(authority) :]}"
 
 
 class FetchError(FeedError):
@@ -118,6 +134,12 @@ class RateLimitedError(HTTPStatusError):
 
 class BotWallError(HTTPStatusError):
     kind = "bot_wall"
+
+
+class CredentialsError(HTTPStatusError):
+    """401 (the feed needs credentials) or 407 (the proxy does)."""
+
+    kind = "needs_credentials"
 
 
 class ParseError(FeedError):

@@ -7,22 +7,27 @@ One request, step by step (each hop of a redirect chain repeats 1-4):
 
 1. wait for the host's turn: at most `per_host_concurrency` requests in flight to one host and
    `per_host_delay_s` between two request starts (on by default; miniflux #2336);
-2. connect through netguard.GuardedBackend: the host is resolved by us, internal addresses are
-   refused, and the socket goes to exactly the address that was checked;
+2. send it through the process's one httpx.AsyncClient, whose transport (ingest/transport.py)
+   resolves the host itself, refuses internal addresses and connects to exactly the address
+   it checked (through a proxy: checks the target before handing the request over), keeping
+   connections alive for the next request to the host;
 3. send a conditional GET (If-None-Match / If-Modified-Since) with a descriptive User-Agent,
-   a feed Accept header and Accept-Encoding gzip, deflate, br;
+   a feed Accept header and Accept-Encoding gzip, deflate, br; the feed's basic auth,
+   headers and cookies go to its own host only, never to another host a redirect names;
 4. redirects are followed here, not by httpx: 301/308 chains are reported as
    `permanent_redirect` (only when the chain ends in success), 302/303/307 are followed without
    being recorded, loops and chains longer than `max_redirects` are a RedirectError;
 5. the body is streamed with a cap on the wire (`max_body_bytes`) and is decompressed by us
    with a cap on the output (`max_decompressed_bytes`), so gzip / deflate / brotli bombs stop at
    the cap without ever holding more than the cap in memory;
-6. connect / read / write timeouts are enforced per socket operation (ingest/aionet.py); a total timeout per fetch (`total_timeout_s`, time
-   spent waiting for the host's turn excluded) cuts off servers that trickle a byte a second;
+6. connect / read / write timeouts are httpx's, per socket operation; a total timeout per
+   fetch (`total_timeout_s`, time spent waiting for the host's turn excluded) cuts off
+   servers that trickle a byte a second;
 7. the body's xxh3-128 hash is compared with the stored one: equal bytes are "not modified"
    whatever the validators said (servers sending `Expires: 0`, or a new ETag on every request).
 
-Status mapping: 304 -> not_modified; 410 -> GoneError; 429 / 503 -> RateLimitedError with
+Status mapping (ingest/statuses.py): 304 -> not_modified; 410 -> GoneError; 401 / 407 -> CredentialsError
+("needs credentials" / "proxy needs credentials"); 429 / 503 -> RateLimitedError with
 Retry-After (seconds or HTTP date); a bot-protection challenge (403 + `cf-mitigated: challenge`,
 or a known challenge page) -> BotWallError naming the wall; other >= 400 -> HTTPStatusError.
 """
@@ -31,38 +36,39 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import ssl
+import os
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import TracebackType
 from urllib.parse import urljoin, urlsplit
 
 import brotli
-import httpcore
+import httpx
 import xxhash
 
+from .decoding import Decoder, OverCapError
 from .errors import (
     BlockedAddressError,
-    BotWallError,
+    CredentialsError,
     FeedError,
     FetchError,
-    GoneError,
     HTTPStatusError,
     NetworkError,
-    RateLimitedError,
     RedirectError,
     TimeoutError_,
     TooLargeError,
+    mask_url,
 )
-from .http11 import Pool, Response, Target, open_response, target
-from .models import Feed, FetchResult
-from .netguard import AddressBlockedError, GuardedBackend
+from .models import Feed, FeedOptions, FetchResult
+from .netguard import AddressBlockedError
 from .settings import Settings
+from .statuses import PROXY_AUTH, SNIFF_BYTES, detect_bot_wall, parse_retry_after, status_error
+from .transport import ALLOW_PRIVATE, PROXY, TLS, GuardedTransport
 
 __all__ = [
     "FEED_ACCEPT",
@@ -78,7 +84,6 @@ FEED_ACCEPT = (
 )
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 ACCEPT_ENCODING = "gzip, deflate, br"
-_SNIFF_BYTES = 64 * 1024  # how much of an error page is read to recognise a bot wall
 _REDIRECTS = {301, 302, 303, 307, 308}
 _PERMANENT = {301, 308}
 
@@ -86,188 +91,6 @@ _PERMANENT = {301, 308}
 def body_hash(body: bytes) -> str:
     """The hash stored as Feed.body_hash (xxh3-128, hex): fast, and 32 hex digits."""
     return xxhash.xxh3_128_hexdigest(body)
-
-
-# --------------------------------------------------------------------------- pure helpers
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After value: delay-seconds or an HTTP date. None when
-    absent or unreadable; never negative."""
-    if value is None:
-        return None
-    value = value.strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    now = now or datetime.now(UTC)
-    return max(0.0, (when - now).total_seconds())
-
-
-# (header name, predicate on its lower-cased value, wall name)
-_WALL_HEADERS: tuple[tuple[str, Callable[[str], bool], str], ...] = (
-    ("cf-mitigated", lambda v: "challenge" in v, "Cloudflare"),
-    ("x-vercel-mitigated", lambda v: "challenge" in v, "Vercel"),
-    ("x-amzn-waf-action", lambda v: v in ("challenge", "captcha"), "AWS WAF"),
-    ("x-datadome", lambda v: True, "DataDome"),
-    ("x-sucuri-block", lambda v: True, "Sucuri"),
-    ("server", lambda v: v.startswith("ddos-guard"), "DDoS-Guard"),
-)
-# (marker in the first bytes of the page, lower-cased, wall name)
-_WALL_MARKERS: tuple[tuple[bytes, str], ...] = (
-    (b"cf-browser-verification", "Cloudflare"),
-    (b"_cf_chl_opt", "Cloudflare"),
-    (b"/cdn-cgi/challenge-platform/", "Cloudflare"),
-    (b"<title>just a moment...</title>", "Cloudflare"),
-    (b"<title>attention required! | cloudflare</title>", "Cloudflare"),
-    (b"captcha-delivery.com", "DataDome"),
-    (b"sucuri website firewall", "Sucuri"),
-    (b"incapsula incident id", "Imperva Incapsula"),
-    (b"_incapsula_resource", "Imperva Incapsula"),
-    (b"px-captcha", "PerimeterX (HUMAN)"),
-    (b"ddos-guard", "DDoS-Guard"),
-    (b"awswafintegration", "AWS WAF"),
-    (b"vercel security checkpoint", "Vercel"),
-    (b"checking your browser before accessing", "a browser check"),
-)
-
-
-def detect_bot_wall(status: int, headers: Mapping[str, str], body_head: bytes) -> str | None:
-    """The name of the bot-protection wall that answered, or None. `headers` lower-cased.
-
-    A challenge comes as 403 / 429 / 503 (Cloudflare, DataDome, ...), 202 or 405 (AWS WAF),
-    and occasionally as a 200 HTML page; a real feed never carries these markers."""
-    for name, pred, wall in _WALL_HEADERS:
-        value = headers.get(name)
-        if value is not None and pred(value.lower()) and (status >= 400 or status == 202):
-            return wall
-    if status < 400 and status != 202:
-        ctype = headers.get("content-type", "")
-        if "html" not in ctype:
-            return None
-    head = body_head[:_SNIFF_BYTES].lower()
-    for marker, wall in _WALL_MARKERS:
-        if marker in head:
-            return wall
-    return None
-
-
-def _status_error(url: str, status: int, reason: str, headers: Mapping[str, str],
-                  body_head: bytes) -> FeedError | None:  # fmt: skip
-    """The error a final response stands for (None for success / 304)."""
-    retry = parse_retry_after(headers.get("retry-after"))
-    wall = detect_bot_wall(status, headers, body_head)
-    if wall is not None:
-        return BotWallError(
-            url, status, f"HTTP {status}: blocked by a {wall} bot challenge", retry_after_s=retry
-        )
-    if status < 300 or status == 304:
-        return None
-    if status == 410:
-        return GoneError(url, status, "HTTP 410 Gone: the server says the feed was removed")
-    if status in (429, 503):
-        hint = f", Retry-After {retry:.0f} s" if retry is not None else ""
-        what = "Too Many Requests" if status == 429 else "Service Unavailable"
-        return RateLimitedError(url, status, f"HTTP {status} {what}{hint}", retry_after_s=retry)
-    phrase = f" {reason}" if reason else ""
-    return HTTPStatusError(url, status, f"HTTP {status}{phrase}", retry_after_s=retry)
-
-
-# --------------------------------------------------------------------------- decoding
-
-
-class _TooBigError(Exception):
-    pass
-
-
-class _Decoder:
-    """Content-Encoding decoder with an output cap, fed raw chunks as they arrive."""
-
-    def __init__(self, encodings: list[str], limit: int) -> None:
-        self.limit = limit
-        self.total = 0
-        self._stages: list[Callable[[bytes, int], bytes]] = []
-        # Content-Encoding lists codings in the order applied: undo them in reverse
-        for enc in reversed(encodings):
-            if enc in ("gzip", "x-gzip"):
-                self._stages.append(_ZlibStage(47).feed)  # 32 + 15: gzip or zlib header
-            elif enc == "deflate":
-                self._stages.append(_ZlibStage(15, fallback_raw=True).feed)
-            elif enc == "br":
-                self._stages.append(_BrotliStage().feed)
-            elif enc in ("identity", ""):
-                continue
-            else:
-                raise ValueError(f"unsupported Content-Encoding {enc!r}")
-
-    def feed(self, chunk: bytes) -> bytes:
-        for stage in self._stages:
-            chunk = stage(chunk, self.limit - self.total)
-        self.total += len(chunk)
-        if self.total > self.limit:
-            raise _TooBigError
-        return chunk
-
-
-class _ZlibStage:
-    def __init__(self, wbits: int, fallback_raw: bool = False) -> None:
-        self.wbits = wbits
-        self.fallback_raw = fallback_raw
-        self.started = False
-        self.d = zlib.decompressobj(wbits)
-
-    def feed(self, data: bytes, room: int) -> bytes:
-        out: list[bytes] = []
-        produced = 0
-        while data:
-            try:
-                piece = self.d.decompress(data, max(1, room - produced + 1))
-            except zlib.error:
-                if self.fallback_raw and not self.started:  # "deflate" sent without zlib header
-                    self.d = zlib.decompressobj(-15)
-                    self.fallback_raw = False
-                    continue
-                raise
-            self.started = True
-            produced += len(piece)
-            out.append(piece)
-            if produced > room:
-                raise _TooBigError
-            if self.d.eof:
-                rest = self.d.unused_data
-                if rest[:2] == b"\x1f\x8b":  # another gzip member follows
-                    self.d = zlib.decompressobj(self.wbits)
-                    data = rest
-                    continue
-                break  # trailing garbage after the stream: ignored, as browsers do
-            data = self.d.unconsumed_tail
-        return b"".join(out)
-
-
-class _BrotliStage:
-    def __init__(self) -> None:
-        self.d = brotli.Decompressor()
-
-    def feed(self, data: bytes, room: int) -> bytes:
-        limit = max(1, room + 1)
-        out = [self.d.process(data, output_buffer_limit=limit)]
-        produced = len(out[0])
-        while produced <= room and not self.d.is_finished() and not self.d.can_accept_more_data():
-            piece = self.d.process(b"", output_buffer_limit=limit)
-            if not piece:
-                break
-            out.append(piece)
-            produced += len(piece)
-        if produced > room:
-            raise _TooBigError
-        return b"".join(out)
 
 
 # --------------------------------------------------------------------------- politeness
@@ -303,34 +126,46 @@ class _HostGate:
 
 
 @functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """One verifying TLS context per process. Its CA bundle is loaded by `_load_cas` before
-    the first handshake, so a run that meets only plain-http feeds never pays for it."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificates and host names
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.set_alpn_protocols(["http/1.1"])
-    return ctx
+def _tls(ca_bundle: str, cert_file: str, cert_dir: str) -> TLS:
+    """One TLS context per process and CA source: every Fetcher of the process (a daemon
+    makes one a pass) shares it, and its CA certificates are read once."""
+    return TLS(ca_bundle, {"SSL_CERT_FILE": cert_file, "SSL_CERT_DIR": cert_dir})
 
 
-_cas_loaded = False
+def _no_cookie_jar() -> CookieJar:
+    """A jar that keeps nothing: fetches stay independent of one another (a feed's own
+    `cookies` are sent as a header to its host only)."""
+    return CookieJar(DefaultCookiePolicy(allowed_domains=[]))
 
 
-def _load_cas(ctx: ssl.SSLContext) -> None:
-    """Load the CA bundle (certifi's, as httpx does) into `ctx` once: ~15 ms."""
-    global _cas_loaded
-    if not _cas_loaded and ctx is _ssl_context():
-        import certifi
+@dataclass(frozen=True, slots=True)
+class _Ask:
+    """What one chain of requests sends: the Accept header, the feed's address policy and
+    proxy, and what goes to the feed's own host only (basic auth, headers, cookies)."""
 
-        ctx.load_verify_locations(cafile=certifi.where())
-        _cas_loaded = True
+    accept: str
+    allow_private: bool
+    proxy: str | None = None
+    user_agent: str | None = None
+    auth: tuple[str, str] | None = None
+    headers: tuple[tuple[str, str], ...] = ()
 
-
-def _backend(allow_private: bool) -> GuardedBackend:
-    """netguard's address checks over plain asyncio streams (see ingest/aionet.py), with the
-    CA bundle loaded before the first TLS handshake."""
-    from .aionet import AsyncioBackend
-
-    return GuardedBackend(allow_private=allow_private, inner=AsyncioBackend(on_tls=_load_cas))
+    @classmethod
+    def of(cls, accept: str, options: FeedOptions, allow_private: bool, proxy: str) -> _Ask:
+        own = list(options.headers)
+        if options.cookies:
+            own.append(("Cookie", "; ".join(f"{k}={v}" for k, v in options.cookies)))
+        auth = None
+        if options.username is not None or options.password is not None:
+            auth = (options.username or "", options.password or "")
+        return cls(
+            accept=accept,
+            allow_private=allow_private,
+            proxy=options.proxy or proxy or None,
+            user_agent=options.user_agent,
+            auth=auth,
+            headers=tuple(own),
+        )
 
 
 @dataclass(slots=True)
@@ -344,6 +179,7 @@ class _Final:
     body: bytes | None
     permanent: str | None
     bytes_read: int
+    sent_auth: bool
 
 
 def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -360,26 +196,63 @@ def _mib(n: int) -> str:
     return f"{n / 1048576:.0f} MiB" if n >= 1048576 else f"{n} bytes"
 
 
+def _same_host(a: httpx.URL, b: httpx.URL) -> bool:
+    """`b` is the host of `a` (same port, or the http -> https upgrade of it): where a
+    feed's credentials, headers and cookies may go (httpx's own redirect rule)."""
+    if a.host != b.host:
+        return False
+    if a.scheme == b.scheme and a.port == b.port:
+        return True
+    return (
+        a.scheme == "http"
+        and b.scheme == "https"
+        and a.port in (80, None)
+        and b.port
+        in (
+            443,
+            None,
+        )
+    )
+
+
+async def _drain(resp: httpx.Response) -> None:
+    """Read the end of a body nobody wants (a 304's, a redirect's few bytes): a connection
+    goes back to the pool only once its response was read to the end. A long one is not
+    worth it: closing the connection costs less."""
+    nread = 0
+    async for chunk in resp.aiter_raw():
+        nread += len(chunk)
+        if nread > SNIFF_BYTES:
+            break
+
+
 class Fetcher:
-    """Owns the network backends (one guarded backend; a second one, created on first use,
-    for feeds allowed to reach private networks), the per-host politeness gate and the
-    kept-alive connections (ingest/http11.py), closed by `aclose`."""
+    """Owns the process's httpx.AsyncClient (over ingest/transport.py: the guard, the
+    proxies, the kept-alive connections) and the per-host politeness gate; `aclose` closes
+    them."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._backends: dict[bool, GuardedBackend] = {}
         self._gate = _HostGate(settings.per_host_concurrency, settings.per_host_delay_s)
-        # kept-alive connections: as many a host as may be in flight to it
-        self._pool = Pool(settings.per_host_concurrency)
-        self._timeouts = {
-            "connect": settings.connect_timeout_s,
-            "read": settings.read_timeout_s,
-            "write": settings.read_timeout_s,
-        }
-        self._base_headers = [
-            (b"User-Agent", settings.user_agent.encode("latin-1", "replace")),
-            (b"Accept-Encoding", ACCEPT_ENCODING.encode()),
-        ]
+        env = os.environ
+        tls = _tls(settings.ca_bundle, env.get("SSL_CERT_FILE", ""), env.get("SSL_CERT_DIR", ""))
+        self.transport = GuardedTransport(
+            tls, http2=settings.http2, per_host=settings.per_host_concurrency
+        )
+        self._client = httpx.AsyncClient(
+            transport=self.transport,
+            timeout=httpx.Timeout(
+                connect=settings.connect_timeout_s,
+                read=settings.read_timeout_s,
+                write=settings.read_timeout_s,
+                pool=None,
+            ),
+            headers={"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
+            cookies=_no_cookie_jar(),
+            follow_redirects=False,  # followed by _get: it keeps the books on them
+            trust_env=False,  # the transport reads the proxy variables itself
+        )
+        del self._client.headers["Connection"]  # HTTP/1.1 keeps connections open anyway
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -393,15 +266,7 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._pool.aclose()
-        self._backends = {}
-
-    def _backend(self, allow_private: bool) -> GuardedBackend:
-        allow = allow_private or self.settings.allow_private_networks
-        backend = self._backends.get(allow)
-        if backend is None:
-            backend = self._backends[allow] = _backend(allow)
-        return backend
+        await self._client.aclose()
 
     # ------------------------------------------------------------------ public
 
@@ -409,13 +274,19 @@ class Fetcher:
         """Fetch one feed. Every problem of the feed's own ends up in `result.error`."""
         t0 = time.monotonic()
         fetched_at = datetime.now(UTC)
-        headers = {"Accept": FEED_ACCEPT}
+        ask = _Ask.of(
+            FEED_ACCEPT,
+            feed.options,
+            feed.options.allow_private_network or self.settings.allow_private_networks,
+            self.settings.proxy,
+        )
+        conditional: dict[str, str] = {}
         if feed.etag:
-            headers["If-None-Match"] = feed.etag
+            conditional["If-None-Match"] = feed.etag
         if feed.last_modified:
-            headers["If-Modified-Since"] = feed.last_modified
+            conditional["If-Modified-Since"] = feed.last_modified
         try:
-            final = await self._get(feed.url, headers, feed.options.allow_private_network)
+            final = await self._get(feed.url, ask, conditional)
         except FeedError as exc:
             return FetchResult(
                 url=feed.url, final_url=feed.url, error=exc, fetched_at=fetched_at,
@@ -429,8 +300,8 @@ class Fetcher:
             "fetched_at": fetched_at,
             "bytes_read": final.bytes_read,
         }
-        error = _status_error(
-            feed.url, final.status, final.reason, final.headers, final.body or b""
+        error = status_error(
+            feed.url, final.status, final.reason, final.headers, final.body or b"", final.sent_auth
         )
         if error is not None:
             return FetchResult(**common, error=error, elapsed_s=time.monotonic() - t0)  # type: ignore[arg-type]
@@ -461,64 +332,84 @@ class Fetcher:
             elapsed_s=time.monotonic() - t0,
         )
 
-    async def get_page(self, url: str, *, allow_private: bool) -> bytes:
+    async def get_page(
+        self, url: str, *, allow_private: bool, options: FeedOptions | None = None
+    ) -> bytes:
         """A plain GET of an article page (full-text extraction) with the same guards, caps
-        and politeness. Raises a FeedError subclass naming `url`."""
-        final = await self._get(url, {"Accept": PAGE_ACCEPT}, allow_private)
-        error = _status_error(url, final.status, final.reason, final.headers, final.body or b"")
+        and politeness, through the feed's proxy with its User-Agent (its credentials,
+        headers and cookies are the feed's own: not sent). Raises a FeedError subclass
+        naming `url`."""
+        opts = options or FeedOptions()
+        ask = _Ask(
+            accept=PAGE_ACCEPT,
+            allow_private=allow_private or self.settings.allow_private_networks,
+            proxy=opts.proxy or self.settings.proxy or None,
+            user_agent=opts.user_agent,
+        )
+        final = await self._get(url, ask, {})
+        error = status_error(url, final.status, final.reason, final.headers, final.body or b"")
         if error is not None:
             raise error
         if final.status == 304:
             raise HTTPStatusError(url, 304, "HTTP 304 to an unconditional request")
         return final.body or b""
 
+    def idle_connections(self) -> int:
+        """Kept-alive connections waiting for a next request (for tests and metrics)."""
+        return self.transport.idle_connections()
+
     # ------------------------------------------------------------------ one chain
 
-    async def _get(self, url: str, headers: dict[str, str], allow_private: bool) -> _Final:
-        backend = self._backend(allow_private)
+    async def _get(self, url: str, ask: _Ask, conditional: dict[str, str]) -> _Final:
         budget = self.settings.total_timeout_s
         seen = [url]
         permanent: str | None = None
         all_permanent = True
         current = url
+        first: httpx.URL | None = None
         while True:
             try:
-                dest = target(current)
-            except ValueError as exc:
-                why = f"invalid URL {current!r}: {exc}"
+                dest = httpx.URL(current)
+            except (httpx.InvalidURL, ValueError) as exc:
+                why = f"invalid URL {mask_url(current)!r}: {exc}"
                 raise (FetchError if current == url else RedirectError)(url, why) from None
-            if dest.scheme not in ("http", "https"):
+            if dest.scheme not in ("http", "https") or not dest.host:
                 if current == url:
                     raise FetchError(url, "not an http(s) URL with a host")
-                raise RedirectError(url, f"redirected to an unfetchable URL {current!r}")
+                raise RedirectError(url, f"redirected to an unfetchable URL {mask_url(current)!r}")
+            first = first or dest
+            own = _same_host(first, dest)
             t_hop = time.monotonic()
             async with self._gate.slot(dest.host) as waited:
                 try:
                     async with asyncio.timeout(budget):
-                        status, reason, hdrs, body, nread, location = await self._hop(
-                            backend, dest, headers, url
-                        )
+                        hop = await self._hop(dest, ask, conditional, own, url)
                 except TimeoutError:
                     raise TimeoutError_(
                         url,
                         f"no complete response within {self.settings.total_timeout_s:g} s"
                         " (total timeout)",
                     ) from None
+            status, reason, hdrs, body, nread, location = hop
             budget -= time.monotonic() - t_hop - waited
             if status not in _REDIRECTS or location is None:
-                return _Final(current, status, reason, hdrs, body, permanent, nread)
+                sent_auth = own and (ask.auth is not None or bool(dest.userinfo))
+                return _Final(current, status, reason, hdrs, body, permanent, nread, sent_auth)
             try:
                 nxt = urljoin(current, location)
             except ValueError:
-                raise RedirectError(url, f"redirected to an invalid URL {location!r}") from None
+                raise RedirectError(
+                    url, f"redirected to an invalid URL {mask_url(location)!r}"
+                ) from None
             if urlsplit(nxt).scheme.lower() not in ("http", "https"):
-                raise RedirectError(url, f"redirected to an unfetchable URL {location!r}")
+                raise RedirectError(url, f"redirected to an unfetchable URL {mask_url(location)!r}")
             if nxt in seen:
-                chain = " -> ".join([*seen[seen.index(nxt) :], nxt])
+                chain = " -> ".join(mask_url(u) for u in [*seen[seen.index(nxt) :], nxt])
                 raise RedirectError(url, f"redirect loop: {chain}")
             if len(seen) > self.settings.max_redirects:
                 raise RedirectError(
-                    url, f"more than {self.settings.max_redirects} redirects (last to {nxt})"
+                    url,
+                    f"more than {self.settings.max_redirects} redirects (last to {mask_url(nxt)})",
                 )
             if status in _PERMANENT and all_permanent:
                 permanent = nxt
@@ -529,36 +420,38 @@ class Fetcher:
 
     async def _hop(
         self,
-        backend: GuardedBackend,
-        dest: Target,
-        headers: dict[str, str],
+        dest: httpx.URL,
+        ask: _Ask,
+        conditional: dict[str, str],
+        own: bool,
         url: str,
     ) -> tuple[int, str, dict[str, str], bytes | None, int, str | None]:
         """One request. Returns (status, reason, headers, body, wire bytes, Location)."""
         s = self.settings
+        headers = [("Accept", ask.accept)]
+        if ask.user_agent:
+            headers.append(("User-Agent", ask.user_agent))
+        if own:
+            headers.extend(ask.headers)
+        headers.extend(conditional.items())
+        request = self._client.build_request(
+            "GET",
+            dest,
+            headers=headers,
+            extensions={ALLOW_PRIVATE: ask.allow_private, PROXY: ask.proxy},
+        )
+        host = dest.netloc.decode("ascii", "replace").rpartition("@")[2]
         try:
-            resp = await open_response(
-                backend,
-                scheme=dest.scheme,
-                host=dest.host,
-                port=dest.port,
-                target=dest.path,
-                headers=[
-                    (b"Host", dest.netloc),  # host[:port], IDNA-encoded
-                    *self._base_headers,
-                    *((k.encode(), v.encode("latin-1", "replace")) for k, v in headers.items()),
-                ],
-                timeouts=self._timeouts,
-                ssl_context=_ssl_context(),
-                pool=self._pool,
-            )
+            resp = await self._client.send(request, auth=ask.auth if own else None, stream=True)
             try:
-                hdrs = _headers(resp.headers)
-                status = resp.status
-                reason = resp.reason
+                hdrs = _headers(resp.headers.raw)
+                status = resp.status_code
+                reason = resp.reason_phrase
                 if status in _REDIRECTS and "location" in hdrs:
+                    await _drain(resp)
                     return status, reason, hdrs, None, 0, hdrs["location"]
                 if status == 304:
+                    await _drain(resp)
                     return status, reason, hdrs, None, 0, None
                 body, nread = await self._read(resp, hdrs, url, sniff_only=status >= 300)
                 return status, reason, hdrs, body, nread, None
@@ -570,30 +463,30 @@ class Fetcher:
                 f"{exc} (allow_private_network for this feed, or allow_private_networks,"
                 " permits it)",
             ) from None
-        except httpcore.ConnectTimeout:
+        except httpx.ConnectTimeout:
             raise TimeoutError_(
-                url, f"connect timeout ({s.connect_timeout_s:g} s) to {dest.host}"
+                url, f"connect timeout ({s.connect_timeout_s:g} s) to {host}"
             ) from None
-        except (httpcore.ReadTimeout, httpcore.WriteTimeout):
+        except (httpx.ReadTimeout, httpx.WriteTimeout):
             raise TimeoutError_(
-                url, f"read timeout: {dest.host} sent nothing for {s.read_timeout_s:g} s"
+                url, f"read timeout: {host} sent nothing for {s.read_timeout_s:g} s"
             ) from None
-        except (
-            httpcore.NetworkError,
-            httpcore.ProtocolError,
-            httpcore.UnsupportedProtocol,
-            httpcore.ProxyError,
-        ) as exc:
+        except httpx.ProxyError as exc:
             why = str(exc) or type(exc).__name__
-            raise NetworkError(url, f"{type(exc).__name__} from {dest.host}: {why}") from None
+            if why.startswith("407"):
+                raise CredentialsError(url, 407, PROXY_AUTH) from None
+            raise NetworkError(url, f"proxy error on the way to {host}: {why}") from None
+        except (httpx.TransportError, httpx.InvalidURL) as exc:
+            why = str(exc) or type(exc).__name__
+            raise NetworkError(url, f"{type(exc).__name__} from {host}: {why}") from None
 
     async def _read(
-        self, resp: Response, hdrs: dict[str, str], url: str, sniff_only: bool
+        self, resp: httpx.Response, hdrs: dict[str, str], url: str, sniff_only: bool
     ) -> tuple[bytes, int]:
         """Stream the body under both caps. Error pages: only the first 64 KiB, for sniffing."""
         s = self.settings
-        wire_cap = _SNIFF_BYTES if sniff_only else s.max_body_bytes
-        out_cap = _SNIFF_BYTES if sniff_only else s.max_decompressed_bytes
+        wire_cap = SNIFF_BYTES if sniff_only else s.max_body_bytes
+        out_cap = SNIFF_BYTES if sniff_only else s.max_decompressed_bytes
         declared = hdrs.get("content-length", "")
         if not sniff_only and declared.isdigit() and int(declared) > wire_cap:
             raise TooLargeError(
@@ -603,13 +496,13 @@ class Fetcher:
             )
         encodings = [e.strip().lower() for e in hdrs.get("content-encoding", "").split(",")]
         try:
-            decoder = _Decoder([e for e in encodings if e], out_cap)
+            decoder = Decoder([e for e in encodings if e], out_cap)
         except ValueError as exc:
             raise FetchError(url, str(exc)) from None
         parts: list[bytes] = []
         nread = 0
         try:
-            async for chunk in resp.aiter_stream():
+            async for chunk in resp.aiter_raw():  # as sent: decoded here, under the cap
                 nread += len(chunk)
                 if nread > wire_cap:
                     if sniff_only:
@@ -620,7 +513,7 @@ class Fetcher:
                         f" (stopped reading at {_mib(nread)})",
                     )
                 parts.append(decoder.feed(chunk))
-        except _TooBigError:
+        except OverCapError:
             if sniff_only:
                 return b"".join(parts), nread
             raise TooLargeError(

@@ -68,6 +68,22 @@ class FeedOptions:
     cleanup: bool = True  # boilerplate cleanup (repeated captions, page debris)
     keep: tuple[FilterRule, ...] = ()
     block: tuple[FilterRule, ...] = ()
+    # HTTP: basic auth, extra request headers and cookies (sent to the feed's own host
+    # only), a User-Agent of its own, a proxy ("direct": none) overriding the global one.
+    # Secrets stay out of repr (and so out of logs and tracebacks).
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    cookies: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    user_agent: str | None = None
+    proxy: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        # read back from JSON, name / value pairs come as lists: made tuples again
+        for name in ("headers", "cookies"):
+            value = getattr(self, name)
+            if value and not all(isinstance(pair, tuple) for pair in value):
+                object.__setattr__(self, name, tuple((str(k), str(v)) for k, v in value))
 
 
 @dataclass(frozen=True, slots=True)

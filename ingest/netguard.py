@@ -3,7 +3,7 @@
 A feed URL is operator input, often pasted from anywhere (OPML files, `feeds add`).  Without a
 guard, `http://169.254.169.254/latest/meta-data/` or `http://localhost:6379/` would be fetched
 from inside the operator's network (SSRF).  The check is made on the *resolved address we
-actually connect to*, inside the connection itself (see GuardedBackend), so:
+actually connect to*, inside the connection itself (see ingest/transport.py), so:
 
 - a hostname that resolves to an internal address is refused (whatever its name says);
 - DNS rebinding (public on the first lookup, internal on the next) is refused: we resolve
@@ -12,7 +12,9 @@ actually connect to*, inside the connection itself (see GuardedBackend), so:
   connection through the same check.
 
 `blocked_reason(ip)` is the pure core (table-tested); `resolve()` is the one DNS seam (tests
-monkeypatch it to simulate rebinding).
+monkeypatch it to simulate rebinding); `checked_addresses()` puts the two together.  The
+connection itself is made by ingest/transport.py (GuardedBackend, an httpcore network
+backend under httpx), which calls `checked_addresses` before every connection it opens.
 """
 
 from __future__ import annotations
@@ -20,12 +22,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Iterable
-from typing import Any
 
-import httpcore
-
-__all__ = ["AddressBlockedError", "GuardedBackend", "blocked_reason", "resolve"]
+__all__ = ["AddressBlockedError", "blocked_reason", "checked_addresses", "resolve"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -114,62 +112,21 @@ def _literal(host: str) -> str | None:
         return None
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """An httpcore network backend that resolves the host itself, refuses blocked addresses,
-    and connects to the checked IP (TLS still uses the host name for SNI and certificates,
-    because httpcore passes it to start_tls separately)."""
-
-    def __init__(
-        self, allow_private: bool = False, inner: httpcore.AsyncNetworkBackend | None = None
-    ) -> None:
-        from .aionet import AsyncioBackend
-
-        self.allow_private = allow_private
-        self._inner = inner if inner is not None else AsyncioBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        if self.allow_private:
-            return await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        literal = _literal(host)
-        if literal is not None:
-            addresses = [literal]
-        else:
-            try:
-                addresses = await asyncio.wait_for(resolve(host, port), timeout)
-            except TimeoutError as exc:
-                raise httpcore.ConnectTimeout(f"DNS lookup of {host} timed out") from exc
-            except OSError as exc:
-                raise httpcore.ConnectError(f"DNS lookup of {host} failed: {exc}") from exc
-        if not addresses:
-            raise httpcore.ConnectError(f"{host} has no address")
-        # Refuse when ANY address is internal: a public name mixing in an internal address is
-        # either misconfigured or an attack, and we must not pick the public one by luck.
-        for ip in addresses:
-            why = blocked_reason(ip)
-            if why is not None:
-                raise AddressBlockedError(host, ip, why)
-        last: Exception | None = None
-        for ip in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    ip, port, timeout, local_address, socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        assert last is not None
-        raise last
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("unix sockets are not used by the fetcher")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+async def checked_addresses(host: str, port: int, timeout: float | None) -> list[str]:
+    """The addresses to connect to for `host`, every one of them checked: a literal IP as it
+    is, a name resolved once (by `resolve`). Raises AddressBlockedError when ANY address is
+    internal (a public name mixing in an internal address is either misconfigured or an
+    attack, and the public one must not be picked by luck); TimeoutError / OSError when the
+    lookup fails or finds nothing."""
+    literal = _literal(host)
+    if literal is not None:
+        addresses = [literal]
+    else:
+        addresses = await asyncio.wait_for(resolve(host, port), timeout)
+    if not addresses:
+        raise OSError(f"{host} has no address")
+    for ip in addresses:
+        why = blocked_reason(ip)
+        if why is not None:
+            raise AddressBlockedError(host, ip, why)
+    return addresses

@@ -8,8 +8,8 @@ from xml.sax.saxutils import quoteattr
 from lxml import etree
 
 from .errors import ConfigError
-from .models import Feed
-from .settings import FeedSpec
+from .models import Feed, FeedOptions
+from .settings import FeedSpec, split_userinfo
 from .urls import validate_feed_url
 
 __all__ = ["export_opml", "parse_opml"]
@@ -53,7 +53,9 @@ def parse_opml(data: bytes, source: str) -> tuple[list[FeedSpec], list[str]]:
             seen.add(url)
             categories = (c.strip().strip("/") for c in attrs.get("category", "").split(","))
             tags = tuple(dict.fromkeys(t for t in (*folders, *categories) if t))
-            specs.append(FeedSpec(url=url, title=name or None, tags=tags))
+            bare, user, password = split_userinfo(url)  # a secret never in the stored URL
+            options = FeedOptions(username=user, password=password)
+            specs.append(FeedSpec(url=bare, title=name or None, tags=tags, options=options))
 
     walk(body, ())
     return specs, problems

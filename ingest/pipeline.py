@@ -16,6 +16,7 @@ bounded concurrency. Each stage's core is pure and lives in its own module.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -176,7 +177,9 @@ async def _full_text(
             continue
         try:
             page = await fetcher.get_page(
-                article.url, allow_private=feed.options.allow_private_network
+                article.url,
+                allow_private=feed.options.allow_private_network,
+                options=feed.options,
             )
             extracted = extract(page, article.url)
         except FeedError as exc:
@@ -497,6 +500,7 @@ async def run_once(
     on_outcome: Callable[[FeedOutcome], None] | None = None,
     started_ms: int | None = None,
     partition: tuple[int, int] | None = None,
+    fetcher: Fetcher | None = None,
 ) -> RunReport:
     """One pass over the due feeds (every active feed with `force`, only `urls` if given).
 
@@ -504,6 +508,8 @@ async def run_once(
     cron and the daemon, the worker processes of one run) never fetch one feed at once, nor
     one host (see `Store.claim_feeds`; `partition`: this worker's share of the hosts).
     Setting `stop` stops taking new feeds; feeds in flight finish and commit.
+    `fetcher`: the process's own (a daemon keeps one for all its passes; it stays open),
+    else one made and closed here.
     """
     from .fetch import Fetcher
 
@@ -514,7 +520,9 @@ async def run_once(
     executor: Executor | None = None
     states = _WriteBatch(store, owner, report.stage_s)
     try:
-        async with Fetcher(settings) as fetcher:
+        async with (
+            Fetcher(settings) if fetcher is None else contextlib.nullcontext(fetcher)
+        ) as fetcher:
 
             async def one(feed: Feed) -> None:
                 states.active += 1

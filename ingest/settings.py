@@ -14,11 +14,17 @@ naming the file (or "environment") and the key.
     title = "Example"
     tags = ["world"]
     interval = "30m"
+    username = "reader"
+    password = "${EXAMPLE_PASSWORD}"      # any string may name an environment variable
+
+Secrets in a feed URL (https://user:password@host/...) are moved into username / password,
+so the URL by which the feed is stored, listed and logged never carries them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import re
 import tomllib
@@ -26,11 +32,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-from .errors import ConfigError
+from .errors import ConfigError, mask_url
 from .models import FeedOptions, FilterRule
 
-__all__ = ["FeedSpec", "Settings", "load_feeds", "load_settings", "parse_duration"]
+__all__ = [
+    "FeedSpec",
+    "Settings",
+    "load_feeds",
+    "load_settings",
+    "parse_duration",
+    "split_userinfo",
+]
 
 USER_AGENT = "ingest/0.1 (+https://github.com/ingest-pipeline/ingest; news feed fetcher)"
 
@@ -52,6 +66,11 @@ class Settings:
     max_redirects: int = 5
     user_agent: str = USER_AGENT
     allow_private_networks: bool = False
+    # http(s):// or socks5(h):// URL (its password kept out of repr); "direct": none; "":
+    # the environment's
+    proxy: str = field(default="", repr=False)
+    ca_bundle: str = ""  # PEM file of the CAs to trust instead of the default bundle
+    http2: bool = False
     default_interval_s: int = 3600
     min_interval_s: int = 300
     max_interval_s: int = 86400
@@ -110,6 +129,8 @@ _SIZE_UNITS = {
 _SIZE_KEYS = {"max_body", "max_body_bytes", "max_decompressed", "max_decompressed_bytes"}
 _CHOICES = {"log_format": ("text", "json"), "log_level": ("DEBUG", "INFO", "WARNING", "ERROR")}
 _ZERO_OK = {"parse_workers"}
+_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -140,16 +161,80 @@ def _parse_size(value: object) -> int:
     raise ValueError(f"expected a size like 15MiB or 5000000, got {value!r}")
 
 
+def check_proxy(value: str) -> str:
+    """A `proxy` value as given, or ValueError: "direct", or a proxy URL with a host."""
+    value = value.strip()
+    if value in ("", "direct"):
+        return value
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ValueError(f"invalid proxy URL: {exc}") from None
+    if parts.scheme.lower() not in _PROXY_SCHEMES or not parts.hostname:
+        raise ValueError(
+            f"expected direct or a proxy URL ({', '.join(s + '://host:port' for s in _PROXY_SCHEMES)}),"
+            f" got {mask_url(value)!r}"
+        )
+    if parts.scheme.lower().startswith("socks"):
+        _need("socksio", "a socks5:// proxy", "socks")
+    return value
+
+
+def _need(module: str, what: str, extra: str) -> None:
+    """ValueError when the optional `module` (of the `extra`) is not installed."""
+    if importlib.util.find_spec(module) is None:
+        raise ValueError(
+            f"{what} needs the {module} package: pip install 'httpx[{extra}]' (or 'ingest[{extra}]')"
+        )
+
+
+def _check_ca_bundle(value: str) -> str:
+    if value and not Path(value).expanduser().is_file():
+        raise ValueError(f"no such file: {value}")
+    return str(Path(value).expanduser()) if value else value
+
+
+def expand_env(value: object, source: str, key: str, environ: Mapping[str, str]) -> Any:
+    """`value` with every ${NAME} in its strings (in lists and tables too) replaced by the
+    environment variable NAME. An unset variable is a ConfigError naming file, key and
+    variable."""
+    if isinstance(value, str):
+        if "${" not in value:
+            return value
+
+        def sub(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name not in environ:
+                raise ConfigError(
+                    source, key, f"environment variable {name} is not set (named as ${{{name}}})"
+                )
+            return environ[name]
+
+        return _ENV_REF.sub(sub, value)
+    if isinstance(value, list):
+        return [expand_env(v, source, f"{key}[{i}]", environ) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {
+            k: expand_env(v, source, f"{key}.{k}" if key else k, environ) for k, v in value.items()
+        }
+    return value
+
+
 def _coerce(name: str, raw: object, from_env: bool) -> object:
     """Turn a file/env value into the typed value of Settings field `name`."""
     f = {f.name: f for f in dataclasses.fields(Settings)}[name]
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     if kind == "bool":
         if isinstance(raw, bool):
-            return raw
-        if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
-            return raw.strip().lower() in _TRUE
-        raise ValueError(f"expected true or false, got {raw!r}")
+            flag = raw
+        elif isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
+            flag = raw.strip().lower() in _TRUE
+        else:
+            raise ValueError(f"expected true or false, got {raw!r}")
+        if name == "http2" and flag:
+            _need("h2", "http2 = true", "http2")
+        return flag
     if kind == "int":
         if isinstance(raw, int) and not isinstance(raw, bool):
             value = raw
@@ -177,6 +262,10 @@ def _coerce(name: str, raw: object, from_env: bool) -> object:
         if value_s not in choices:
             raise ValueError(f"expected one of {', '.join(choices)}, got {raw!r}")
         return value_s
+    if name == "proxy":
+        return check_proxy(raw)
+    if name == "ca_bundle":
+        return _check_ca_bundle(raw)
     return raw
 
 
@@ -250,7 +339,7 @@ def load_settings(
     )
     values: dict[str, object] = {"config": path}
     if path.exists() or asked:
-        doc = read_toml(path)
+        doc = expand_env(read_toml(path), str(path), "", env)
         table = doc.get("settings", {})
         if not isinstance(table, dict):
             raise ConfigError(str(path), "settings", "must be a table ([settings])")
@@ -287,7 +376,14 @@ _FEED_KEYS = {
     "cleanup",
     "keep",
     "block",
+    "username",
+    "password",
+    "headers",
+    "cookies",
+    "user_agent",
+    "proxy",
 }
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header / cookie name
 _RULE_FIELDS = ("title", "content", "url", "author", "tags", "any")
 
 
@@ -368,7 +464,7 @@ def feed_spec(item: Mapping[str, object], source: str, where: str) -> FeedSpec:
         tags = [tags]
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise ConfigError(source, f"{where}.tags", "must be a list of strings")
-    flags = {}
+    flags: dict[str, bool] = {}
     for flag, default in (
         ("allow_private_network", False),
         ("full_text", False),
@@ -384,16 +480,83 @@ def feed_spec(item: Mapping[str, object], source: str, where: str) -> FeedSpec:
         max_interval_s=_interval(item.get("max_interval"), source, f"{where}.max_interval"),
         keep=_rules(item.get("keep"), f"{where}.keep", source),
         block=_rules(item.get("block"), f"{where}.block", source),
-        **flags,
+        allow_private_network=flags["allow_private_network"],
+        full_text=flags["full_text"],
+        cleanup=flags["cleanup"],
     )
+    options = _http_options(item, options, source, where, url)
+    url = split_userinfo(url)[0]
     clean_tags = tuple(dict.fromkeys(t.strip() for t in tags if t.strip()))
     return FeedSpec(url=url, title=title or None, tags=clean_tags, options=options)
 
 
-def load_feeds(path: Path | str) -> list[FeedSpec]:
-    """The [[feeds]] of a config file, validated. Duplicate URLs are an error."""
+def _http_options(
+    item: Mapping[str, object], options: FeedOptions, source: str, where: str, url: str
+) -> FeedOptions:
+    """username / password (or the user info of `url`), headers, cookies, user_agent, proxy."""
+    strings: dict[str, str | None] = {}
+    for key in ("username", "password", "user_agent", "proxy"):
+        value = item.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(source, f"{where}.{key}", "must be a string")
+        strings[key] = value
+    _, user, password = split_userinfo(url)
+    if user is not None:
+        if strings["username"] is not None or strings["password"] is not None:
+            raise ConfigError(
+                source,
+                f"{where}.url",
+                "has a user:password and username / password are set too (keep one)",
+            )
+        strings["username"], strings["password"] = user, password
+    if strings["proxy"] is not None:
+        try:
+            strings["proxy"] = check_proxy(strings["proxy"]) or None
+        except ValueError as exc:
+            raise ConfigError(source, f"{where}.proxy", str(exc)) from None
+    if strings["user_agent"] is not None and not strings["user_agent"].strip():
+        raise ConfigError(source, f"{where}.user_agent", "must not be empty")
+    pairs: dict[str, tuple[tuple[str, str], ...]] = {}
+    for key in ("headers", "cookies"):
+        table = item.get(key, {})
+        if not isinstance(table, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in table.items()
+        ):
+            raise ConfigError(
+                source, f"{where}.{key}", 'must be a table of strings, like {Name = "value"}'
+            )
+        for name, value in table.items():
+            if not _TOKEN.fullmatch(name) or "\n" in value or "\r" in value:
+                raise ConfigError(source, f"{where}.{key}.{name}", "not a valid name / value")
+        pairs[key] = tuple(table.items())
+    return dataclasses.replace(
+        options,
+        username=strings["username"],
+        password=strings["password"],
+        user_agent=strings["user_agent"],
+        proxy=strings["proxy"],
+        headers=pairs["headers"],
+        cookies=pairs["cookies"],
+    )
+
+
+def split_userinfo(url: str) -> tuple[str, str | None, str | None]:
+    """(`url` without its user info, the user name, the password): (url, None, None) for a
+    URL without any. The user info goes to username / password (HTTP basic auth), so the
+    URL a feed is stored, listed and logged by never carries a secret."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None, None
+    bare = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    password = unquote(parts.password) if parts.password is not None else None
+    return bare, unquote(parts.username or ""), password
+
+
+def load_feeds(path: Path | str, environ: Mapping[str, str] | None = None) -> list[FeedSpec]:
+    """The [[feeds]] of a config file, validated, ${NAME}s replaced from `environ` (default:
+    the process's). Duplicate URLs are an error."""
     path = Path(path)
-    doc = read_toml(path)
+    doc = expand_env(read_toml(path), str(path), "", os.environ if environ is None else environ)
     feeds = doc.get("feeds", [])
     if not isinstance(feeds, list):
         raise ConfigError(str(path), "feeds", "must be an array of tables ([[feeds]])")

@@ -464,16 +464,16 @@ def test_get_page_returns_bytes_and_raises_named_errors(feed_server: FeedServer)
     assert feed_server.requests_for("/a")[0].headers["accept"].startswith("text/html")
 
 
-def test_one_network_backend_reused_across_fetches(feed_server: FeedServer) -> None:
+def test_one_connection_reused_across_fetches(feed_server: FeedServer) -> None:
     url = feed_server.route("/f", body=RSS)
 
     async def go() -> int:
         async with Fetcher(settings()) as f:
             for _ in range(5):
                 assert (await f.fetch(Feed(url=url))).error is None
-            return len(f._backends)
+            return f.idle_connections()
 
-    assert asyncio.run(go()) == 1
+    assert asyncio.run(go()) == 1  # five requests, one kept-alive connection
     clients = {r.client for r in feed_server.requests}
     assert clients == {"127.0.0.1"}
 

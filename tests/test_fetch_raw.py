@@ -1,5 +1,6 @@
-"""The fetcher's HTTP/1.1 exchange against a raw loopback socket that answers with exact,
-hand-written bytes: chunked bodies, 1xx answers, and broken servers."""
+"""The fetcher's HTTP/1.1 exchanges (httpx over ingest/transport.py) against a raw loopback
+socket that answers with exact, hand-written bytes: chunked bodies, 1xx answers, broken
+servers, and connections kept alive or not."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from feedserver import FeedServer
 
 from ingest.errors import NetworkError
 from ingest.fetch import Fetcher
-from ingest.http11 import target
 from ingest.models import Feed, FeedOptions, FetchResult
 from ingest.settings import Settings
 
@@ -146,60 +146,6 @@ def test_broken_answers_are_named_network_errors(
 
 # --------------------------------------------------------------------------- request targets
 
-AS_HTTPX = [
-    "http://127.1.0.3:18080/feeds/1.xml",
-    "http://A.Example:80/a b?q=1 2#fragment",
-    "https://bücher.example/ä?x=ü",
-    "http://[::1]:8080/x",
-    "http://[2001:DB8::1]/feed",
-    "http://a.example",
-    "http://a.example?",
-    "http://a.example/%7e%20{}",
-    "http://a.example/path/?a=1&b=%2F",
-    "http://a.example:8080",
-    "http://user:secret@a.example/feed",
-    "https://news.example/rss?category=world&lang=en",
-    "http://a.example/caf%C3%A9/é",
-]
-
-
-@pytest.mark.parametrize("url", AS_HTTPX)
-def test_request_target_is_what_httpx_sent(url: str) -> None:
-    """`target` replaced httpx.URL in the fetcher: same host, port, request target and
-    Host header for the URLs feeds use."""
-    import httpx
-
-    ours, ref = target(url), httpx.URL(url)
-    assert ours.scheme == ref.scheme
-    assert ours.host == ref.raw_host.decode("ascii").lower()  # host names ignore case
-    assert ours.port == (ref.port or {"http": 80, "https": 443}[ref.scheme])
-    assert ours.path == ref.raw_path
-    assert ours.netloc == ref.netloc.lower()
-
-
-def test_request_target_leaves_out_the_default_port() -> None:
-    assert target("https://a.example:443/p").netloc == b"a.example"
-    assert target("http://a.example:443/p").netloc == b"a.example:443"
-    assert target("HTTP://A.EXAMPLE/").scheme == "http"
-
-
-@pytest.mark.parametrize(
-    ("url", "why"),
-    [
-        ("http:///nohost", "no host"),
-        ("http://exa mple.example/", "invalid host"),
-        ("http://a.example:99999/", "invalid port"),
-        ("http://a.example:x/", "invalid port"),
-        ("http://a.example:0/", "invalid port"),
-        ("http://[::1", "IPv6"),
-        ("http://[fe80::zz]/", "IPv6"),
-        ("http://bad\u3002\u3002host.example/", "invalid international host"),
-    ],
-)
-def test_request_target_refuses_what_no_server_could_be(url: str, why: str) -> None:
-    with pytest.raises(ValueError, match=why):
-        target(url)
-
 
 def test_a_feed_url_with_spaces_and_accents_is_requested_encoded(
     feed_server: FeedServer,
@@ -291,7 +237,7 @@ def _fetch_all(
                 opts = options[i] if options else FeedOptions()
                 out.append(await f.fetch(Feed(url=url, options=opts)))
                 await asyncio.sleep(pause)
-            return out, len(f._pool)
+            return out, f.idle_connections()
 
     return asyncio.run(go())
 
@@ -353,40 +299,6 @@ def test_server_closing_after_each_answer_still_gets_every_request(
     assert len(server.requests) == 3
 
 
-def test_stream_tells_whether_it_can_carry_another_exchange() -> None:
-    """AsyncioStream.reusable: open and quiet; not after the peer closed, nor with bytes
-    nobody asked for waiting in it."""
-    from ingest.aionet import AsyncioBackend
-
-    async def go() -> list[bool]:
-        peers: list[asyncio.StreamWriter] = []
-
-        async def accept(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-            peers.append(w)
-
-        server = await asyncio.start_server(accept, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        backend = AsyncioBackend()
-        out = []
-        for peer_does in ("nothing", "writes", "closes"):
-            stream = await backend.connect_tcp("127.0.0.1", port, timeout=5)
-            while len(peers) < 1:
-                await asyncio.sleep(0.01)
-            peer = peers.pop()
-            if peer_does == "writes":
-                peer.write(b"HTTP/1.1 408 Request Timeout\r\n\r\n")
-            elif peer_does == "closes":
-                peer.close()
-            await asyncio.sleep(0.05)  # the event loop takes in what arrived
-            out.append(stream.reusable())  # type: ignore[attr-defined]
-            await stream.aclose()
-            peer.close()
-        server.close()
-        return out
-
-    assert asyncio.run(go()) == [True, False, False]
-
-
 @pytest.mark.parametrize(
     ("reply", "why"),
     [
@@ -425,51 +337,87 @@ def test_connection_kept_for_a_private_network_feed_is_not_lent_to_another(
     assert len(server.requests) == 1
 
 
-def test_pool_bounds_what_it_keeps(monkeypatch: pytest.MonkeyPatch) -> None:
-    """At most `per_key` idle connections a host, `max_idle` in all (the oldest dropped), and
-    none taken once idle longer than KEEPALIVE_S."""
-    import h11
+def test_connections_of_hosts_not_asked_again_are_closed(
+    keepalive: type[KeepAliveServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kept connections are bounded by hosts: past MAX_POOLS hosts the least recently asked
+    one's connections close (a long run over thousands of hosts holds a bounded number of
+    sockets open)."""
+    from ingest import transport
 
-    from ingest import http11
-    from ingest.aionet import AsyncioBackend
+    monkeypatch.setattr(transport, "MAX_POOLS", 2)
+    servers = [keepalive(_ok()) for _ in range(3)]
+    settings = Settings(allow_private_networks=True, per_host_delay_s=0)
 
-    async def go() -> None:
-        async def accept(_r: asyncio.StreamReader, _w: asyncio.StreamWriter) -> None:
-            await asyncio.sleep(5)
+    async def go() -> tuple[bool, bool, int]:
+        async with Fetcher(settings) as f:
+            for s in servers:
+                r = await f.fetch(Feed(url=f"http://127.0.0.1:{s.port}/a.xml"))
+                assert r.body == RSS
+            first = await asyncio.to_thread(servers[0].ended.wait, 5)
+            return first, servers[1].ended.is_set(), f.idle_connections()
 
-        server = await asyncio.start_server(accept, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        backend = AsyncioBackend()
+    # the first host's connection was closed when the third host came; the second's kept
+    assert asyncio.run(go()) == (True, False, 2)
 
-        async def stream() -> Any:
-            return await backend.connect_tcp("127.0.0.1", port, timeout=5)
 
-        pool = http11.Pool(per_key=2, max_idle=3)
-        a1, a2, a3, b1, c1 = [await stream() for _ in range(5)]
-        key_a, key_b, key_c = ((backend, "http", h, 80) for h in ("a", "b", "c"))
-        conn = h11.Connection(h11.CLIENT)
-        assert pool.put(key_a, a1, conn) and pool.put(key_a, a2, conn)
-        assert not pool.put(key_a, a3, conn)  # per_key reached: the caller closes it
-        assert pool.put(key_b, b1, conn) and len(pool) == 3
-        assert pool.put(key_c, c1, conn) and len(pool) == 3  # max_idle: a1, the oldest, went
-        assert not a1.reusable()
-        assert pool.take(key_a) == (a2, conn) and pool.take(key_a) is None
-        monkeypatch.setattr(http11, "KEEPALIVE_S", 0.0)  # everything left is now too old
-        assert pool.take(key_b) is None and not b1.reusable()
-        await pool.aclose()
-        assert len(pool) == 0 and not c1.reusable()
-        # full: every connection idle too long goes, not just the oldest
-        monkeypatch.setattr(http11, "KEEPALIVE_S", 0.2)
-        d1, e1, f1, g1 = [await stream() for _ in range(4)]
-        key_d, key_e, key_f, key_g = ((backend, "http", h, 80) for h in ("d", "e", "f", "g"))
-        assert pool.put(key_d, d1, conn) and pool.put(key_e, e1, conn)
-        await asyncio.sleep(0.3)
-        assert pool.put(key_f, f1, conn) and len(pool) == 3
-        assert pool.put(key_g, g1, conn) and len(pool) == 2
-        assert not d1.reusable() and not e1.reusable() and f1.reusable() and g1.reusable()
-        await pool.aclose()
-        for s in (a2, a3):
-            await s.aclose()
-        server.close()
+def test_many_new_hosts_at_once_while_old_pools_close(
+    keepalive: type[KeepAliveServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests to new hosts arriving together, each closing the pools of hosts not asked
+    for a while (which pauses): every one gets its answer (two of them closing the same
+    pool was a KeyError once)."""
+    from ingest import transport
 
-    asyncio.run(go())
+    monkeypatch.setattr(transport, "KEEPALIVE_S", 0.001)  # every other host's pool is stale
+    real_close = transport.httpcore.AsyncConnectionPool.aclose
+
+    async def slow_close(self: Any) -> None:  # as a TLS goodbye to a slow peer takes a while
+        await asyncio.sleep(0.01)
+        await real_close(self)
+
+    monkeypatch.setattr(transport.httpcore.AsyncConnectionPool, "aclose", slow_close)
+    servers = [keepalive(_ok()) for _ in range(8)]
+    settings = Settings(allow_private_networks=True, per_host_delay_s=0)
+
+    async def go() -> list[FetchResult]:
+        async with Fetcher(settings) as f:
+            out = []
+            for _ in range(3):
+                out += await asyncio.gather(
+                    *(f.fetch(Feed(url=f"http://127.0.0.1:{s.port}/a.xml")) for s in servers)
+                )
+                await asyncio.sleep(0.01)
+            return out
+
+    results = asyncio.run(go())
+    assert [(r.error, r.body) for r in results] == [(None, RSS)] * 24
+
+
+def test_passes_given_the_same_fetcher_share_its_connections(
+    keepalive: type[KeepAliveServer], tmp_path: Any
+) -> None:
+    """The daemon gives every pass its one Fetcher: the second pass asks on the connection
+    the first one kept, and the Fetcher stays open after a pass."""
+    from ingest.pipeline import run_once
+    from ingest.settings import FeedSpec
+    from storage import open_store
+
+    server = keepalive(_ok())
+    settings = Settings(allow_private_networks=True, per_host_delay_s=0)
+    store = open_store(tmp_path / "t.db")
+    store.add_feed(FeedSpec(url=f"http://127.0.0.1:{server.port}/a.xml"))
+
+    async def go() -> int:
+        async with Fetcher(settings) as f:
+            for _ in range(2):
+                await asyncio.sleep(0.01)
+                report = await run_once(store, settings, force=True, fetcher=f)
+                assert [o.error for o in report.outcomes] == [None]
+            return f.idle_connections()
+
+    try:
+        assert asyncio.run(go()) == 1
+    finally:
+        store.close()
+    assert server.connections == 1 and len(server.requests) == 2
