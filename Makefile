@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help install run demo test test-fast lint format bench bench-quick eval scale clean
+.PHONY: help install run demo test test-fast lint format bench bench-quick eval scale fuzz clean
 
 help:
 	@echo "make install     create .venv with the project and its dev tools"
@@ -15,6 +15,7 @@ help:
 	@echo "make lint        ruff + mypy (strict on ingest/ and storage/)"
 	@echo "make bench       speed benchmark against reader on a loopback feed farm"
 	@echo "make eval        story dedup quality (precision / recall / F1 / B-cubed)"
+	@echo "make fuzz        long property-based fuzzing of parse | normalize | store (FUZZ_EXAMPLES=2000)"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -58,5 +59,10 @@ eval: install
 scale: install
 	$(BIN)/python -m bench.dedup_scale
 
+# `make test` runs the fuzz tests' "ci" profile (a few derandomized examples); this runs
+# many random ones (FUZZ_EXAMPLES each property) and keeps failures in .hypothesis/
+fuzz: install
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -x --timeout=0 tests/test_fuzz_pipeline.py $(PYTEST_ARGS)
+
 clean:
-	rm -rf $(VENV) data bench/out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) data bench/out .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -333,6 +333,9 @@ def _print_report(report: RunReport, timings: bool) -> None:
     )
     for o in sorted(report.failed, key=lambda o: o.url):
         click.echo(f"failed {o.url}: {o.error}")
+    for h in report.held:  # (another run's: its leases are voided as soon as it dies)
+        what = "it" if h.by == "feed" else "another feed of its host"
+        click.echo(f"skipped {h.url}: another run holds {what} until {h.until:%Y-%m-%d %H:%M:%S}Z")
     if timings:
         stages = " ".join(f"{k}={v:.3f}s" for k, v in report.stage_s.items())
         click.echo(f"stages: {stages}")
@@ -550,7 +553,7 @@ def stories_list(app: App, since: str | None, min_sources: int, limit: int, as_j
 
 @cli.group("store")
 def store_group() -> None:
-    """The store itself: move it to another backend."""
+    """The store itself: check it, move it to another backend."""
 
 
 @store_group.command("copy")
@@ -583,6 +586,23 @@ def stats(app: App, as_json: bool) -> None:
         if isinstance(value, dict):
             value = ", ".join(f"{k} {v}" for k, v in value.items())
         click.echo(f"{key}: {value}")
+
+
+@store_group.command("check")
+@click.pass_obj
+@handle_errors
+def store_check(app: App) -> None:
+    """Integrity checks on demand: SQLite's own, foreign keys, and the story index (every
+    article in exactly one story, every story's representative exists). Exit 1 on a problem."""
+    problems = app.store.check()
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        raise StoreError(
+            f"{app.settings.db}: {len(problems)} problem(s) found; restore the file from a backup"
+            " (or salvage it with `sqlite3 FILE .recover`)"
+        )
+    click.echo(f"{app.settings.db}: ok (integrity, foreign keys, story index)")
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from storage import lease_owner
 
+from .errors import StoreError
 from .logs import log_fetch
 from .pipeline import FeedOutcome, run_once
 from .settings import Settings
@@ -88,6 +89,8 @@ async def _main(
                 due = store.next_due_at()
                 lag = (now - due).total_seconds() if due else 0.0
                 metrics.tick_done(dict(store.stats().feeds_by_status), lag)
+        except StoreError as exc:  # a full disk, a damaged file: one line a tick, no traceback
+            log.error("tick failed: %s; the next tick will try again", exc)
         except Exception:
             log.exception("tick failed; the next tick will try again")
         finally:

@@ -18,10 +18,13 @@
         └── ParseError         the body is not a feed we can read
 
 Foreign exceptions (httpx, lxml, json, sqlite) are translated at the boundary with
-`raise X(...) from exc`.
+`raise X(...) from exc`; `in_words(exc)` says what one means without its Python class name,
+which means nothing to an operator (issue #17: "_NoAnswer from 127.0.1.14: ...").
 """
 
 from __future__ import annotations
+
+import re
 
 __all__ = [
     "BlockedAddressError",
@@ -40,6 +43,7 @@ __all__ = [
     "StoreError",
     "TimeoutError_",
     "TooLargeError",
+    "in_words",
     "mask_url",
 ]
 
@@ -144,3 +148,49 @@ class CredentialsError(HTTPStatusError):
 
 class ParseError(FeedError):
     kind = "parse"
+
+
+# httpx and httpcore name their exceptions alike; matched by name along the MRO, so a private
+# subclass (such as the old h11 fetcher's `_NoAnswer`, a RemoteProtocolError) reads as its parent
+_WORDS = {
+    "ConnectTimeout": "connect timeout",
+    "ReadTimeout": "read timeout",
+    "WriteTimeout": "write timeout",
+    "PoolTimeout": "no free connection in time",
+    "ConnectError": "cannot connect",
+    "ReadError": "the connection failed while reading",
+    "WriteError": "the connection failed while sending",
+    "RemoteProtocolError": "the server broke the HTTP protocol",
+    "LocalProtocolError": "the request could not be sent as HTTP",
+    "UnsupportedProtocol": "unsupported protocol",
+    "ProxyError": "the proxy refused or failed",
+    "InvalidURL": "invalid URL",
+    "ConnectionResetError": "the connection was reset",
+    "ConnectionRefusedError": "the connection was refused",
+    "BrokenPipeError": "the connection was closed while sending",
+    "NetworkError": "network error",
+    "TimeoutException": "timeout",
+    "OSError": "system error",
+}
+_CLASS_NAME = re.compile(r"^_?[A-Z][A-Za-z0-9]*$")  # a bare "ConnectionResetError"
+_BYTES = re.compile(r"""bytearray\(b(['"])(.*?)\1\)""")  # h11 quotes what it read so
+
+
+def in_words(exc: BaseException) -> str:
+    """What `exc` means, for an operator: plain words for the kind (never the class name),
+    then the first text along its chain of causes that says more than a class name would
+    (an errno's words: "Connection reset by peer")."""
+    chain = [exc]
+    while (nxt := chain[-1].__cause__ or chain[-1].__context__) and nxt not in chain:
+        chain.append(nxt)
+    kinds = (_WORDS[c.__name__] for e in chain for c in type(e).__mro__ if c.__name__ in _WORDS)
+    kind = next(kinds, "unexpected error")
+    for e in chain:
+        detail = e.strerror if isinstance(e, OSError) and e.strerror else str(e).strip()
+        if detail and not _CLASS_NAME.match(detail):
+            return f"{kind}: {_BYTES.sub(_quoted, detail)}"
+    return kind
+
+
+def _quoted(m: re.Match[str]) -> str:
+    return f"'{m.group(2)}'"

@@ -506,7 +506,10 @@ def _date(value: str) -> datetime | None:
                     offset = sign * (int(zone[1:3]) * 60 + int(zone[3:5]))
                     if int(zone[3:5]) >= 60:
                         return _dt_struct(_parse_date(value)) or _localized_date(value)
-                    return datetime.fromtimestamp(dt.timestamp() - offset * 60, UTC)
+                    try:
+                        return datetime.fromtimestamp(dt.timestamp() - offset * 60, UTC)
+                    except (OverflowError, ValueError, OSError):
+                        return None  # past 9999 in UTC: no date, as on feedparser's path
                 return dt
     return _dt_struct(_parse_date(value)) or _localized_date(value)
 

@@ -62,6 +62,7 @@ from .errors import (
     RedirectError,
     TimeoutError_,
     TooLargeError,
+    in_words,
     mask_url,
 )
 from .models import Feed, FeedOptions, FetchResult
@@ -355,7 +356,7 @@ class Fetcher:
         return final.body or b""
 
     def idle_connections(self) -> int:
-        """Kept-alive connections waiting for a next request (for tests and metrics)."""
+        """Kept-alive connections waiting for a next request."""
         return self.transport.idle_connections()
 
     # ------------------------------------------------------------------ one chain
@@ -472,13 +473,12 @@ class Fetcher:
                 url, f"read timeout: {host} sent nothing for {s.read_timeout_s:g} s"
             ) from None
         except httpx.ProxyError as exc:
-            why = str(exc) or type(exc).__name__
-            if why.startswith("407"):
+            if str(exc).startswith("407"):
                 raise CredentialsError(url, 407, PROXY_AUTH) from None
-            raise NetworkError(url, f"proxy error on the way to {host}: {why}") from None
+            raise NetworkError(url, f"proxy error on the way to {host}: {in_words(exc)}") from None
         except (httpx.TransportError, httpx.InvalidURL) as exc:
-            why = str(exc) or type(exc).__name__
-            raise NetworkError(url, f"{type(exc).__name__} from {host}: {why}") from None
+            # in words, never a class name ("_NoAnswer from ...", issue #17)
+            raise NetworkError(url, f"{host}: {in_words(exc)}") from None
 
     async def _read(
         self, resp: httpx.Response, hdrs: dict[str, str], url: str, sniff_only: bool

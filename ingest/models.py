@@ -27,6 +27,7 @@ __all__ = [
     "FetchResult",
     "FilterRule",
     "FilteredItem",
+    "Held",
     "Media",
     "ParsedFeed",
     "RawEntry",
@@ -302,6 +303,16 @@ class WriteSummary:
             filtered=self.filtered + other.filtered,
             new_ids=self.new_ids + other.new_ids,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A due feed a run left alone because another live run holds it (`by` = "feed") or
+    another feed of its host (`by` = "host"), until `until` at the latest."""
+
+    url: str
+    until: datetime
+    by: str
 
 
 @dataclass(frozen=True, slots=True)

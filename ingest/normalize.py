@@ -60,8 +60,9 @@ from .text import (
     sanitize,
     summarize,
     text_to_html,
+    xml_safe,
 )
-from .urls import canonical_url
+from .urls import canonical_url, is_web_url
 
 __all__ = [
     "clean_authors",
@@ -158,6 +159,7 @@ def normalize_entry(
 
 def _fields(entry: RawEntry, ctx: _FeedContext) -> dict[str, Any]:
     """The Article fields of one entry (identity "")."""
+    entry = _xml_safe_entry(entry)
     base = _resolve(ctx.base, entry.base) or ctx.base
     url = _http_url(entry.orig_link, base) or _http_url(entry.link, base)
     if url is None and entry.guid and entry.guid.startswith(("http://", "https://")):
@@ -410,9 +412,30 @@ _ESCAPED_MARKUP = re.compile(
 
 def _http_url(ref: str | None, base: str) -> str | None:
     url = _resolve(base, ref)
-    if url and url.startswith(("http://", "https://")) and " " not in url.strip():
-        return url
-    return None
+    return url if url and is_web_url(url) else None
+
+
+def _xml_safe_entry(entry: RawEntry) -> RawEntry:
+    """The entry's texts without the characters XML cannot carry (`text.xml_safe`); the
+    entry itself when it has none, as nearly every entry (one regex scan of each text)."""
+    texts = [entry.title or "", *entry.authors, *entry.tags, *(c.value for c in entry.content)]
+    if entry.summary is not None:
+        texts.append(entry.summary.value)
+    if all(xml_safe(t) is t for t in texts):
+        return entry
+
+    def safe(c: Content) -> Content:
+        return dataclasses.replace(c, value=xml_safe(c.value))
+
+    return dataclasses.replace(
+        entry,
+        title=xml_safe(entry.title) if entry.title is not None else None,
+        summary=safe(entry.summary) if entry.summary is not None else None,
+        content=tuple(safe(c) for c in entry.content),
+        authors=tuple(xml_safe(a) for a in entry.authors),
+        tags=tuple(xml_safe(t) for t in entry.tags),
+        guid=xml_safe(entry.guid) if entry.guid is not None else None,
+    )
 
 
 def _enclosures(raw: Sequence[Enclosure], base: str) -> tuple[Enclosure, ...]:

@@ -35,7 +35,7 @@ from typing import Any
 
 import feedparser
 
-from .errors import ParseError
+from .errors import ParseError, in_words
 from .jsonfeed import looks_like_json, parse_json_feed
 from .models import Content, Enclosure, Media, ParsedFeed, RawEntry
 
@@ -66,7 +66,7 @@ def parse(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> Pa
     except ParseError:
         raise
     except Exception as exc:  # a parser bug must not take the pipeline down
-        raise ParseError(url, f"parser failed: {type(exc).__name__}: {exc}") from exc
+        raise ParseError(url, f"parser failed ({in_words(exc)})") from exc
 
 
 def _parse(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:

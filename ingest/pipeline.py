@@ -31,13 +31,14 @@ from typing import TYPE_CHECKING, Any
 
 from storage import lease_owner
 
-from .errors import FeedError, ParseError
+from .errors import FeedError, ParseError, StoreError, in_words
 from .models import (
     Article,
     Feed,
     FeedOptions,
     FetchResult,
     FetchWrite,
+    Held,
     ParsedFeed,
     ScheduleDecision,
     WriteSummary,
@@ -87,6 +88,8 @@ class RunReport:
     stage_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     started: datetime = field(default_factory=utcnow)
     elapsed_s: float = 0.0
+    #: due feeds left alone because another run holds them (or their host), and until when
+    held: list[Held] = field(default_factory=list)
 
     @property
     def failed(self) -> list[FeedOutcome]:
@@ -416,7 +419,7 @@ async def process_feed(
         except Exception as exc:  # a bug must not stop the other feeds
             log.error("%s: internal error while parsing\n%s", feed.url, traceback.format_exc())
             result = dataclasses.replace(
-                result, error=ParseError(feed.url, f"internal error: {type(exc).__name__}: {exc}")
+                result, error=ParseError(feed.url, f"internal error ({in_words(exc)}); see the log")
             )
     if articles:  # (a streamed huge feed came signed chunk by chunk, its last in `pairs`)
         t1 = time.perf_counter()
@@ -605,6 +608,9 @@ async def run_once(
         t1 = time.perf_counter()
         store.index_pending()
         report.stage_s["store"] += time.perf_counter() - t1
+    report.held = store.held_elsewhere(
+        now=utcnow(), owner=owner, force=force, urls=urls, started_ms=started_ms
+    )
     report.elapsed_s = time.perf_counter() - t0
     return report
 
@@ -659,6 +665,8 @@ def _worker(
     """A forked worker of `run_pass`: sends its report back through `conn`."""
     try:
         conn.send(_one_process(db, settings, force, None, run, log_outcomes, started_ms, partition))
+    except StoreError as exc:  # the parent reports it, once, as one line
+        conn.send(exc)
     finally:
         conn.close()
 
@@ -695,17 +703,26 @@ def run_pass(
             proc.start()
             send.close()
             children.append((proc, recv))
-    report = _one_process(db, settings, force, urls, run, log_outcomes, started_ms, partition)
+    failure: StoreError | None = None  # (a full disk: every process meets it)
+    try:
+        report = _one_process(db, settings, force, urls, run, log_outcomes, started_ms, partition)
+    except StoreError as exc:
+        failure, report = exc, RunReport()
     for proc, recv in children:
         try:
-            child: RunReport = recv.recv()
+            child: RunReport | StoreError = recv.recv()
         except EOFError:
             log.error("a worker process died (exit code %s); its feeds are retried next run",
                       proc.exitcode)  # fmt: skip
         else:
-            report.outcomes += child.outcomes
-            for stage, seconds in child.stage_s.items():
-                report.stage_s[stage] += seconds
+            if isinstance(child, StoreError):
+                failure = failure or child
+            else:
+                report.outcomes += child.outcomes
+                for stage, seconds in child.stage_s.items():
+                    report.stage_s[stage] += seconds
         proc.join()
+    if failure is not None:
+        raise failure
     report.elapsed_s = time.perf_counter() - t0
     return report

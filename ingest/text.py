@@ -31,7 +31,20 @@ __all__ = [
     "sanitize",
     "summarize",
     "text_to_html",
+    "xml_safe",
 ]
+
+# What XML 1.0 cannot carry: C0 controls but tab, newline and carriage return, lone
+# surrogates (a JSON Feed's "\ud800") and U+FFFE / U+FFFF. Fuzzing found them in titles,
+# summaries, authors and tags of feeds that feedparser recovered (issue #17); an Atom or RSS
+# export of such a record would not be well-formed, and a lone surrogate cannot be stored.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """`text` without the characters XML 1.0 cannot carry (see _NOT_XML)."""
+    return _NOT_XML.sub("", text) if _NOT_XML.search(text) else text
+
 
 # No script/style/iframe/object/embed/form/input, no event handlers, no style attribute.
 ALLOWED_TAGS = frozenset(

@@ -17,7 +17,9 @@ def to_iso(dt: datetime | None) -> str | None:
         return None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # not strftime("%Y"): glibc writes the year 1 as "1", which neither sorts with the other
+    # stored times nor parses back (fuzzing found it, issue #17)
+    return dt.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat() + "Z"
 
 
 def from_iso(text: str | None) -> datetime | None:

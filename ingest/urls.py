@@ -6,7 +6,21 @@ import re
 from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["canonical_url", "validate_feed_url"]
+__all__ = ["canonical_url", "is_web_url", "validate_feed_url"]
+
+
+def is_web_url(url: str) -> bool:
+    """An absolute http(s) URL a browser could open: a host, a valid port, no space. Fuzzing
+    found "http://", "https:///path", a port of 99999 and "http://[bad" in stored records
+    (issue #17)."""
+    if not url.startswith(("http://", "https://")) or " " in url:
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port out of range
+    except ValueError:
+        return False
+    return bool(parts.hostname)
 
 
 def validate_feed_url(url: str) -> str:

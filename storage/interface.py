@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         FetchResult,
         FetchWrite,
         FilteredItem,
+        Held,
         ParsedFeed,
         ScheduleDecision,
         SearchHit,
@@ -85,6 +86,19 @@ class FeedsAndClaims(Protocol):
         ...
 
     def release(self, owner: str, urls: Sequence[str]) -> None: ...
+
+    def held_elsewhere(
+        self,
+        *,
+        now: datetime,
+        owner: str,
+        force: bool = False,
+        urls: Sequence[str] | None = None,
+        started_ms: int | None = None,
+    ) -> list[Held]:
+        """The feeds `claim_feeds` (same arguments) would have taken but for another run's
+        live lease on them or on their host, with when that lease ends."""
+        ...
 
     def next_due_at(self) -> datetime | None: ...
 
@@ -188,6 +202,10 @@ class Reader(Protocol):
 
 class Store(FeedsAndClaims, FetchWriter, Reader, Protocol):
     """A whole backend."""
+
+    def check(self) -> list[str]:
+        """Integrity checks (`ingest store check`): every problem found, one line each."""
+        ...
 
     def close(self) -> None: ...
 

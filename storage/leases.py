@@ -26,8 +26,10 @@ def run_token(owner: str) -> str:
 
 
 def dead_owner(owner: str) -> bool:
-    """True when `owner` is another process of this host that no longer exists (a run
-    killed with SIGKILL): its leases are void at once instead of when they expire."""
+    """True when `owner` is another process of this host that no longer runs (a run killed
+    with SIGKILL): its leases are void at once instead of when they expire. A zombie -- a
+    process that exited but that its parent has not reaped, as in a container without an
+    init -- is dead too: it will never write again (issue #17)."""
     parts = owner.split(":")
     if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
         return False
@@ -38,9 +40,22 @@ def dead_owner(owner: str) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
-    except PermissionError:  # alive, someone else's
+    except PermissionError:  # alive (or a zombie), someone else's
+        pass
+    return _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """The process has exited and waits to be reaped: state Z in /proc/<pid>/stat (Linux;
+    elsewhere, or if the file cannot be read, it counts as alive)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
         return False
-    return False
+    # "pid (comm) state ...": comm may hold spaces and parentheses, the state follows the last ")"
+    fields = stat[stat.rfind(b")") + 1 :].split()
+    return bool(fields) and fields[0] in (b"Z", b"X")
 
 
 def redact_url(url: str) -> str:

@@ -129,9 +129,15 @@ def test_informational_answer_before_the_real_one(raw: type[RawServer]) -> None:
     ("reply", "why"),
     [
         (b"", "closed the connection without answering"),
-        (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", "RemoteProtocolError"),  # not HTTP at all
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + RSS, "RemoteProtocolError"),
-        (b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * 200_000 + b"\r\n\r\n", "RemoteProtocolError"),
+        (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", "the server broke the HTTP protocol"),  # not HTTP at all
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + RSS,
+            "the server broke the HTTP protocol",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * 200_000 + b"\r\n\r\n",
+            "the server broke the HTTP protocol",
+        ),
     ],
     ids=["no answer", "not http", "truncated body", "huge head"],
 )

@@ -446,6 +446,8 @@ def test_a_slow_fetch_keeps_its_lease_while_in_flight(
     def other_worker() -> None:
         other = open_store(target)
         try:
+            while not other.feed_states()[0].lease_owner:  # the run has claimed it first
+                time.sleep(0.05)
             while not stop.wait(0.3):
                 feeds = other.claim_feeds(now=utcnow(), owner="elsewhere:1:x", lease_s=3,
                                           limit=5, force=True)  # fmt: skip
@@ -462,7 +464,16 @@ def test_a_slow_fetch_keeps_its_lease_while_in_flight(
     finally:
         stop.set()
         thread.join()
-    assert time.monotonic() - t0 > 4.5  # the fetch outlived the lease ...
+    assert time.monotonic() - t0 > 4.5, report  # the fetch outlived the lease ...
     assert stolen == []  # ... and no other worker got it meanwhile
     assert [o.outcome for o in report.outcomes] == ["ok"]
     assert len(feed_server.requests_for("/slow.xml")) == 1
+
+
+def test_held_elsewhere_and_check(store: Store) -> None:
+    assert claim(store, "h:1:r1", limit=1) == [A]
+    held = store.held_elsewhere(now=NOW, owner="h:2:r2")
+    assert [(h.url, h.by) for h in held] == [(A, "feed")]
+    record(store, A, article(identity="g1"), owner="h:1:r1")
+    assert store.held_elsewhere(now=NOW, owner="h:2:r2") == []
+    assert store.check() == []

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg.rows import dict_row
 
-from ingest.models import Feed
+from ingest.models import Feed, Held
 from ingest.timeutil import from_iso, to_iso
 from storage.common import feed_from_row, host_key, options_to_json, sync_plan
 from storage.leases import dead_owner, run_token
@@ -192,6 +192,39 @@ class PgFeeds(PgBase):
                    WHERE lease_owner = %s AND url = ANY(%s)""",
                 (owner, list(urls)),
             )
+
+    def held_elsewhere(
+        self,
+        *,
+        now: datetime,
+        owner: str,
+        force: bool = False,
+        urls: Sequence[str] | None = None,
+        started_ms: int | None = None,
+    ) -> list[Held]:
+        """As SQLite's: what this run skipped because another live run holds the feed or
+        its host, and until when."""
+        other = (
+            "lease_owner IS NOT NULL AND lease_until >= %(now)s"
+            " AND lease_owner NOT LIKE '%%:' || %(run)s"
+        )
+        which = "url = ANY(%(urls)s)" if urls is not None else (
+            "status IN ('ok', 'error')"
+            + ("" if force else " AND (next_poll_at IS NULL OR next_poll_at <= %(now)s)")
+        )  # fmt: skip
+        rows = self.conn.execute(
+            f"""SELECT url, until, by FROM (
+                  SELECT url, CASE WHEN {other} THEN lease_until ELSE (SELECT MAX(o.lease_until)
+                         FROM feeds o WHERE o.host_key = c.host_key AND o.{other}) END AS until,
+                       CASE WHEN {other} THEN 'feed' ELSE 'host' END AS by
+                  FROM feeds AS c WHERE {which}
+                    AND (last_run IS NULL OR last_run != %(run)s)
+                    AND (last_attempt_ms IS NULL OR last_attempt_ms < %(started)s)) AS h
+                WHERE until IS NOT NULL ORDER BY url""".encode(),
+            {"now": to_iso(now), "run": run_token(owner), "urls": list(urls or ()),
+             "started": started_ms or 1 << 62},
+        ).fetchall()  # fmt: skip
+        return [Held(url, until, by) for url, until_s, by in rows if (until := from_iso(until_s))]
 
     def next_due_at(self) -> datetime | None:
         row = self.conn.execute(

@@ -20,6 +20,7 @@ from ingest.models import (
 )
 from ingest.timeutil import to_iso
 from storage.common import article_record, feed_state_record, story_view
+from storage.sqlite_guard import STORY_CHECKS
 
 from .writes import PgWrites
 
@@ -120,6 +121,14 @@ class PgReads(PgWrites):
         else:
             rows = self._rows("SELECT * FROM filtered ORDER BY id")
         return [FilteredItem(**r) for r in rows]
+
+    def check(self) -> list[str]:
+        """The story index's invariants, as on SQLite (`sqlite_guard.STORY_CHECKS`); the
+        server keeps its own files and foreign keys sound."""
+        problems: list[str] = []
+        for sql, what in STORY_CHECKS:
+            problems += [what.format(*row) for row in self.conn.execute(sql + " LIMIT 100")]
+        return problems
 
     def stats(self) -> StoreStats:
         def one(sql: str) -> Any:

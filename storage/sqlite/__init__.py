@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from ingest.models import ARTICLE_FIELDS
 from storage.common import HISTORY_KEEP, host_key
+from storage.sqlite_guard import guarded
 
 from .feeds import SQLiteFeeds
 from .portable import SQLitePortable
@@ -26,5 +27,6 @@ from .schema import MIGRATIONS
 __all__ = ["ARTICLE_FIELDS", "HISTORY_KEEP", "MIGRATIONS", "SQLiteStore", "host_key"]
 
 
+@guarded  # a failing disk or file: one StoreError line naming the file (issue #17)
 class SQLiteStore(SQLiteFeeds, SQLitePortable):
     """The Store protocol on one SQLite file."""

@@ -10,6 +10,8 @@ from typing import Any
 
 from ingest.errors import StoreError
 from storage.common import host_key
+from storage.sqlite_guard import check as integrity_problems
+from storage.sqlite_guard import header_problem, rollback, store_error
 
 from . import story_index
 from .schema import FTS_COLUMNS, FTS_TRIGGERS, MIGRATIONS
@@ -24,6 +26,9 @@ class SQLiteBase:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        if str(path) != ":memory:" and (problem := header_problem(self.path)):
+            raise StoreError(f"{path}: cannot open the database: {problem}; restore it from a "
+                             "backup")  # fmt: skip
         try:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,8 +45,8 @@ class SQLiteBase:
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys=ON")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: cannot open the database: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise store_error(path, exc) from exc
         except OSError as exc:
             raise StoreError(f"{path}: cannot create the database: {exc.strerror}") from exc
 
@@ -66,7 +71,7 @@ class SQLiteBase:
                 not wait and exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
             ):  # (extended codes too)
                 return False
-            raise StoreError(f"{self.path}: database is busy: {exc}") from exc
+            raise store_error(self.path, exc) from exc
         finally:
             if not wait:
                 conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -81,11 +86,10 @@ class SQLiteBase:
             self._begin()
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
             conn.execute("COMMIT")
+        except BaseException:
+            rollback(conn)  # (SQLite may have rolled back already: a full disk)
+            raise
 
     def _migrate(self) -> None:
         conn = self.conn
@@ -126,6 +130,10 @@ class SQLiteBase:
 
     def close(self) -> None:
         self.conn.close()
+
+    def check(self) -> list[str]:
+        """The store's problems, one line each (empty when sound): `sqlite_guard.check`."""
+        return integrity_problems(self.conn)
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         cur = self.conn.execute(sql, params)

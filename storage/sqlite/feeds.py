@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ingest.models import Feed
+from ingest.models import Feed, Held
 from ingest.timeutil import from_iso, to_iso
 from storage.common import feed_from_row, host_key, options_to_json, sync_plan
 from storage.leases import dead_owner, run_token
@@ -199,6 +199,38 @@ class SQLiteFeeds(SQLiteBase):
                    WHERE lease_owner = ? AND url IN (SELECT value FROM json_each(?))""",
                 (owner, json.dumps(list(urls))),
             )
+
+    def held_elsewhere(
+        self,
+        *,
+        now: datetime,
+        owner: str,
+        force: bool = False,
+        urls: Sequence[str] | None = None,
+        started_ms: int | None = None,
+    ) -> list[Held]:
+        """What this run skipped because another live run holds the feed or its host (the
+        run's own workers share its token and do not count), and until when."""
+        now_s, run = to_iso(now), run_token(owner)
+        other = (
+            "lease_owner IS NOT NULL AND lease_until >= :now AND lease_owner NOT LIKE '%:' || :run"
+        )
+        which = "url IN (SELECT value FROM json_each(:urls))" if urls is not None else (
+            "status IN ('ok', 'error')"
+            + ("" if force else " AND (next_poll_at IS NULL OR next_poll_at <= :now)")
+        )  # fmt: skip
+        rows = self.conn.execute(
+            f"""SELECT url, CASE WHEN {other} THEN lease_until ELSE (SELECT MAX(o.lease_until)
+                     FROM feeds o WHERE o.host_key = c.host_key AND o.{other}) END AS until,
+                   CASE WHEN {other} THEN 'feed' ELSE 'host' END
+                FROM feeds AS c WHERE {which}
+                  AND (last_run IS NULL OR last_run != :run)
+                  AND (last_attempt_ms IS NULL OR last_attempt_ms < :started)
+                  AND until IS NOT NULL ORDER BY url""",
+            {"now": now_s, "run": run, "urls": json.dumps(list(urls or ())),
+             "started": started_ms or 1 << 62},
+        ).fetchall()  # fmt: skip
+        return [Held(url, until, by) for url, until_s, by in rows if (until := from_iso(until_s))]
 
     def next_due_at(self) -> datetime | None:
         row = self.conn.execute(
