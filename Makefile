@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# real news text the bench farm reads at run time (third-party: never copied into the repo)
+NEWSDATA ?= ../shared/newsdata
 
-.PHONY: help install run demo test test-fast lint format bench bench-quick eval scale fuzz clean
+.PHONY: help install run demo test test-fast lint format bench bench-quick bench-micro profile eval scale fuzz clean
 
 help:
 	@echo "make install     create .venv with the project and its dev tools"
@@ -13,7 +15,10 @@ help:
 	@echo "make demo        offline demo: local sample feeds -> ingest -> summary"
 	@echo "make test        the whole test suite (slow tests included)"
 	@echo "make lint        ruff + mypy (strict on ingest/ and storage/)"
-	@echo "make bench       speed benchmark against reader on a loopback feed farm"
+	@echo "make bench       speed benchmark against reader on a loopback farm of real news"
+	@echo "make bench-quick the same at 100 feeds, one run a scenario (development)"
+	@echo "make bench-micro the invented-word farm (a micro-benchmark)"
+	@echo "make profile     where a cold article's CPU goes (cProfile, real-text farm)"
 	@echo "make eval        story dedup quality (precision / recall / F1 / B-cubed)"
 	@echo "make fuzz        long property-based fuzzing of parse | normalize | store (FUZZ_EXAMPLES=2000)"
 
@@ -48,10 +53,13 @@ format: install
 	$(BIN)/ruff check --fix .
 
 bench: install
-	$(BIN)/python -m bench.run_bench
+	$(BIN)/python -m bench.run_bench --data $(NEWSDATA)
 
 bench-quick: install
-	$(BIN)/python -m bench.run_bench --quick
+	$(BIN)/python -m bench.run_bench --quick --data $(NEWSDATA)
+
+bench-micro: install
+	$(BIN)/python -m bench.run_bench --text words --no-politeness
 
 eval: install
 	$(BIN)/python -m bench.dedup_eval
@@ -66,3 +74,6 @@ fuzz: install
 
 clean:
 	rm -rf $(VENV) data bench/out .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+profile: install
+	$(BIN)/python -m bench.profile_cold --data $(NEWSDATA)

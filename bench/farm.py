@@ -32,6 +32,7 @@ import email.utils
 import hashlib
 import json
 import random
+import re
 import signal
 import socket
 import sys
@@ -42,6 +43,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
+
+from bench.realtext import DEFAULT_DATA, NewsDataMissingError, NewsText, load_corpus
 
 __all__ = [
     "FarmConfig",
@@ -488,7 +491,13 @@ class FarmConfig:
     gzip: bool = True
     big_mb: float = 0.0  # > 0: also serve /big.xml of about this many MB
     first_octets: tuple[int, int] = (127, 1)
-    base_time: datetime | None = None  # newest item date (default: now, floored to the hour)
+    base_time: datetime | None = None  # newest item date (default: see `farm_base_time`)
+    # "news": items of real English news text (bench.realtext, read from `data` at start);
+    # "words": the invented vocabulary below (a micro-benchmark: no real-text costs)
+    text: str = "words"
+    data: Path | None = None  # the newsdata folder (default: ../shared/newsdata)
+    latency_s: float = 0.0  # added before every feed response (a far-away server)
+    span_hours: float = 0.0  # > 0: a feed's items span at most this many hours
 
 
 @dataclass(slots=True)
@@ -541,17 +550,14 @@ def _sentence(rnd: random.Random) -> str:
     return " ".join(words) + "."
 
 
-def _item(
-    rnd: random.Random, feed_i: int, n: int, outlet: str, domain: str, when: datetime, style: int
-) -> str:
+def _words_item(rnd: random.Random) -> tuple[str, str]:
+    """(title, description HTML) from the invented vocabulary."""
     town = rnd.choice(_TOWNS)
     rare = " ".join(rnd.choices(_VOCAB, cum_weights=_CUM_WEIGHTS, k=rnd.randint(1, 3)))
     title = (
         f"{town} {rnd.choice(_NOUNS)} {rnd.choice(_VERBS)} {rare} "
         f"{rnd.choice(_NOUNS)} {'plan' if rnd.random() < 0.5 else 'deal'}"
     ).capitalize()
-    slug = "-".join(title.lower().split()[:6])
-    link = f"https://{domain}/{when:%Y/%m/%d}/{slug}-{feed_i}-{n}"
     paras = []
     size = 0
     target = rnd.randint(420, 600)
@@ -559,7 +565,22 @@ def _item(
         para = " ".join(_sentence(rnd) for _ in range(rnd.randint(2, 4)))
         paras.append(f"<p>{para}</p>")
         size += len(para) + 7
-    html = "".join(paras)
+    return title, "".join(paras)
+
+
+def _item(
+    rnd: random.Random,
+    feed_i: int,
+    n: int,
+    outlet: str,
+    domain: str,
+    when: datetime,
+    style: int,
+    text: NewsText | None = None,
+) -> str:
+    title, html = text.item(rnd) if text is not None else _words_item(rnd)
+    slug = "-".join(re.sub(r"[^a-z0-9 ]", "", title.lower()).split()[:6])
+    link = f"https://{domain}/{when:%Y/%m/%d}/{slug}-{feed_i}-{n}"
     author = f"{rnd.choice(_FIRST)} {rnd.choice(_LAST)}"
     cats = rnd.sample(_SECTIONS, rnd.randint(1, 3))
     parts = [f"<item><title>{escape(title)}</title><link>{escape(link)}</link>"]
@@ -588,10 +609,21 @@ def _item(
 
 
 def generate_feed(
-    index: int, items: int, base_time: datetime, seed: int = 1, self_url: str | None = None
+    index: int,
+    items: int,
+    base_time: datetime,
+    seed: int = 1,
+    self_url: str | None = None,
+    text: NewsText | None = None,
+    span_hours: float = 0.0,
 ) -> tuple[str, bytes]:
     """(title, RSS 2.0 bytes) of farm feed `index`: deterministic for (index, items, base_time,
-    seed). Items are newest first, a few minutes to a few hours apart."""
+    seed). Items are newest first, a few minutes to a few hours apart (with `span_hours`, all
+    within that many hours of the first)."""
+    gap_max = 240
+    if span_hours > 0 and items > 1:
+        # the first item is up to an hour old: the other gaps fit in the rest of the span
+        gap_max = max(6, int(60 * (span_hours - 1) / (items - 1)))
     rnd = random.Random(seed * 1_000_003 + index)
     outlet, section, domain = _masthead(rnd, index)
     title = f"{outlet}: {section}"
@@ -603,15 +635,18 @@ def generate_feed(
         'xmlns:atom="http://www.w3.org/2005/Atom">\n<channel>\n'
         f"<title>{escape(title)}</title>\n<link>https://{domain}/</link>\n"
         f"<description>{escape(section)} news from the {escape(outlet)}</description>\n"
-        f"<language>en</language>\n<lastBuildDate>{_rfc822(when)}</lastBuildDate>\n"
+        # many real feeds declare no language: a third of the real-text ones, whose
+        # articles the reader has to detect
+        + ("" if text is not None and index % 3 == 1 else "<language>en</language>\n")
+        + f"<lastBuildDate>{_rfc822(when)}</lastBuildDate>\n"
     ]
     if self_url:
         out.append(
             f'<atom:link href={quoteattr(self_url)} rel="self" type="application/rss+xml"/>\n'
         )
     for n in range(items):
-        out.append(_item(rnd, index, items - n, outlet, domain, when, style + n))
-        when -= timedelta(minutes=rnd.randint(5, 240))
+        out.append(_item(rnd, index, items - n, outlet, domain, when, style + n, text))
+        when -= timedelta(minutes=rnd.randint(5, gap_max))
     out.append("</channel>\n</rss>\n")
     return title, "".join(out).encode("utf-8")
 
@@ -635,13 +670,20 @@ def split_feed(body: bytes) -> tuple[str, tuple[str, ...], str]:
     return head, items, tail_body
 
 
-def news_item(feed: FarmFeed, k: int, items: int, base_time: datetime, seed: int = 1) -> str:
+def news_item(
+    feed: FarmFeed,
+    k: int,
+    items: int,
+    base_time: datetime,
+    seed: int = 1,
+    text: NewsText | None = None,
+) -> str:
     """The `k`-th item of news (1, 2, ...) published on feed `feed` after it was built:
     numbered past its `items` built ones, `k` x 10 minutes after `base_time`."""
     outlet, _, domain = _masthead(random.Random(seed * 1_000_003 + feed.index), feed.index)
     rnd = random.Random(f"news:{seed}:{feed.index}:{k}")
     when = base_time + timedelta(minutes=10 * k)
-    return _item(rnd, feed.index, items + k, outlet, domain, when, feed.index + items + k)
+    return _item(rnd, feed.index, items + k, outlet, domain, when, feed.index + items + k, text)
 
 
 def _big_feed(mb: float, base_time: datetime, seed: int) -> bytes:
@@ -667,9 +709,25 @@ def _big_feed(mb: float, base_time: datetime, seed: int) -> bytes:
     return "".join(parts).encode("utf-8")
 
 
-def build_farm(cfg: FarmConfig, port: int) -> list[FarmFeed]:
+def farm_base_time(cfg: FarmConfig) -> datetime:
+    """The newest built item's date: half an hour ago (three rounds of news, ten minutes
+    apart, are then still in the past)."""
+    if cfg.base_time is not None:
+        return cfg.base_time
+    return (datetime.now(UTC) - timedelta(minutes=30)).replace(second=0, microsecond=0)
+
+
+def item_text(cfg: FarmConfig) -> NewsText | None:
+    """The real-text source of a "news" farm (None for "words"); raises NewsDataMissingError."""
+    if cfg.text == "words":
+        return None
+    corpus = load_corpus(cfg.data or DEFAULT_DATA)
+    return NewsText(corpus, feeds=max(1, cfg.feeds), items=cfg.items, seed=cfg.seed)
+
+
+def build_farm(cfg: FarmConfig, port: int, text: NewsText | None = None) -> list[FarmFeed]:
     """Every feed of the farm with its body, validators and URL (bodies built here, once)."""
-    base = cfg.base_time or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    base = farm_base_time(cfg)
     slow_rnd = random.Random(cfg.seed + 7)
     n_hosts = max(1, -(-cfg.feeds // cfg.feeds_per_host))
     slow_hosts = {h for h in range(n_hosts) if slow_rnd.random() < cfg.slow_share}
@@ -680,7 +738,7 @@ def build_farm(cfg: FarmConfig, port: int) -> list[FarmFeed]:
         host = feed_address(h, cfg.first_octets)
         path = f"/feeds/{i}.xml"
         url = f"http://{host}:{port}{path}"
-        title, body = generate_feed(i, cfg.items, base, cfg.seed, url)
+        title, body = generate_feed(i, cfg.items, base, cfg.seed, url, text, cfg.span_hours)
         validators = not (cfg.no_validators_every and i % cfg.no_validators_every == 9)
         etag = f'"{hashlib.sha1(body).hexdigest()[:20]}"' if validators else None
         feeds.append(
@@ -753,15 +811,16 @@ class _Stats:
 
 
 class _Farm:
-    def __init__(self, feeds: list[FarmFeed], cfg: FarmConfig) -> None:
+    def __init__(
+        self, feeds: list[FarmFeed], cfg: FarmConfig, text: NewsText | None = None
+    ) -> None:
         self.cfg = cfg
+        self.text = text
         self.feeds = {(f.host, f.path): f for f in feeds}
         self.by_path = {f.path: f for f in feeds}
         self.validators = True
         self.stats = _Stats()
-        self.base_time = cfg.base_time or datetime.now(UTC).replace(
-            minute=0, second=0, microsecond=0
-        )
+        self.base_time = farm_base_time(cfg)
 
     def news(self, rounds: int) -> None:
         """Every list feed as after `rounds` rounds of news: that many new items on top
@@ -774,7 +833,8 @@ class _Farm:
                 continue  # the big feed stays as it is
             n = min(max(0, rounds), len(items))
             news = [
-                news_item(f, k, len(items), self.base_time, self.cfg.seed) for k in range(n, 0, -1)
+                news_item(f, k, len(items), self.base_time, self.cfg.seed, self.text)
+                for k in range(n, 0, -1)
             ]
             f.body = (head + "".join(news) + "".join(items[: len(items) - n]) + tail).encode()
             f.gz = zlib.compress(f.body, 6, wbits=31) if self.cfg.gzip else None
@@ -804,7 +864,7 @@ class _Farm:
             code = 404 if feed is None else 405
             st.by_status[code] = st.by_status.get(code, 0) + 1
             return _response(code, "text/plain", b"not here\n", {}), 0.0
-        delay = self.cfg.slow_delay_s if feed.slow else 0.0
+        delay = self.cfg.latency_s + (self.cfg.slow_delay_s if feed.slow else 0.0)
         extra: dict[str, str] = {}
         if self.validators and feed.etag:
             extra["ETag"] = feed.etag
@@ -929,8 +989,9 @@ async def _serve(
     hosts: list[str],
     ready: asyncio.Future[_Farm] | None = None,
     stop: asyncio.Event | None = None,
+    text: NewsText | None = None,
 ) -> None:
-    farm = _Farm(feeds, cfg)
+    farm = _Farm(feeds, cfg, text)
     loop = asyncio.get_running_loop()
     servers = []
     for host in hosts:
@@ -1012,7 +1073,8 @@ class FarmHandle:
 def start_farm_thread(cfg: FarmConfig) -> FarmHandle:
     """Build the farm and serve it from a daemon thread; returns once it is listening."""
     port = cfg.port or _free_port(feed_address(0, cfg.first_octets))
-    feeds = build_farm(cfg, port)
+    text = item_text(cfg)
+    feeds = build_farm(cfg, port, text)
     hosts = _hosts(feeds)
     loop = asyncio.new_event_loop()
     started: threading.Event = threading.Event()
@@ -1030,7 +1092,7 @@ def start_farm_thread(cfg: FarmConfig) -> FarmHandle:
 
         fut.add_done_callback(done)
         try:
-            loop.run_until_complete(_serve(feeds, cfg, port, hosts, fut, stop))
+            loop.run_until_complete(_serve(feeds, cfg, port, hosts, fut, stop, text))
         except BaseException as exc:  # reported to the starting thread
             box["error"] = exc
             started.set()
@@ -1065,6 +1127,17 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--big-mb", type=float, default=0.0, help="also serve /big.xml of this size")
     p.add_argument("--second-octet", type=int, default=1, help="hosts are 127.N.x.y")
     p.add_argument("--opml", type=Path, default=Path("farm.opml"))
+    p.add_argument(
+        "--text",
+        choices=("news", "words"),
+        default="news",
+        help="news: real English news text from --data; words: the invented vocabulary",
+    )
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the newsdata folder")
+    p.add_argument("--latency", type=float, default=0.0, help="seconds before every response")
+    p.add_argument(
+        "--span-hours", type=float, default=48.0, help="a feed's items span this many hours"
+    )
     p.add_argument("--max-seconds", type=float, default=3600.0, help="stop after this long")
     return p.parse_args(argv)
 
@@ -1083,9 +1156,18 @@ def main(argv: list[str] | None = None) -> int:
         gzip=not a.no_gzip,
         big_mb=a.big_mb,
         first_octets=(127, a.second_octet),
+        text=a.text,
+        data=a.data,
+        latency_s=a.latency,
+        span_hours=a.span_hours,
     )
     port = cfg.port or _free_port(feed_address(0, cfg.first_octets))
-    feeds = build_farm(cfg, port)
+    try:
+        text = item_text(cfg)
+    except NewsDataMissingError as exc:
+        print(f"NODATA {exc}", flush=True)
+        return 3
+    feeds = build_farm(cfg, port, text)
     if not feeds:
         print("nothing to serve: give --feeds N or --big-mb M", file=sys.stderr)
         return 2
@@ -1106,7 +1188,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
         )
-        await _serve(feeds, cfg, port, hosts, fut, stop)
+        await _serve(feeds, cfg, port, hosts, fut, stop, text)
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
@@ -1115,8 +1197,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def iter_feed_urls(opml: Path) -> Iterator[str]:
     """The xmlUrl of every outline of an OPML file written by `write_opml`."""
-    import re
-
     for m in re.finditer(r'xmlUrl="([^"]+)"', opml.read_text(encoding="utf-8")):
         yield m.group(1)
 

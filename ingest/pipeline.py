@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from storage import lease_owner
 
 from .errors import FeedError, ParseError, StoreError, in_words
+from .hostqueue import HostQueue, host_of
 from .models import (
     Article,
     Feed,
@@ -546,26 +547,40 @@ async def run_once(
                 if on_outcome is not None:
                     on_outcome(outcome)
 
-            # Claim only what can start now, topping up as slots free: worker processes of
-            # one run (and overlapping runs) then share the due feeds instead of one of them
-            # leasing a whole batch, and a slow feed never holds up the others.
-            in_flight: set[asyncio.Task[None]] = set()
+            # Claim what can start soon, topping up as slots free: worker processes of one
+            # run (and overlapping runs) then share the due feeds instead of one of them
+            # leasing them all, and a slow feed never holds up the others. Of the feeds
+            # held, start only those whose host may take a request now (hostqueue): a slot
+            # never waits out a host's delay while other hosts' feeds wait for a slot. With
+            # a delay, a batch is claimed ahead so that there are other hosts to turn to.
+            in_flight: dict[asyncio.Task[None], str] = {}
+            # the leases held (in flight or waiting for their host), renewed as a heartbeat
+            leased: set[str] = set()
             urls_in_flight: dict[asyncio.Task[None], str] = {}
             renew_at = time.monotonic() + settings.lease_s / 3
             # finished tasks arrive here (asyncio.wait would re-arm a callback on every
             # task in flight at each wake-up)
             finished: asyncio.Queue[asyncio.Task[None]] = asyncio.Queue()
+            waiting: HostQueue[Feed] = HostQueue(
+                settings.per_host_concurrency, settings.per_host_delay_s
+            )
             top_up = max(1, settings.concurrency // 2)
+            ahead = settings.batch_size if settings.per_host_delay_s > 0 else settings.concurrency
             exhausted = False
             while True:
-                free = settings.concurrency - len(in_flight)
+                held = len(in_flight) + len(waiting)
+                room = settings.concurrency + ahead - held
                 stopping = stop is not None and stop.is_set()
-                if not exhausted and not stopping and (free >= top_up or not in_flight):
+                if stopping and waiting:
+                    released = [f.url for f in waiting.drain()]
+                    store.release(owner, released)
+                    leased.difference_update(released)
+                if not exhausted and not stopping and (room >= top_up or not held):
                     batch = store.claim_feeds(
                         now=utcnow(),
                         owner=owner,
                         lease_s=settings.lease_s,
-                        limit=min(free, settings.batch_size),
+                        limit=min(room, settings.batch_size),
                         force=force,
                         urls=urls,
                         started_ms=started_ms,
@@ -575,31 +590,42 @@ async def run_once(
                     if batch and executor is None:
                         executor = _make_executor(settings, len(batch))
                     for feed in batch:
-                        task = asyncio.create_task(one(feed))
-                        task.add_done_callback(finished.put_nowait)
-                        in_flight.add(task)
-                        urls_in_flight[task] = feed.url
+                        waiting.add(host_of(feed.url), feed)
+                        leased.add(feed.url)
+                free = settings.concurrency - len(in_flight)
+                for host, feed in waiting.pop_ready(time.monotonic(), free):
+                    task = asyncio.create_task(one(feed))
+                    task.add_done_callback(finished.put_nowait)
+                    in_flight[task] = str(host)
+                    urls_in_flight[task] = feed.url
+                if not in_flight and not waiting:
+                    if exhausted or stopping:
+                        break
                     continue
-                if not in_flight:
-                    break
+                # feeds waiting in the write batch do not finish: look again after
+                # STATE_BATCH_S, or sooner when a waiting feed's host comes due
+                timeout = STATE_BATCH_S
+                if len(in_flight) < settings.concurrency:
+                    due_in = waiting.wait_s(time.monotonic())
+                    if due_in is not None:
+                        timeout = min(timeout, due_in)
                 try:
-                    async with asyncio.timeout(STATE_BATCH_S):  # feeds waiting in the write
-                        done = [await finished.get()]  # batch do not finish: look again
+                    async with asyncio.timeout(timeout):
+                        done = [await finished.get()]
                 except TimeoutError:
                     done = []
                 while not finished.empty():
                     done.append(finished.get_nowait())
                 for task in done:
-                    in_flight.discard(task)
-                    urls_in_flight.pop(task, None)
+                    waiting.done(in_flight.pop(task))
+                    leased.discard(urls_in_flight.pop(task))
                     task.result()  # a store failure is not one feed's problem: let it raise
                 states.flush_if_old()
-                if time.monotonic() >= renew_at and urls_in_flight:
-                    # a heartbeat: feeds still in flight (a slow host, a huge feed) keep
-                    # their leases, so no other worker takes them over meanwhile
+                if time.monotonic() >= renew_at and leased:
+                    # a heartbeat: feeds still held (a slow host, a huge feed, a host's
+                    # queue) keep their leases, so no other worker takes them over meanwhile
                     renew_at = time.monotonic() + settings.lease_s / 3
-                    store.renew(owner, list(urls_in_flight.values()), now=utcnow(),
-                                lease_s=settings.lease_s)  # fmt: skip
+                    store.renew(owner, sorted(leased), now=utcnow(), lease_s=settings.lease_s)
     finally:
         states.flush()
         if executor is not None:

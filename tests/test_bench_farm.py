@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import os
 import time
 import warnings
 from collections.abc import Iterator
@@ -238,3 +239,82 @@ def test_floor_run_stores_the_farm_without_story_index_or_search(
             ]
     assert counts["ingest"] == [150, 150, 150, 150]
     assert counts["floor"] == [150, 150, 0, 0]
+
+
+# --------------------------------------------------------------------------- real-text farm
+
+# ../shared/newsdata next to the checkout (NEWSDATA=PATH elsewhere, as for `make bench`)
+NEWSDATA = Path(
+    os.environ.get("NEWSDATA") or Path(__file__).resolve().parents[2] / "shared" / "newsdata"
+)
+
+
+@pytest.fixture(scope="module")
+def news_feeds() -> list[tuple[str, bytes]]:
+    from bench.farm import item_text
+
+    if not NEWSDATA.is_dir():
+        pytest.skip("../shared/newsdata is absent")
+    cfg = FarmConfig(feeds=40, items=50, text="news", data=NEWSDATA, span_hours=48)
+    text = item_text(cfg)
+    now = datetime.now(UTC)
+    return [generate_feed(i, 50, now, 1, None, text, 48) for i in range(40)]
+
+
+def test_news_farm_items_are_real_text_of_the_last_two_days(
+    news_feeds: list[tuple[str, bytes]],
+) -> None:
+    import csv
+
+    with (NEWSDATA / "bbc_news" / "bbc_news_2225.csv").open(encoding="utf-8", newline="") as f:
+        bbc = " ".join(r["text"] for r in csv.DictReader(f))
+    now = datetime.now(UTC)
+    for _title, body in news_feeds[:5]:
+        parsed = parse(body, "http://farm.test/f.xml")
+        assert len(parsed.entries) == 50
+        for e in parsed.entries:
+            assert e.published is not None
+            assert 0 <= (now - e.published).total_seconds() <= 48 * 3600 + 60
+    # sentences of the corpus appear word for word in the items
+    corpus = bbc + _ecb_text()
+    found = 0
+    for e in parse(news_feeds[0][1], "http://farm.test/f.xml").entries:
+        html = e.summary.value if e.summary else ""
+        paras = [p.split("</p>")[0] for p in html.split("<p>")[1:]]
+        words = max(paras, key=len).split()  # debris and captions are short
+        # one word in six is swapped for another corpus word: five-word runs are as written
+        runs = (" ".join(words[i : i + 5]).replace("&amp;", "&") for i in range(len(words)))
+        found += any(run in corpus for run in runs)
+    assert found >= 45  # entity escapes aside
+
+
+def _ecb_text() -> str:
+    import csv
+
+    path = NEWSDATA / "ecb_plus" / "ecbplus_documents.csv"
+    with path.open(encoding="utf-8", newline="") as f:
+        return " ".join(" ".join(r["text"].split("\n")) for r in csv.DictReader(f))
+
+
+def test_news_farm_carries_wire_copies_across_feeds_and_page_debris(
+    news_feeds: list[tuple[str, bytes]],
+) -> None:
+    import html
+    import re
+    from collections import Counter
+
+    bodies: Counter[str] = Counter()
+    debris = 0
+    for _title, body in news_feeds:
+        for item in re.findall(rb"<description>(.*?)</description>", body, re.S):
+            text = html.unescape(item.decode().removeprefix("<![CDATA[").removesuffix("]]>"))
+            paras = re.findall(r"<p>(.*?)</p>", text)
+            if not paras:
+                continue  # the channel's own description
+            debris += "Share this article" in paras or "Subscribe to our newsletter" in paras
+            longest = max(paras, key=len).removeprefix("(")
+            bodies[longest[-120:]] += 1
+    copies = sum(n for n in bodies.values() if n > 1)
+    total = sum(bodies.values())
+    assert 0.05 * total <= copies <= 0.2 * total  # about a tenth: wire copies in several feeds
+    assert debris > 0.1 * total

@@ -1,0 +1,129 @@
+"""Where a cold article's CPU goes: one cold `ingest run --all` on the real-text farm, profiled.
+
+    python -m bench.profile_cold [--feeds 200] [--data ../shared/newsdata] [--top 30]
+    make profile NEWSDATA=PATH
+
+The farm (bench.farm, real news text, a separate process so that its CPU stays out of the
+profile) serves `--feeds` feeds x 50 items; the run is `python -m cProfile -m ingest ... run
+--all` with one worker process (INGEST_WORKERS=1: cProfile sees one process) and no per-host
+delay, every other setting default. Printed: CPU per article by area (each function's own
+time, summed by the module it lives in) and the top functions by own time; the raw profile is
+bench/out/profile-cold.prof (`python -m pstats` or snakeviz read it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pstats
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.realtext import DEFAULT_DATA
+from bench.run_bench import BASE_ENV, ROOT, Farm, our_cmd
+
+__all__ = ["AREAS", "area_of", "main"]
+
+# (area, a substring of the function's file path or name), first match wins
+AREAS: tuple[tuple[str, str], ...] = (
+    ("language detection (fastText)", "fasttext"),
+    ("language detection (py3langid)", "py3langid"),
+    ("story signature (ingest/stories.py)", "ingest/stories.py"),
+    ("story matching / index (storage/story_index.py)", "storage/story_index.py"),
+    ("sqlite (execute, commit)", "sqlite3"),
+    ("store (storage/)", "/storage/"),
+    ("sqlite-utils", "sqlite_utils"),
+    ("parse (ingest/fastparse.py, parse.py)", "ingest/fastparse.py"),
+    ("parse (ingest/fastparse.py, parse.py)", "ingest/parse.py"),
+    ("feedparser", "feedparser"),
+    ("lxml", "lxml"),
+    ("normalize / text (ingest/normalize.py, text.py)", "ingest/normalize.py"),
+    ("normalize / text (ingest/normalize.py, text.py)", "ingest/text.py"),
+    ("nh3 (sanitizing)", "nh3"),
+    ("identity / urls", "ingest/identity.py"),
+    ("identity / urls", "ingest/urls.py"),
+    ("fetch (ingest/fetch.py, http)", "ingest/fetch.py"),
+    ("fetch (ingest/fetch.py, http)", "ingest/http11.py"),
+    ("fetch (ingest/fetch.py, http)", "ingest/aionet.py"),
+    ("fetch (ingest/fetch.py, http)", "httpx"),
+    ("fetch (ingest/fetch.py, http)", "httpcore"),
+    ("fetch (ingest/fetch.py, http)", "h11"),
+    ("gzip / zlib", "zlib"),
+    ("pipeline (ingest/pipeline.py)", "ingest/pipeline.py"),
+    ("asyncio / selectors", "asyncio"),
+    ("asyncio / selectors", "selectors"),
+    ("regex", "re/"),
+    ("regex", "method 'sub' of 're.Pattern'"),
+    ("regex", "method 'findall' of 're.Pattern'"),
+    ("regex", "method 'finditer' of 're.Pattern'"),
+    ("regex", "method 'split' of 're.Pattern'"),
+    ("regex", "method 'search' of 're.Pattern'"),
+    ("regex", "method 'match' of 're.Pattern'"),
+    ("xxhash", "xxhash"),
+    ("imports / start-up", "<frozen importlib"),
+)
+
+
+def area_of(file: str, name: str) -> str:
+    where = f"{file}:{name}"
+    for area, needle in AREAS:
+        if needle in where:
+            return area
+    return "other (builtins, stdlib)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.profile_cold", description=__doc__)
+    ap.add_argument("--feeds", type=int, default=200)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    a = ap.parse_args(argv)
+    if not a.data.is_dir():
+        print(f"profile: {a.data} is absent (real news text, read at run time); nothing run",
+              file=sys.stderr)  # fmt: skip
+        return 0
+    a.out.mkdir(parents=True, exist_ok=True)
+    db = a.out / "profile-cold.db"
+    prof = a.out / "profile-cold.prof"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INGEST_")}
+    env.update(BASE_ENV, INGEST_PER_HOST_DELAY="0", INGEST_WORKERS="1")
+    opml = a.out / "profile-farm.opml"
+    farm = Farm(a.feeds, opml, octet=7, data=a.data)
+    try:
+        subprocess.run(our_cmd(db, "feeds", "import", str(opml)), env=env, check=True,
+                       capture_output=True, cwd=ROOT)  # fmt: skip
+        py = str(ROOT / ".venv" / "bin" / "python")
+        cmd = [py, "-m", "cProfile", "-o", str(prof), "-m", "ingest", "--db", str(db),
+               "run", "--all"]  # fmt: skip
+        t0 = time.perf_counter()
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
+        wall = time.perf_counter() - t0
+    finally:
+        farm.stop()
+    print(done.stdout.strip().splitlines()[0] if done.stdout.strip() else done.stderr[-500:])
+    stats = pstats.Stats(str(prof))
+    raw: dict[tuple[str, int, str], tuple[int, int, float, float, object]]
+    raw = stats.stats  # type: ignore[attr-defined]
+    total = sum(v[2] for v in raw.values())
+    articles = a.feeds * 50
+    by_area: dict[str, float] = {}
+    for (file, _line, name), (_cc, _nc, tt, _ct, _callers) in raw.items():
+        key = area_of(file, name)
+        by_area[key] = by_area.get(key, 0.0) + tt
+    print(f"\n{a.feeds} feeds x 50 = {articles} articles, one process; wall {wall:.2f} s "
+          f"(under cProfile), profiled CPU {total:.2f} s = {1e3 * total / articles:.3f} ms "
+          "an article")  # fmt: skip
+    for area, tt in sorted(by_area.items(), key=lambda kv: -kv[1]):
+        print(f"  {100 * tt / total:5.1f} %  {1e6 * tt / articles:7.1f} us/article  {area}")
+    print(f"\ntop {a.top} functions by own time:")
+    stats.sort_stats("tottime").print_stats(a.top)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
