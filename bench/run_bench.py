@@ -353,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--big-mb", type=float, default=50.0)
     ap.add_argument("--slow-share", type=float, default=0.0, help="share of slow farm hosts")
     ap.add_argument("--out", type=Path, default=BENCH / "out")
+    ap.add_argument("--no-postgres", action="store_true", help="no PostgreSQL rows")
     a = ap.parse_args(argv)
     sizes = [100] if a.quick else [int(x) for x in a.sizes.split(",") if x.strip()]
     big_mb = 0.0 if a.quick else a.big_mb
@@ -389,6 +390,10 @@ def main(argv: list[str] | None = None) -> int:
         farm = Farm(n, opml, octet=1 + i, slow_share=a.slow_share)
         try:
             ours = run_ours(a.out / f"ours-{n}.db", opml, farm, scenarios, floor=True)
+            if not a.no_postgres:
+                from bench.pg_bench import run_postgres
+
+                ours["postgres"] = run_postgres(opml, farm, our_cmd, our_env(), ROOT)
             peer = (
                 run_reader(reader_py, a.out / f"reader-{n}.sqlite", opml, farm, scenarios)
                 if reader_py
@@ -419,6 +424,15 @@ def main(argv: list[str] | None = None) -> int:
                 f"    {name:<10} stages {' '.join(f'{k}={v:.2f}' for k, v in st.items()) or '(none printed)'}; farm answered {http}"
             )
             print(f"    {'':<10} {ours[name]['summary']}")
+        for row, pg in ours.get("postgres", {}).items():
+            if "skipped" in pg:
+                print(f"  {row:<10} skipped: {pg['skipped']}")
+                continue
+            print(
+                f"  {row:<10} ours {pg['seconds']:7.2f} s  cold run --all into PostgreSQL, "
+                f"{row[3:]} process(es) at once: {pg['articles']} articles, "
+                f"{pg['requests']} requests (farm answered {pg['http']})"
+            )
     if big_mb:
         opml = a.out / "farm-big.opml"
         farm = Farm(0, opml, octet=9, big_mb=big_mb)

@@ -35,7 +35,9 @@ __all__ = ["cli", "main"]
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
-    "--db", type=click.Path(dir_okay=False), help="SQLite database file [env: INGEST_DB]."
+    "--db",
+    type=click.Path(dir_okay=False),
+    help="SQLite database file, or a postgresql:// URL [env: INGEST_DB].",
 )
 @click.option(
     "--config",
@@ -111,8 +113,8 @@ def _nothing_due(store: Store, quiet: bool) -> int:
     from .schedule import format_duration
 
     by_status: dict[str, int] = {}
-    for row in store.feed_rows():
-        by_status[row["status"]] = by_status.get(row["status"], 0) + 1
+    for feed in store.feed_states():
+        by_status[feed.status] = by_status.get(feed.status, 0) + 1
     active = by_status.get("ok", 0) + by_status.get("error", 0)
     failing = by_status.get("error", 0)
     if not active:
@@ -266,7 +268,7 @@ def daemon(app: App, metrics_port: int | None, metrics_host: str, tick: str) -> 
 @handle_errors
 def stats(app: App, as_json: bool) -> None:
     """Counts of feeds, articles, sources and stories (reads only)."""
-    data = app.reader.stats()
+    data = app.reader.stats().as_dict()
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return

@@ -216,34 +216,13 @@ def feeds_disable(app: App, url: str) -> None:
     click.echo(f"disabled {url}")
 
 
-def _feed_record(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "url": row["url"],
-        "title": row["title"],
-        "tags": json.loads(row["tags"]),
-        "source": row["source"],
-        "status": row["status"],
-        "last_http_status": row["last_http_status"],
-        "last_error": row["last_error"],
-        "error_kind": row["error_kind"],
-        "last_warning": row["last_warning"],
-        "error_count": row["error_count"],
-        "last_fetched_at": row["last_fetched_at"],
-        "last_attempt_at": row["last_attempt_at"],
-        "next_poll_at": row["next_poll_at"],
-        "interval_s": row["interval_s"],
-        "schedule_reason": row["schedule_reason"],
-        "moved_from": row["moved_from"],
-    }
-
-
 @feeds.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array of feed records.")
 @click.pass_obj
 @handle_errors
 def feeds_list(app: App, as_json: bool) -> None:
     """List feeds with their status, last error and next poll (reads only)."""
-    records = [_feed_record(r) for r in app.reader.feed_rows()]
+    records = [f.as_dict() for f in app.reader.feed_states()]
     if as_json:
         click.echo(json.dumps(records, indent=2, ensure_ascii=False))
         return
@@ -269,14 +248,14 @@ def feeds_show(app: App, url: str, as_json: bool) -> None:
 
     store = app.reader
     url = known_feed(store, url)
-    record = next(_feed_record(r) for r in store.feed_rows() if r["url"] == url)
+    record = next(f.as_dict() for f in store.feed_states() if f.url == url)
     record["next_poll"] = next_poll_text(
         record["status"],
         from_iso(record["next_poll_at"]),
         record["schedule_reason"],
         datetime.now(UTC),
     )
-    record["history"] = store.fetch_history(url)
+    record["history"] = [h.as_dict() for h in store.fetch_history(url)]
     if as_json:
         click.echo(json.dumps(record, indent=2, ensure_ascii=False))
         return

@@ -77,7 +77,7 @@ async def _main(
                 now = datetime.now(UTC)
                 due = store.next_due_at()
                 lag = (now - due).total_seconds() if due else 0.0
-                metrics.tick_done(store.stats()["feeds_by_status"], lag)
+                metrics.tick_done(dict(store.stats().feeds_by_status), lag)
         except Exception:
             log.exception("tick failed; the next tick will try again")
         finally:
