@@ -262,6 +262,27 @@ def daemon(app: App, metrics_port: int | None, metrics_host: str, tick: str) -> 
     )
 
 
+@cli.group("store")
+def store_group() -> None:
+    """The store itself: move it to another backend."""
+
+
+@store_group.command("copy")
+@click.option("--from", "source", required=True, help="SQLite file or postgresql:// URL.")
+@click.option("--to", "target", required=True, help="An empty store: file or URL.")
+@handle_errors
+def store_copy(source: str, target: str) -> None:
+    """Copy feeds, articles, sources, stories and history into an empty store (created if
+    missing; the source is only read), then compare every table's row count and checksum."""
+    from storage.copy import copy_between
+
+    report = copy_between(source, target)
+    total = sum(report.counts.values())
+    click.echo(f"copied {total} rows in {len(report.counts)} tables; checksum {report.checksum}")
+    for table, n in report.counts.items():
+        click.echo(f"  {table}: {n}")
+
+
 @cli.command("stats")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
