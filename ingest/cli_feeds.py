@@ -88,7 +88,7 @@ def _spec(feed: Feed) -> FeedSpec:
     return FeedSpec(url=feed.url, title=feed.title, tags=feed.tags, options=feed.options)
 
 
-def _report_edit(url: str, changes: list[str], reactivated: str | None) -> None:
+def _report_edit(url: str, changes: list[str], reactivated: str | None, source: str | None) -> None:
     if not changes and not reactivated:
         click.echo(f"unchanged {url} (already as given)")
         return
@@ -96,6 +96,8 @@ def _report_edit(url: str, changes: list[str], reactivated: str | None) -> None:
     click.echo(f"updated {url}: {'; '.join(parts)}")
     if any(c.split(":")[0] not in ("title", "tags") for c in changes):
         click.echo("  settings changed: the feed is due now")
+    if changes and source == "config":
+        click.echo("  note: the config file manages this feed: `feeds sync` sets it back")
 
 
 @feeds.command("add")
@@ -133,7 +135,7 @@ def feeds_add(
         click.echo(f"added {url}")
         return
     gone_or_off = current.status if current.status in ("gone", "disabled") else None
-    _report_edit(url, describe_changes(base, spec), gone_or_off)
+    _report_edit(url, describe_changes(base, spec), gone_or_off, store.feed_source(url))
 
 
 @feeds.command("set")
@@ -167,7 +169,7 @@ def feeds_set(
     assert current is not None
     spec = apply_edit(_spec(current), edit)
     store.update_feed(spec)
-    _report_edit(url, describe_changes(_spec(current), spec), None)
+    _report_edit(url, describe_changes(_spec(current), spec), None, store.feed_source(url))
 
 
 @feeds.command("remove")
@@ -261,7 +263,8 @@ def feeds_show(app: App, url: str, as_json: bool) -> None:
         return
     for key, value in record.items():
         if key != "history":
-            click.echo(f"{key}: {'' if value is None else value}")
+            shown = ", ".join(value) if isinstance(value, list | tuple) else value
+            click.echo(f"{key}: {'' if shown is None else shown}")
     click.echo("history:")
     for h in record["history"]:
         line = f"  {h['at']} {h['outcome']:<12} http={h['http_status']} bytes={h['bytes']} new={h['new']} updated={h['updated']} {h['duration_ms']}ms"

@@ -57,7 +57,10 @@ class _Workers:
 
         for proc, _ in self.children:
             if proc.is_alive():
-                os.kill(proc.pid, sig)
+                try:
+                    os.kill(proc.pid, sig)
+                except ProcessLookupError:  # ended meanwhile
+                    pass
 
 
 async def _stoppable(

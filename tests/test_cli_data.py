@@ -102,6 +102,10 @@ def test_sync_removes_only_config_feeds_that_left_the_config(ingest, tmp_path: P
         "Error: not confirmed (input is not a terminal): pass --yes to delete",
     ]
     assert len(urls(ingest)) == 3
+    r = ingest("feeds", "set", "https://c1.example/rss", "--tag", "mine")
+    assert r.output.splitlines()[-1] == (
+        "  note: the config file manages this feed: `feeds sync` sets it back"
+    )
     r = ingest("--config", str(config), "feeds", "sync", "--prune", "--yes")
     assert r.exit_code == 0, r.output
     assert urls(ingest) == ["https://c1.example/rss"]
