@@ -83,5 +83,5 @@ def test_a_store_with_text_that_is_not_utf8_reads_with_replacement(tmp_path: Pat
     )
     raw.close()
     reader = open_store(path, create=False, read_only=True)
-    assert [f["title"] for f in reader.feed_rows()] == ["\ufffd("]
+    assert [f.title for f in reader.feed_states()] == ["\ufffd("]
     reader.close()
