@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from storage import lease_owner
 
 from .errors import FeedError, ParseError
+from .interrupts import ignore_sigint
 from .models import (
     Article,
     Feed,
@@ -480,8 +481,6 @@ def _make_executor(settings: Settings, n_feeds: int) -> Executor | None:
         return None
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-
-    from .interrupts import ignore_sigint
 
     return ProcessPoolExecutor(
         max_workers=settings.parse_workers,

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import os
+import signal
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -15,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from storage import lease_owner
 
+from .interrupts import GracefulStop, ignore_sigint
+from .logs import log_fetch
 from .pipeline import FeedOutcome, RunReport, run_once
 from .settings import Settings
 
 if TYPE_CHECKING:
     from storage import Store
-
-    from .interrupts import GracefulStop
 
 __all__ = ["PARALLEL_MIN_FEEDS", "run_pass"]
 
@@ -53,8 +56,6 @@ class _Workers:
         return False
 
     def signal_all(self, sig: int) -> None:
-        import os
-
         for proc, _ in self.children:
             if proc.is_alive():
                 try:
@@ -140,11 +141,6 @@ def _worker(
 ) -> None:
     """A forked worker of `run_pass`: streams its outcomes through `conn` when `stream`,
     then sends its report. Stopped by the parent (SIGTERM), never by the terminal."""
-    import signal
-
-    from .interrupts import GracefulStop, ignore_sigint
-    from .logs import log_fetch
-
     ignore_sigint()
 
     def observe(o: FeedOutcome) -> None:
@@ -181,11 +177,6 @@ def run_pass(
     `on_outcome` sees every feed's outcome as it comes, whichever process fetched it.
     SIGINT / SIGTERM stop the pass gracefully (see ingest.interrupts): the report then has
     `interrupted` set and holds every feed written."""
-    import multiprocessing
-    import signal
-
-    from .interrupts import GracefulStop
-    from .logs import log_fetch
 
     def observe(o: FeedOutcome) -> None:
         if log_outcomes:
