@@ -11,7 +11,7 @@ NEWSDATA ?= ../shared/newsdata
 
 help:
 	@echo "make install     create .venv with the project and its dev tools"
-	@echo "make run         sync config/feeds.toml into data/ingest.db and run one pass"
+	@echo "make run         add config/feeds.toml's feeds to data/ingest.db (removing none), run one pass"
 	@echo "make demo        offline demo: local sample feeds -> ingest -> summary"
 	@echo "make test        the whole test suite (slow tests included)"
 	@echo "make lint        ruff + mypy (strict on ingest/ and storage/)"
@@ -30,8 +30,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: install
-	$(BIN)/ingest feeds sync
+run: install  # adds and updates the config's feeds; never removes one (see `feeds sync`)
+	$(BIN)/ingest feeds sync --no-remove
 	$(BIN)/ingest run
 
 demo: install

@@ -3,6 +3,7 @@
     IngestError
     ├── ConfigError            bad config file / env var / option (names file and key)
     ├── StoreError             the database could not be opened or written (names the path)
+    ├── SearchSyntaxError      a search query FTS5 cannot read (.query, .reason)
     └── FeedError              anything about one feed (carries .url)
         ├── FetchError         no usable HTTP response
         │   ├── NetworkError           DNS, connect, TLS, reset
@@ -40,6 +41,7 @@ __all__ = [
     "ParseError",
     "RateLimitedError",
     "RedirectError",
+    "SearchSyntaxError",
     "StoreError",
     "TimeoutError_",
     "TooLargeError",
@@ -148,6 +150,15 @@ class CredentialsError(HTTPStatusError):
 
 class ParseError(FeedError):
     kind = "parse"
+
+
+class SearchSyntaxError(IngestError):
+    """A full-text query in FTS5 syntax with a mistake in it (a usage error)."""
+
+    def __init__(self, query: str, reason: str) -> None:
+        self.query = query
+        self.reason = reason
+        super().__init__(f"invalid search syntax in {query!r}: {reason}")
 
 
 # httpx and httpcore name their exceptions alike; matched by name along the MRO, so a private

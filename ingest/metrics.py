@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from .errors import ConfigError
+
 if TYPE_CHECKING:
     from .pipeline import FeedOutcome
 
@@ -88,7 +90,15 @@ class Metrics:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        try:
+            self._server = ThreadingHTTPServer((host, port), Handler)
+        except OSError as exc:
+            raise ConfigError(
+                "command line",
+                "--metrics-port",
+                f"cannot listen on {host}:{port}: {exc.strerror or exc} (another daemon "
+                "running? choose another port)",
+            ) from None
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return int(self._server.server_address[1])

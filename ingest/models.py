@@ -475,6 +475,7 @@ class FeedState(_Record):
     url: str
     title: str | None
     tags: tuple[str, ...]
+    source: str  # where it came from: config | cli | opml
     status: str
     last_http_status: int | None
     last_error: str | None

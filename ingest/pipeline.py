@@ -10,7 +10,8 @@
       | store      (store.record_fetches)  a few feeds per transaction (see _WriteBatch)
 
 `process_feed` is that pipe for one feed; `run_once` drives it over every due feed with
-bounded concurrency. Each stage's core is pure and lives in its own module.
+bounded concurrency (`ingest.workers.run_pass`: over several processes, as `ingest run`
+does). Each stage's core is pure and lives in its own module.
 """
 
 from __future__ import annotations
@@ -22,17 +23,17 @@ import functools
 import logging
 import time
 import traceback
-import uuid
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from storage import lease_owner
 
-from .errors import FeedError, ParseError, StoreError, in_words
+from .errors import FeedError, ParseError, in_words
 from .hostqueue import HostQueue, host_of
+from .interrupts import ignore_sigint
 from .models import (
     Article,
     Feed,
@@ -58,7 +59,6 @@ __all__ = [
     "process_body",
     "process_feed",
     "run_once",
-    "run_pass",
 ]
 
 log = logging.getLogger("ingest")
@@ -89,6 +89,7 @@ class RunReport:
     stage_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     started: datetime = field(default_factory=utcnow)
     elapsed_s: float = 0.0
+    interrupted: bool = False  # stopped by SIGINT / SIGTERM: feeds not started stay due
     #: due feeds left alone because another run holds them (or their host), and until when
     held: list[Held] = field(default_factory=list)
 
@@ -489,7 +490,9 @@ def _make_executor(settings: Settings, n_feeds: int) -> Executor | None:
     from concurrent.futures import ProcessPoolExecutor
 
     return ProcessPoolExecutor(
-        max_workers=settings.parse_workers, mp_context=multiprocessing.get_context("fork")
+        max_workers=settings.parse_workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=ignore_sigint,
     )
 
 
@@ -637,118 +640,5 @@ async def run_once(
     report.held = store.held_elsewhere(
         now=utcnow(), owner=owner, force=force, urls=urls, started_ms=started_ms
     )
-    report.elapsed_s = time.perf_counter() - t0
-    return report
-
-
-PARALLEL_MIN_FEEDS = 20  # fewer feeds than this are not worth a second process
-
-
-def _one_process(
-    db: str,
-    settings: Settings,
-    force: bool,
-    urls: Sequence[str] | None,
-    run: str,
-    log_outcomes: bool,
-    started_ms: int,
-    partition: tuple[int, int] | None = None,
-) -> RunReport:
-    """This process's share of a pass: its own store connection, the run's token, and
-    (worker i of n) its share of the hosts."""
-    from storage import open_store
-
-    from .logs import log_fetch
-
-    store = open_store(db)
-    try:
-        return asyncio.run(
-            run_once(
-                store,
-                settings,
-                force=force,
-                urls=urls,
-                owner=lease_owner(run),
-                on_outcome=log_fetch if log_outcomes else None,
-                started_ms=started_ms,
-                partition=partition,
-            )
-        )
-    finally:
-        store.close()
-
-
-def _worker(
-    conn: Any,
-    db: str,
-    settings: Settings,
-    force: bool,
-    run: str,
-    log_outcomes: bool,
-    started_ms: int,
-    partition: tuple[int, int],
-) -> None:
-    """A forked worker of `run_pass`: sends its report back through `conn`."""
-    try:
-        conn.send(_one_process(db, settings, force, None, run, log_outcomes, started_ms, partition))
-    except StoreError as exc:  # the parent reports it, once, as one line
-        conn.send(exc)
-    finally:
-        conn.close()
-
-
-def run_pass(
-    db: str,
-    settings: Settings,
-    *,
-    force: bool = False,
-    urls: Sequence[str] | None = None,
-    expected: int = 0,
-    log_outcomes: bool = False,
-) -> RunReport:
-    """One pass as `ingest run` makes it: with `settings.workers` > 1 and at least
-    PARALLEL_MIN_FEEDS feeds `expected`, forked worker processes claim feeds beside this one
-    (the leases keep them apart), so fetching, parsing and storing use every core."""
-    import multiprocessing
-
-    run = uuid.uuid4().hex[:12]
-    started_ms = int(time.time() * 1000)
-    t0 = time.perf_counter()
-    children = []
-    partition: tuple[int, int] | None = None
-    if settings.workers > 1 and urls is None and expected >= PARALLEL_MIN_FEEDS:
-        n = settings.workers
-        partition = (0, n)  # this process; the forked ones are 1 .. n-1
-        ctx = multiprocessing.get_context("fork")  # before any store connection is opened here
-        for i in range(1, n):
-            recv, send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(
-                target=_worker,
-                args=(send, db, settings, force, run, log_outcomes, started_ms, (i, n)),
-            )
-            proc.start()
-            send.close()
-            children.append((proc, recv))
-    failure: StoreError | None = None  # (a full disk: every process meets it)
-    try:
-        report = _one_process(db, settings, force, urls, run, log_outcomes, started_ms, partition)
-    except StoreError as exc:
-        failure, report = exc, RunReport()
-    for proc, recv in children:
-        try:
-            child: RunReport | StoreError = recv.recv()
-        except EOFError:
-            log.error("a worker process died (exit code %s); its feeds are retried next run",
-                      proc.exitcode)  # fmt: skip
-        else:
-            if isinstance(child, StoreError):
-                failure = failure or child
-            else:
-                report.outcomes += child.outcomes
-                for stage, seconds in child.stage_s.items():
-                    report.stage_s[stage] += seconds
-        proc.join()
-    if failure is not None:
-        raise failure
     report.elapsed_s = time.perf_counter() - t0
     return report

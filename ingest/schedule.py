@@ -34,7 +34,9 @@ nothing was fetched, e.g. a feed just added).  The decision, in order:
    re-read.  They persist through feed.interval_s: after a success, the previous interval
    (which included them) is kept as a floor, so a feed that keeps answering 304 keeps its
    hinted interval, and only grows as its entries age.  skipHours/skipDays apply only when
-   the document was parsed.
+   the document was parsed.  A change of the feed's options clears feed.interval_s (the
+   store does, with the feed due at once), so the floor never carries an interval decided
+   under the old options: a changed interval takes effect through 304s.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ so the URL by which the feed is stored, listed and logged never carries them.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib.util
 import os
 import re
@@ -40,6 +41,7 @@ from .models import FeedOptions, FilterRule
 __all__ = [
     "FeedSpec",
     "Settings",
+    "env_warnings",
     "load_feeds",
     "load_settings",
     "parse_duration",
@@ -129,6 +131,7 @@ _SIZE_UNITS = {
 _SIZE_KEYS = {"max_body", "max_body_bytes", "max_decompressed", "max_decompressed_bytes"}
 _CHOICES = {"log_format": ("text", "json"), "log_level": ("DEBUG", "INFO", "WARNING", "ERROR")}
 _ZERO_OK = {"parse_workers"}
+_LONGEST_S = 100 * 365 * 86400  # longer durations are typos (and overflow datetime)
 _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _TRUE = {"1", "true", "yes", "on"}
@@ -139,15 +142,20 @@ def parse_duration(value: object) -> float:
     """Seconds from 90, 1.5, "90", "90s", "15m", "2h", "1d", "1w". Raises ValueError."""
     if isinstance(value, bool):
         raise ValueError(f"expected a duration like 30s, 15m or 2h, got {value!r}")
+    seconds: float | None = None
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError(f"a duration cannot be negative, got {value!r}")
-        return float(value)
-    if isinstance(value, str):
+        seconds = float(value)
+    elif isinstance(value, str):
         m = _DURATION.match(value.lower())
         if m:
-            return float(m.group(1)) * _UNITS[m.group(2)]
-    raise ValueError(f"expected a duration like 30s, 15m or 2h, got {value!r}")
+            seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if seconds is None:
+        raise ValueError(f"expected a duration like 30s, 15m or 2h, got {value!r}")
+    if seconds > _LONGEST_S:
+        raise ValueError(f"a duration of at most 100 years is expected, got {value!r}")
+    return seconds
 
 
 def _parse_size(value: object) -> int:
@@ -288,12 +296,48 @@ def _apply(values: Mapping[str, object], source: str, from_env: bool) -> dict[st
                 continue
             if key not in fields:
                 if from_env:
-                    continue  # INGEST_* variables that are not settings are not ours to judge
-                known = sorted(set(fields) - {"config"} | set(_DURATION_KEYS))
-                raise ValueError(f"unknown setting (known: {', '.join(known)})")
+                    continue  # named by env_warnings: other programs' INGEST_* are no error
+                raise ValueError(_unknown(key))
             out[key] = _coerce(key, raw, from_env)
         except ValueError as exc:
             raise ConfigError(source, label, str(exc)) from None
+    return out
+
+
+def _public_names() -> list[str]:
+    """The settings as the operator writes them (`max_body`, not `max_body_bytes`)."""
+    by_field = {name: key for key, name in _DURATION_KEYS.items()}
+    names = {by_field.get(f.name, f.name) for f in dataclasses.fields(Settings)} - {"config"}
+    return sorted(n.removesuffix("_bytes") for n in names)
+
+
+def _closest(key: str) -> str | None:
+    close = difflib.get_close_matches(key.lower(), _public_names(), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _unknown(key: str) -> str:
+    guess = _closest(key)
+    hint = f"did you mean {guess}? " if guess else ""
+    return f"unknown setting ({hint}known: {', '.join(_public_names())})"
+
+
+def _accepted(key: str) -> bool:
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    return key in fields or key in _DURATION_KEYS or key in _SIZE_KEYS
+
+
+def env_warnings(environ: Mapping[str, str]) -> list[str]:
+    """One line for each INGEST_* variable that names no setting (a typo would otherwise
+    be ignored without a word), with the closest setting's variable."""
+    out = []
+    for var in sorted(environ):
+        key = var[len("INGEST_") :].lower()
+        if not var.startswith("INGEST_") or var == "INGEST_CONFIG" or _accepted(key):
+            continue
+        guess = _closest(key)
+        hint = f" (did you mean INGEST_{guess.upper()}?)" if guess else ""
+        out.append(f"environment: {var} is not a setting{hint}; ignored")
     return out
 
 
@@ -316,6 +360,13 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(str(path), None, "is a directory, expected a TOML file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), None, f"invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            str(path),
+            None,
+            f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+            f"{exc.start}); TOML files are UTF-8",
+        ) from None
     except OSError as exc:
         raise ConfigError(str(path), None, exc.strerror or str(exc)) from None
 

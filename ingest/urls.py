@@ -23,21 +23,46 @@ def is_web_url(url: str) -> bool:
     return bool(parts.hostname)
 
 
+MAX_FEED_URL = 2048  # the longest URL browsers, sitemaps and most servers reliably take
+
+
+def _shown(url: str) -> str:
+    return repr(url if len(url) <= 80 else url[:60] + "…" + url[-10:])
+
+
 def validate_feed_url(url: str) -> str:
-    """Return the feed URL stripped, or raise ValueError saying what is wrong with it."""
+    """Return the feed URL normalized (stripped; scheme and host in lower case, no default
+    port, no fragment: the server never sees one), or raise ValueError saying what is wrong
+    with it."""
     url = url.strip()
     if not url:
         raise ValueError("empty URL")
+    if len(url) > MAX_FEED_URL:
+        raise ValueError(
+            f"invalid URL {_shown(url)}: {len(url)} characters, at most {MAX_FEED_URL}"
+        )
+    bad = next((c for c in url if c.isspace() or ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F), None)
+    if bad is not None:
+        what = "whitespace" if bad.isspace() else "a control character"
+        raise ValueError(
+            f"invalid URL {_shown(url)}: contains {what} ({bad!r} at position "
+            f"{url.index(bad)}); percent-encode it (%20 for a space)"
+        )
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
+        port = parts.port
     except ValueError as exc:
-        raise ValueError(f"invalid URL {url!r}: {exc}") from None
-    if parts.scheme.lower() not in ("http", "https"):
-        raise ValueError(f"invalid URL {url!r}: only http and https feeds can be fetched")
+        raise ValueError(f"invalid URL {_shown(url)}: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ValueError(f"invalid URL {_shown(url)}: only http and https feeds can be fetched")
     if not parts.hostname:
-        raise ValueError(f"invalid URL {url!r}: no host")
-    return url
+        raise ValueError(f"invalid URL {_shown(url)}: no host")
+    netloc = parts.netloc.rpartition("@")
+    host = netloc[2].lower()
+    if port is not None and port == _DEFAULT_PORTS[scheme]:
+        host = host.rsplit(":", 1)[0]
+    return urlunsplit((scheme, netloc[0] + netloc[1] + host, parts.path, parts.query, ""))
 
 
 # --------------------------------------------------------------------------- canonical URLs

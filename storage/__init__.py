@@ -40,9 +40,11 @@ def is_url(target: Path | str) -> bool:
     return "://" in str(target)
 
 
-def open_store(target: Path | str) -> Store:
-    """Open (creating and migrating) the store at `target`: a PostgreSQL URL or a SQLite
-    file path. Another URL scheme is refused (it would otherwise become a file name)."""
+def open_store(target: Path | str, *, create: bool = True, read_only: bool = False) -> Store:
+    """Open (migrating) the store at `target`: a PostgreSQL URL or a SQLite file path.
+    Another URL scheme is refused (it would otherwise become a file name). A missing SQLite
+    file is created if `create`, else StoreError("no store at PATH"); `read_only`: the
+    caller only reads, and a SQLite store it cannot write is opened read-only."""
     text = str(target)
     if text.startswith(PG_SCHEMES):
         from .postgres import open_postgres
@@ -56,4 +58,4 @@ def open_store(target: Path | str) -> Store:
         )
     from .sqlite import SQLiteStore
 
-    return SQLiteStore(target)
+    return SQLiteStore(target, create=create, read_only=read_only)

@@ -31,7 +31,6 @@ from ingest.timeutil import from_iso, to_iso
 from storage.leases import run_token
 
 if TYPE_CHECKING:
-    from ingest.settings import FeedSpec
     from ingest.stories import Signature
 
 __all__ = [
@@ -54,7 +53,6 @@ __all__ = [
     "options_to_json",
     "outlet",
     "story_view",
-    "sync_plan",
 ]
 
 HISTORY_KEEP = 20  # fetch rows kept per feed
@@ -301,6 +299,7 @@ def feed_state_record(r: dict[str, Any]) -> FeedState:
         url=r["url"],
         title=r["title"],
         tags=_json_list(r["tags"]),
+        source=r["source"],
         status=r["status"],
         last_http_status=r["last_http_status"],
         last_error=r["last_error"],
@@ -351,24 +350,3 @@ def story_view(story: dict[str, Any], sources: Sequence[dict[str, Any]]) -> Stor
         n_sources=story["n_sources"],
         sources=tuple(out),
     )
-
-
-def sync_plan(
-    current: Sequence[dict[str, Any]], specs: Sequence[FeedSpec]
-) -> tuple[list[FeedSpec], list[FeedSpec], list[str]]:
-    """What `sync_feeds` does to make the stored feeds (rows of url, title, tags, options)
-    match `specs`: (specs to add, specs whose options changed, URLs to remove)."""
-    rows = {r["url"]: r for r in current}
-    added, updated = [], []
-    for spec in specs:
-        row = rows.get(spec.url)
-        if row is None:
-            added.append(spec)
-        elif (
-            row["title"] != spec.title
-            or json.loads(row["tags"]) != list(spec.tags)
-            or row["options"] != options_to_json(spec.options)
-        ):
-            updated.append(spec)
-    removed = sorted(rows.keys() - {s.url for s in specs})
-    return added, updated, removed

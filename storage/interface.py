@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from ingest.feededit import Removal, SyncPlan
     from ingest.models import (
         Article,
         ArticleRecord,
@@ -43,9 +44,21 @@ __all__ = ["FeedsAndClaims", "FetchWriter", "Reader", "Store", "StoryIndex"]
 class FeedsAndClaims(Protocol):
     """The feed list and its leases. Every method is one transaction."""
 
+    #: opened read-only (a read command on a store this process cannot write)
+    read_only: bool
+
     def add_feed(self, spec: FeedSpec, *, source: str = "cli") -> bool:
-        """Add a feed, or update its options and reactivate it if gone/disabled.
-        True when it was new."""
+        """Add a feed (remembering its source: config, cli, opml), or give a known one
+        `spec` and reactivate it if gone/disabled. True when it was new. Changed options
+        make the feed due now (and drop the interval decided under the old ones)."""
+        ...
+
+    def update_feed(self, spec: FeedSpec) -> bool:
+        """Give a known feed `spec`, status unchanged (as add_feed). False: no such feed."""
+        ...
+
+    def feed_source(self, url: str) -> str | None:
+        """Where a feed came from: config, cli or opml (None: no such feed)."""
         ...
 
     def remove_feed(self, url: str) -> bool: ...
@@ -54,8 +67,12 @@ class FeedsAndClaims(Protocol):
         """Enable ("ok") or disable ("disabled") a feed; reactivating a gone feed."""
         ...
 
-    def sync_feeds(self, specs: Sequence[FeedSpec]) -> tuple[int, int, int]:
-        """Make the feed list match `specs`: (added, updated, removed)."""
+    def sync_feeds(
+        self, specs: Sequence[FeedSpec], *, removal: Removal = "config", dry_run: bool = False
+    ) -> SyncPlan:
+        """Add and update the config's feeds; remove the stored ones it does not list as
+        `ingest.feededit.plan_sync` decides for `removal`. Returns the plan (applied in one
+        transaction unless `dry_run`)."""
         ...
 
     def get_feed(self, url: str) -> Feed | None: ...
@@ -103,6 +120,8 @@ class FeedsAndClaims(Protocol):
     def next_due_at(self) -> datetime | None: ...
 
     def due_count(self, now: datetime, *, every: bool = False) -> int: ...
+
+    def due_urls(self, now: datetime, *, every: bool = False) -> list[str]: ...
 
 
 class FetchWriter(Protocol):
@@ -165,6 +184,15 @@ class FetchWriter(Protocol):
         tombstones so their feeds do not bring them back; returns how many (would) go."""
         ...
 
+    def prune_plan(self, older_than: datetime) -> list[tuple[str, int]]:
+        """What prune would delete: (feed URL, articles), most first."""
+        ...
+
+    def unprune(self, *, feed_url: str | None = None, since: datetime | None = None) -> int:
+        """Lift tombstones so their items can come back (their feeds are due now, fetched
+        without validators); returns how many."""
+        ...
+
 
 class Reader(Protocol):
     """Typed reads (ingest.models records; times as stored ISO 8601 text)."""
@@ -198,6 +226,12 @@ class Reader(Protocol):
     def filtered(self, feed_url: str | None = None) -> list[FilteredItem]: ...
 
     def stats(self) -> StoreStats: ...
+
+    def tombstones(
+        self, *, feed_url: str | None = None, limit: int | None = None
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """(how many, the newest `limit`) tombstones left by prune."""
+        ...
 
 
 class Store(FeedsAndClaims, FetchWriter, Reader, Protocol):

@@ -62,7 +62,8 @@ def test_feeds_add_list_remove(run) -> None:  # type: ignore[no-untyped-def]
         "30m",
     )
     assert (r.exit_code, r.output) == (0, "added https://a.example/rss\n")
-    assert run("feeds", "add", "https://a.example/rss").output == "updated https://a.example/rss\n"
+    r = run("feeds", "add", "https://a.example/rss")  # nothing given: nothing changes
+    assert r.output == "unchanged https://a.example/rss (already as given)\n"
     r = run("feeds", "list")
     assert r.output == f"{'ok':<10} next {'now':<20} https://a.example/rss\n"
     (rec,) = json.loads(run("feeds", "list", "--json").output)
@@ -71,7 +72,7 @@ def test_feeds_add_list_remove(run) -> None:  # type: ignore[no-untyped-def]
     } == {
         "url": "https://a.example/rss",
         "title": "A",
-        "tags": [],
+        "tags": ["world"],
         "status": "ok",
         "error_count": 0,
         "next_poll_at": None,
@@ -92,13 +93,14 @@ def test_feeds_add_list_remove(run) -> None:  # type: ignore[no-untyped-def]
     assert (
         run("feeds", "enable", "https://a.example/rss").output == "enabled https://a.example/rss\n"
     )
-    assert (
-        run("feeds", "remove", "https://a.example/rss").output == "removed https://a.example/rss\n"
+    assert run("feeds", "remove", "https://a.example/rss", "--yes").output == (
+        "will remove feed https://a.example/rss (source: cli): its options, schedule and fetch"
+        " history; the 0 articles it carried stay\nremoved https://a.example/rss\n"
     )
     assert run("feeds", "list").output == "no feeds (add one with `ingest feeds add URL`)\n"
-    r = run("feeds", "remove", "https://a.example/rss")
+    r = run("feeds", "remove", "https://a.example/rss", "--yes")
     assert (r.exit_code, r.output) == (
-        1,
+        2,
         "Error: no such feed: https://a.example/rss (see `ingest feeds list`)\n",
     )
 
@@ -163,7 +165,10 @@ def test_unreadable_database_is_a_clear_error(run, tmp_path: Path) -> None:  # t
 
 def test_run_with_nothing_due(run) -> None:  # type: ignore[no-untyped-def]
     r = run("run")
-    assert (r.exit_code, r.output) == (0, "0 feeds due\n")
+    assert (r.exit_code, r.output) == (
+        0,
+        "0 feeds due: no feed to poll (`ingest feeds add URL` or `feeds sync`)\n",
+    )
 
 
 def test_sync_import_export(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -175,15 +180,19 @@ def test_sync_import_export(run, tmp_path: Path) -> None:  # type: ignore[no-unt
     assert r.output == f"synced 2 feeds from {config}: 2 added, 0 updated, 0 removed\n"
     config.write_text('[[feeds]]\nurl = "https://a.example/rss"\ntitle = "A"\n')
     r = run("--config", str(config), "feeds", "sync")
-    assert r.output == f"synced 1 feeds from {config}: 0 added, 1 updated, 1 removed\n"
+    assert r.output == (
+        f"synced 1 feed from {config}: 0 added, 1 updated, 1 removed\n"
+        "removed https://b.example/rss (its articles stay)\n"
+    )
     opml = run("feeds", "export").output
     assert 'xmlUrl="https://a.example/rss"' in opml and "b.example" not in opml
     (tmp_path / "more.opml").write_text(opml.replace("a.example", "c.example"))
     r = run("feeds", "import", str(tmp_path / "more.opml"))
-    assert r.output == f"imported 1 feeds from {tmp_path / 'more.opml'} (1 new)\n"
+    assert r.output == f"imported 1 feed from {tmp_path / 'more.opml'} (1 new)\n"
 
 
 def test_empty_store_reads(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("run").exit_code == 0  # creates the store
     assert run("articles", "export").output == ""
     header = run("articles", "export", "--format", "csv").output.splitlines()
     assert header == [

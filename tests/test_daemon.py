@@ -321,13 +321,13 @@ def test_sigkill_mid_fetch_leaves_a_consistent_store(
     # the killed run's lease is void (its process is gone): the next run takes the feed at once
     r = ingest(db, "run")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert r.stdout.startswith("1 feeds: 1 ok")
+    assert r.stdout.startswith("1 feed: 1 ok")
     assert count(db) == 25
 
 
 def test_cron_run_with_nothing_due_imports_no_fetch_stack(tmp_path: Path) -> None:
     db = tmp_path / "n.db"
-    assert ingest(db, "stats").returncode == 0  # the database exists, as it does under cron
+    assert ingest(db, "run").returncode == 0  # the database exists, as it does under cron
     code = (
         f"import sys; from ingest.cli import main; sys.argv = ['ingest', '--db', {str(db)!r}, 'run']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
@@ -336,7 +336,10 @@ def test_cron_run_with_nothing_due_imports_no_fetch_stack(tmp_path: Path) -> Non
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env(), timeout=60
     )
-    assert out.stdout.splitlines() == ["0 feeds due", "[]"], out.stderr
+    assert out.stdout.splitlines() == [
+        "0 feeds due: no feed to poll (`ingest feeds add URL` or `feeds sync`)",
+        "[]",
+    ], out.stderr
 
 
 def test_a_run_with_many_feeds_due_splits_them_over_worker_processes(
@@ -350,7 +353,7 @@ def test_a_run_with_many_feeds_due_splits_them_over_worker_processes(
     assert {host_key(f"http://{h}/") % 2 for h in hosts} == {0, 1}  # both workers have hosts
     servers = [feed_server_factory(host=h) for h in hosts]
     paths = []
-    for i in range(24):  # at least PARALLEL_MIN_FEEDS: `ingest run` forks a second worker
+    for i in range(24):  # at least workers.PARALLEL_MIN_FEEDS: `ingest run` forks a second worker
         server = servers[i % len(servers)]
         url = server.route(
             f"/w{i}.xml", body=rss(f"W{i}", "https://w.example/", make_items(300 + i, 2))

@@ -148,7 +148,7 @@ def test_a_feed_asked_for_while_its_host_is_being_fetched_elsewhere_is_named(
     store.close()
     r = ingest("run", "--feed", b)
     assert r.exit_code == 0, r.output
-    assert r.stdout.startswith("1 feeds: 1 ok") and "not fetched" not in r.stdout
+    assert r.stdout.startswith("1 feed: 1 ok") and "not fetched" not in r.stdout
 
 
 def test_one_story_many_outlets_and_same_topic_stays_apart(ingest, feed_server: FeedServer) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ingest.errors import ConfigError
-from ingest.settings import Settings, load_feeds, load_settings, parse_duration
+from ingest.settings import Settings, env_warnings, load_feeds, load_settings, parse_duration
 
 
 def write(tmp_path: Path, text: str, name: str = "feeds.toml") -> Path:
@@ -202,3 +202,57 @@ def test_shipped_config_is_valid() -> None:
     specs = load_feeds(root / "config" / "feeds.toml")
     assert len(specs) >= 8
     assert load_settings(root / "config" / "feeds.toml", environ={}).db == Path("data/ingest.db")
+
+
+def test_unknown_settings_are_named_with_the_closest_public_name(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[settings]\nmax_bdy = '1MB'\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg, environ={})
+    message = str(info.value)
+    assert message.startswith(f"{cfg}: max_bdy: unknown setting (did you mean max_body? known: ")
+    known = message.split("known: ")[1].rstrip(")").split(", ")
+    assert "max_body" in known and "connect_timeout" in known
+    assert not any(k.endswith(("_s", "_bytes")) for k in known)  # user-facing names only
+    cfg.write_text("[settings]\ncolour = 1\n")
+    with pytest.raises(ConfigError, match=r"unknown setting \(known: "):
+        load_settings(cfg, environ={})
+
+
+@pytest.mark.parametrize(
+    ("environ", "warnings"),
+    [
+        (
+            {"INGEST_CONCURENCY": "4"},
+            [
+                "environment: INGEST_CONCURENCY is not a setting (did "
+                "you mean INGEST_CONCURRENCY?); ignored"
+            ],
+        ),
+        ({"INGEST_MAX_BODY": "1MB", "INGEST_CONFIG": "x", "INGEST_READ_TIMEOUT_S": "3"}, []),
+        (
+            {"INGEST_ZZZ": "1", "PATH": "/bin"},
+            ["environment: INGEST_ZZZ is not a setting; ignored"],
+        ),
+    ],
+)
+def test_unknown_ingest_variables_are_warned_about(
+    environ: dict[str, str], warnings: list[str]
+) -> None:
+    assert env_warnings(environ) == warnings
+
+
+def test_a_config_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_bytes(b"[settings]\nuser_agent = 'caf\xe9'\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg, environ={})
+    assert str(info.value) == (
+        f"{cfg}: not UTF-8 text (byte 0xe9 at offset 28); TOML files are UTF-8"
+    )
+
+
+@pytest.mark.parametrize("value", ["99999999999d", 10**12, "5300w"])
+def test_durations_beyond_a_century_are_refused(value: object) -> None:
+    with pytest.raises(ValueError, match="at most 100 years"):
+        parse_duration(value)

@@ -348,10 +348,11 @@ def test_add_sync_status_remove(empty_store: Store) -> None:
     assert store.add_feed(FeedSpec(url=A, title="A2", tags=("x",))) is False  # an update
     feed = store.get_feed(A)
     assert feed is not None and (feed.title, feed.tags) == ("A2", ("x",))
-    assert store.sync_feeds([FeedSpec(url=A, title="A2", tags=("x",)), FeedSpec(url=B)]) == (
-        1, 0, 0,
-    )  # fmt: skip
-    assert store.sync_feeds([FeedSpec(url=B, title="B")]) == (0, 1, 1)
+    plan = store.sync_feeds([FeedSpec(url=A, title="A2", tags=("x",)), FeedSpec(url=B)])
+    assert ([f.url for f in plan.add], plan.update, plan.remove) == ([B], (), ())
+    plan = store.sync_feeds([FeedSpec(url=B, title="B")])  # A was added by hand: kept
+    assert (len(plan.update), plan.remove, plan.kept) == (1, (), (A,))
+    assert store.sync_feeds([FeedSpec(url=B, title="B")], removal="all").remove == (A,)
     assert [f.url for f in store.feeds()] == [B]
     assert store.set_status(B, "disabled") and store.get_feed(B).status == "disabled"  # type: ignore[union-attr]
     assert claim(store) == [] and store.due_count(NOW) == 0
@@ -359,6 +360,36 @@ def test_add_sync_status_remove(empty_store: Store) -> None:
     assert store.next_due_at() is not None
     assert store.remove_feed(B) and not store.remove_feed(B)
     assert store.set_status(B, "ok") is False and store.get_feed(B) is None
+
+
+def test_origins_edits_and_tombstones(empty_store: Store) -> None:
+    """Issue #19 on every backend: sync removes only config feeds that left the config; a
+    changed option makes a feed due now and drops the kept interval; prune's plan, its
+    tombstones, and lifting them."""
+    from ingest.models import FeedOptions
+
+    store = empty_store
+    store.add_feed(FeedSpec(url=A), source="cli")
+    store.sync_feeds([FeedSpec(url=B)])
+    assert (store.feed_source(A), store.feed_source(B), store.feed_source("x")) == (
+        "cli", "config", None,
+    )  # fmt: skip
+    plan = store.sync_feeds([], dry_run=True)
+    assert (plan.remove, plan.kept) == ((B,), (A,)) and store.feed_source(B) == "config"
+    claim(store)
+    record(store, A, article(feed_url=A, identity="old", published_at=NOW - timedelta(days=30)))
+    assert store.due_urls(NOW) == [B] and store.get_feed(A).interval_s == 3600  # type: ignore[union-attr]
+    assert store.update_feed(FeedSpec(url=A, options=FeedOptions(interval_s=600)))
+    feed = store.get_feed(A)
+    assert feed is not None and (feed.next_poll_at, feed.interval_s) == (None, None)
+    assert feed.schedule_reason == "settings changed" and store.due_urls(NOW) == [A, B]
+    assert store.update_feed(FeedSpec(url="https://nope.example/")) is False
+    assert store.prune_plan(NOW - timedelta(days=7)) == [(A, 1)]
+    assert store.prune(NOW - timedelta(days=7)) == 1
+    total, rows = store.tombstones(feed_url=A)
+    assert (total, [r["identity"] for r in rows]) == (1, ["old"])
+    assert store.unprune(feed_url=B) == 0 and store.unprune(since=NOW - timedelta(days=1)) == 1
+    assert store.tombstones() == (0, [])
 
 
 def test_a_doubled_write_stores_nothing_twice(store: Store) -> None:

@@ -49,3 +49,34 @@ def test_validate_feed_url_rejects(url: str) -> None:
 
 def test_validate_feed_url_strips() -> None:
     assert validate_feed_url(" https://x.example/feed ") == "https://x.example/feed"
+
+
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("https://x.example/my feed", "contains whitespace (' ' at position 20)"),
+        ("https://x.example/\nfeed", "contains whitespace ('\\n' at position 18)"),
+        ("https://x.example/\tfeed", "contains whitespace ('\\t' at position 18)"),
+        ("https://x.example/\x00feed", "contains a control character ('\\x00' at position 18)"),
+        ("https://x.example/\x85feed", "contains whitespace ('\\x85' at position 18)"),
+        ("https://x.example/" + "a" * 2031, "2049 characters, at most 2048"),
+    ],
+)
+def test_validate_feed_url_refuses_whitespace_controls_and_length(url: str, error: str) -> None:
+    with pytest.raises(ValueError, match="invalid URL") as info:
+        validate_feed_url(url)
+    assert error in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "normalized"),
+    [
+        ("HTTPS://X.Example/Feed", "https://x.example/Feed"),
+        ("https://x.example:443/f", "https://x.example/f"),
+        ("http://x.example:8080/f?a=1#top", "http://x.example:8080/f?a=1"),
+        ("https://User:Pw@X.example/f", "https://User:Pw@x.example/f"),
+        ("https://x.example/" + "a" * 2030, "https://x.example/" + "a" * 2030),
+    ],
+)
+def test_validate_feed_url_normalizes(url: str, normalized: str) -> None:
+    assert validate_feed_url(url) == normalized

@@ -48,6 +48,7 @@ class PgBase:
     def __init__(self, url: str) -> None:
         self.url = url
         self.where = redact_url(url)
+        self.read_only = False  # a database's permissions are the server's to enforce
         self._conn = self._connect()
         try:
             migrate(self._conn, self.where)

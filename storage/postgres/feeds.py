@@ -11,20 +11,19 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from psycopg.rows import dict_row
 
+from ingest.feededit import Removal, StoredFeed, SyncPlan, plan_sync
 from ingest.models import Feed, Held
+from ingest.settings import FeedSpec
 from ingest.timeutil import from_iso, to_iso
-from storage.common import feed_from_row, host_key, options_to_json, sync_plan
+from storage.common import feed_from_row, host_key, options_from_json, options_to_json
 from storage.leases import dead_owner, run_token
 
 from .base import Conn, PgBase
 from .schema import CLAIM_LOCK
-
-if TYPE_CHECKING:
-    from ingest.settings import FeedSpec
 
 __all__ = ["PgFeeds"]
 
@@ -33,6 +32,7 @@ class PgFeeds(PgBase):
     """`FeedsAndClaims` on PostgreSQL."""
 
     def add_feed(self, spec: FeedSpec, *, source: str = "cli") -> bool:
+        """As SQLite's: a known feed gets `spec`, reactivated; its source stays."""
         now = to_iso(datetime.now().astimezone())
         with self._tx() as tx:
             cur = tx.execute(
@@ -50,16 +50,45 @@ class PgFeeds(PgBase):
             )
             if cur.rowcount:
                 return True
-            tx.execute(
-                """UPDATE feeds SET title = COALESCE(%s, title), tags = %s, options = %s,
-                   status = CASE WHEN status IN ('gone', 'disabled') THEN 'ok' ELSE status END,
-                   next_poll_at = CASE WHEN status IN ('gone', 'disabled') THEN NULL
-                                  ELSE next_poll_at END,
-                   error_count = CASE WHEN status = 'gone' THEN 0 ELSE error_count END
-                   WHERE url = %s""",
-                (spec.title, json.dumps(list(spec.tags)), options_to_json(spec.options), spec.url),
-            )
+            self._write_spec(tx, spec, reactivate=True)
             return False
+
+    def update_feed(self, spec: FeedSpec) -> bool:
+        with self._tx() as tx:
+            return self._write_spec(tx, spec, reactivate=False)
+
+    @staticmethod
+    def _write_spec(tx: Conn, spec: FeedSpec, *, reactivate: bool) -> bool:
+        """As SQLite's: changed options make the feed due now and drop the kept interval."""
+        row = tx.execute(
+            "SELECT options FROM feeds WHERE url = %s FOR UPDATE", (spec.url,)
+        ).fetchone()
+        if row is None:
+            return False
+        options = options_to_json(spec.options)
+        changed = options != row[0]
+        tx.execute(
+            """UPDATE feeds SET title = COALESCE(%(title)s, title), tags = %(tags)s,
+               options = %(options)s,
+               next_poll_at = CASE WHEN %(changed)s OR (%(re)s AND status IN ('gone', 'disabled'))
+                              THEN NULL ELSE next_poll_at END,
+               interval_s = CASE WHEN %(changed)s THEN NULL ELSE interval_s END,
+               schedule_reason = CASE WHEN %(changed)s THEN 'settings changed'
+                                 ELSE schedule_reason END,
+               error_count = CASE WHEN %(re)s AND status = 'gone' THEN 0 ELSE error_count END,
+               status = CASE WHEN %(re)s AND status IN ('gone', 'disabled') THEN 'ok'
+                        ELSE status END
+               WHERE url = %(url)s""",
+            {
+                "title": spec.title,
+                "tags": json.dumps(list(spec.tags)),
+                "options": options,
+                "changed": changed,
+                "re": reactivate,
+                "url": spec.url,
+            },
+        )
+        return True
 
     def remove_feed(self, url: str) -> bool:
         with self._tx() as tx:
@@ -70,19 +99,55 @@ class PgFeeds(PgBase):
             raise ValueError(f"status must be ok or disabled, got {status!r}")
         with self._tx() as tx:
             cur = tx.execute(
-                """UPDATE feeds SET status = %s, next_poll_at = NULL,
-                   error_count = CASE WHEN %s = 'ok' THEN 0 ELSE error_count END
-                   WHERE url = %s""",
-                (status, status, url),
+                """UPDATE feeds SET status = %(s)s, next_poll_at = NULL,
+                   schedule_reason = CASE WHEN %(s)s = 'ok' THEN 'enabled'
+                                     ELSE schedule_reason END,
+                   error_count = CASE WHEN %(s)s = 'ok' THEN 0 ELSE error_count END
+                   WHERE url = %(url)s""",
+                {"s": status, "url": url},
             )
             return cur.rowcount > 0
 
-    def sync_feeds(self, specs: Sequence[FeedSpec]) -> tuple[int, int, int]:
-        rows = self._rows("SELECT url, title, tags, options FROM feeds")
-        added, updated, removed = sync_plan(rows, specs)
-        for spec in (*added, *updated):
-            self.add_feed(spec, source="config")
-        return len(added), len(updated), sum(self.remove_feed(url) for url in removed)
+    def sync_feeds(
+        self, specs: Sequence[FeedSpec], *, removal: Removal = "config", dry_run: bool = False
+    ) -> SyncPlan:
+        """Apply `plan_sync` (the decision: `ingest.feededit`) in one transaction."""
+        with self._tx() as tx:
+            rows = tx.execute(
+                "SELECT url, title, tags, options, source FROM feeds FOR UPDATE"
+            ).fetchall()
+            stored = [
+                StoredFeed(
+                    FeedSpec(r[0], r[1], tuple(json.loads(r[2])), options_from_json(r[3])), r[4]
+                )
+                for r in rows
+            ]
+            plan = plan_sync(stored, specs, removal=removal)
+            if dry_run:
+                return plan
+            now = to_iso(datetime.now().astimezone())
+            for spec in plan.update:
+                self._write_spec(tx, spec, reactivate=False)
+            for s in plan.add:
+                tx.execute(
+                    """INSERT INTO feeds (url, title, tags, options, source, added_at, host_key)
+                       VALUES (%s, %s, %s, %s, 'config', %s, %s)""",
+                    (
+                        s.url,
+                        s.title,
+                        json.dumps(list(s.tags)),
+                        options_to_json(s.options),
+                        now,
+                        host_key(s.url),
+                    ),
+                )
+            for url in plan.remove:
+                tx.execute("DELETE FROM feeds WHERE url = %s", (url,))
+        return plan
+
+    def feed_source(self, url: str) -> str | None:
+        row = self.conn.execute("SELECT source FROM feeds WHERE url = %s", (url,)).fetchone()
+        return str(row[0]) if row else None
 
     def get_feed(self, url: str) -> Feed | None:
         rows = self._rows("SELECT * FROM feeds WHERE url = %s", (url,))
@@ -240,3 +305,11 @@ class PgFeeds(PgBase):
             (every, to_iso(now)),
         ).fetchone()
         return int(row[0]) if row else 0
+
+    def due_urls(self, now: datetime, *, every: bool = False) -> list[str]:
+        rows = self.conn.execute(
+            """SELECT url FROM feeds WHERE status IN ('ok', 'error')
+               AND (%s OR next_poll_at IS NULL OR next_poll_at <= %s) ORDER BY url""",
+            (every, to_iso(now)),
+        ).fetchall()
+        return [str(r[0]) for r in rows]

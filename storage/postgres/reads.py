@@ -152,3 +152,18 @@ class PgReads(PgWrites):
             last_fetched_at=one("SELECT MAX(last_fetched_at) FROM feeds"),
             db_bytes=one("SELECT pg_database_size(current_database())"),
         )
+
+    def tombstones(
+        self, *, feed_url: str | None = None, limit: int | None = None
+    ) -> tuple[int, list[dict[str, Any]]]:
+        params = {"feed": feed_url}
+        cond = "%(feed)s::text IS NULL OR feed_url = %(feed)s"
+        total = self.conn.execute(f"SELECT COUNT(*) FROM tombstones WHERE {cond}", params)
+        one = total.fetchone()
+        rows = self._rows(
+            f"""SELECT feed_url, identity, canonical_url, deleted_at FROM tombstones
+                WHERE {cond} ORDER BY deleted_at DESC, feed_url, identity
+                LIMIT {"ALL" if limit is None else int(limit)}""",
+            params,
+        )
+        return (int(one[0]) if one else 0), rows

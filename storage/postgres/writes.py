@@ -449,3 +449,26 @@ class PgWrites(PgStories):
                 {"full": FULL_TEXT_WORDS},
             )
         return len(ids)
+
+    def prune_plan(self, older_than: datetime) -> list[tuple[str, int]]:
+        rows = self.conn.execute(
+            """SELECT feed_url, COUNT(*) AS n FROM articles
+               WHERE COALESCE(published_at, first_seen_at) < %s
+               GROUP BY feed_url ORDER BY n DESC, feed_url""",
+            (to_iso(older_than),),
+        ).fetchall()
+        return [(str(r[0]), int(r[1])) for r in rows]
+
+    def unprune(self, *, feed_url: str | None = None, since: datetime | None = None) -> int:
+        """As SQLite's: the tombstones go, their feeds are due now without validators."""
+        cond = """(%(feed)s::text IS NULL OR feed_url = %(feed)s)
+                  AND (%(since)s::text IS NULL OR deleted_at >= %(since)s)"""
+        params = {"feed": feed_url, "since": to_iso(since)}
+        with self._tx() as tx:
+            tx.execute(
+                f"""UPDATE feeds SET etag = NULL, last_modified = NULL, body_hash = NULL,
+                    next_poll_at = NULL, schedule_reason = 'tombstones lifted'
+                    WHERE url IN (SELECT DISTINCT feed_url FROM tombstones WHERE {cond})""",
+                params,
+            )
+            return int(tx.execute(f"DELETE FROM tombstones WHERE {cond}", params).rowcount)

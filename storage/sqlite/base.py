@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from ingest.errors import StoreError
 from storage.common import host_key
@@ -21,21 +23,53 @@ __all__ = ["BUSY_TIMEOUT_MS", "SQLiteBase"]
 BUSY_TIMEOUT_MS = 30_000  # how long a write waits for another writer's lock before failing
 
 
+def _writable(path: Path) -> bool:
+    """Whether this process may write the store and create its -wal / -shm files beside it
+    (False on a read-only mount or an immutable file, for root as well)."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def _lenient_text(value: bytes) -> str:
+    """TEXT as read by the read commands: bytes that are not UTF-8 (written by another
+    program) become U+FFFD instead of failing the whole command."""
+    return value.decode("utf-8", "replace")
+
+
 class SQLiteBase:
     """One SQLite file: WAL, a busy timeout, writers in `BEGIN IMMEDIATE` transactions."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, create: bool = True, read_only: bool = False) -> None:
+        """`create` False: a missing file is an error (nothing is created). `read_only`: the
+        caller only reads; a store it cannot write (a read-only mount, an immutable file) is
+        then opened read-only instead of failing, and text that is not UTF-8 reads as U+FFFD
+        instead of failing the command."""
         self.path = Path(path)
-        if str(path) != ":memory:" and (problem := header_problem(self.path)):
+        self.read_only = False
+        self._reader_uri = f"file:{quote(str(self.path))}?mode=ro"
+        memory = str(path) == ":memory:"
+        if not create and not memory and not self.path.is_file():
+            raise StoreError(f"no store at {path}")
+        if not memory and (problem := header_problem(self.path)):
             raise StoreError(f"{path}: cannot open the database: {problem}; restore it from a "
                              "backup")  # fmt: skip
         try:
-            if str(path) != ":memory:":
+            if not memory and self.path.is_file() and not _writable(self.path):
+                if not read_only:
+                    raise StoreError(
+                        f"{path}: the store is not writable here (a read-only file system "
+                        "or file): only read commands (list, show, search, export, stats) "
+                        "can use it"
+                    )
+                self._conn = self._open_read_only()
+                return
+            if create and not memory:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
                 str(path), timeout=30.0, isolation_level=None, check_same_thread=False
             )
             self._conn = conn
+            if read_only:
+                conn.text_factory = _lenient_text
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             # a checkpoint every 16 MB of WAL rather than 4 MB: each commit rewrites most of
@@ -49,6 +83,30 @@ class SQLiteBase:
             raise store_error(path, exc) from exc
         except OSError as exc:
             raise StoreError(f"{path}: cannot create the database: {exc.strerror}") from exc
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """A store this process cannot write: `mode=ro`, which still needs the WAL index
+        (-shm) file or leave to create it; where neither holds (a read-only mount of a WAL
+        store), `immutable=1`: read as the file stands, no locks, no WAL."""
+        self.read_only = True
+        for uri in (self._reader_uri, self._reader_uri + "&immutable=1"):
+            conn = sqlite3.connect(uri, uri=True, timeout=30.0, check_same_thread=False)
+            conn.text_factory = _lenient_text
+            try:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+            except sqlite3.OperationalError:
+                conn.close()
+                continue
+            self._reader_uri = uri
+            if version != len(MIGRATIONS):
+                conn.close()
+                raise StoreError(
+                    f"{self.path}: schema version {version}, this program's is "
+                    f"{len(MIGRATIONS)}, and the store is read-only here: open it once where "
+                    "it is writable (any command) to upgrade it"
+                )
+            return conn
+        raise StoreError(f"{self.path}: cannot open the read-only database")
 
     @property
     def conn(self) -> sqlite3.Connection:

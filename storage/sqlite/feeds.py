@@ -9,17 +9,16 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ingest.feededit import Removal, StoredFeed, SyncPlan, plan_sync
 from ingest.models import Feed, Held
+from ingest.settings import FeedSpec
 from ingest.timeutil import from_iso, to_iso
-from storage.common import feed_from_row, host_key, options_to_json, sync_plan
+from storage.common import feed_from_row, host_key, options_from_json, options_to_json
 from storage.leases import dead_owner, run_token
 
 from .base import SQLiteBase
-
-if TYPE_CHECKING:
-    from ingest.settings import FeedSpec
 
 __all__ = ["SQLiteFeeds"]
 
@@ -28,24 +27,11 @@ class SQLiteFeeds(SQLiteBase):
     """`FeedsAndClaims` on SQLite."""
 
     def add_feed(self, spec: FeedSpec, *, source: str = "cli") -> bool:
+        """A known feed gets `spec` (the caller merges what was given into what is stored,
+        see `ingest.feededit`) and is reactivated if gone or disabled; its source stays."""
         now = to_iso(datetime.now().astimezone())
         with self._tx() as tx:
-            exists = tx.execute("SELECT status FROM feeds WHERE url = ?", (spec.url,)).fetchone()
-            if exists:
-                tx.execute(
-                    """UPDATE feeds SET title = COALESCE(?, title), tags = ?, options = ?,
-                       status = CASE WHEN status IN ('gone', 'disabled') THEN 'ok' ELSE status END,
-                       next_poll_at = CASE WHEN status IN ('gone', 'disabled') THEN NULL
-                                      ELSE next_poll_at END,
-                       error_count = CASE WHEN status = 'gone' THEN 0 ELSE error_count END
-                       WHERE url = ?""",
-                    (
-                        spec.title,
-                        json.dumps(list(spec.tags)),
-                        options_to_json(spec.options),
-                        spec.url,
-                    ),
-                )
+            if self._write_spec(tx, spec, reactivate=True):
                 return False
             tx.execute(
                 """INSERT INTO feeds (url, title, tags, options, source, added_at, host_key)
@@ -62,6 +48,45 @@ class SQLiteFeeds(SQLiteBase):
             )
             return True
 
+    def update_feed(self, spec: FeedSpec) -> bool:
+        """Give a known feed `spec` (status unchanged). False when there is no such feed."""
+        with self._tx() as tx:
+            return self._write_spec(tx, spec, reactivate=False)
+
+    @staticmethod
+    def _write_spec(tx: sqlite3.Connection, spec: FeedSpec, *, reactivate: bool) -> bool:
+        """Changed options (interval, opt-ins, filters) make the feed due now and drop the
+        interval kept from the last fetch: it was decided under the old options, and a 304
+        would otherwise carry it on (validators stay: they describe the document)."""
+        row = tx.execute("SELECT options FROM feeds WHERE url = ?", (spec.url,)).fetchone()
+        if row is None:
+            return False
+        options = options_to_json(spec.options)
+        changed = options != row[0]
+        tx.execute(
+            """UPDATE feeds SET title = COALESCE(?, title), tags = ?, options = ?,
+               next_poll_at = CASE WHEN ? OR (? AND status IN ('gone', 'disabled')) THEN NULL
+                              ELSE next_poll_at END,
+               interval_s = CASE WHEN ? THEN NULL ELSE interval_s END,
+               schedule_reason = CASE WHEN ? THEN 'settings changed' ELSE schedule_reason END,
+               error_count = CASE WHEN ? AND status = 'gone' THEN 0 ELSE error_count END,
+               status = CASE WHEN ? AND status IN ('gone', 'disabled') THEN 'ok' ELSE status END
+               WHERE url = ?""",
+            (
+                spec.title,
+                json.dumps(list(spec.tags)),
+                options,
+                changed,
+                reactivate,
+                changed,
+                changed,
+                reactivate,
+                reactivate,
+                spec.url,
+            ),
+        )
+        return True
+
     def remove_feed(self, url: str) -> bool:
         with self._tx() as tx:
             return tx.execute("DELETE FROM feeds WHERE url = ?", (url,)).rowcount > 0
@@ -72,18 +97,52 @@ class SQLiteFeeds(SQLiteBase):
         with self._tx() as tx:
             cur = tx.execute(
                 """UPDATE feeds SET status = ?, next_poll_at = NULL,
+                   schedule_reason = CASE WHEN ? = 'ok' THEN 'enabled' ELSE schedule_reason END,
                    error_count = CASE WHEN ? = 'ok' THEN 0 ELSE error_count END
                    WHERE url = ?""",
-                (status, status, url),
+                (status, status, status, url),
             )
             return cur.rowcount > 0
 
-    def sync_feeds(self, specs: Sequence[FeedSpec]) -> tuple[int, int, int]:
-        rows = self._rows("SELECT url, title, tags, options FROM feeds")
-        added, updated, removed = sync_plan(rows, specs)
-        for spec in (*added, *updated):
-            self.add_feed(spec, source="config")
-        return len(added), len(updated), sum(self.remove_feed(url) for url in removed)
+    def sync_feeds(
+        self, specs: Sequence[FeedSpec], *, removal: Removal = "config", dry_run: bool = False
+    ) -> SyncPlan:
+        """Apply `plan_sync` (the decision: `ingest.feededit`) in one transaction."""
+        with self._tx() as tx:
+            stored = [
+                StoredFeed(
+                    FeedSpec(r[0], r[1], tuple(json.loads(r[2])), options_from_json(r[3])), r[4]
+                )
+                for r in tx.execute("SELECT url, title, tags, options, source FROM feeds")
+            ]
+            plan = plan_sync(stored, specs, removal=removal)
+            if dry_run:
+                return plan
+            now = to_iso(datetime.now().astimezone())
+            for spec in plan.update:
+                self._write_spec(tx, spec, reactivate=False)
+            tx.executemany(
+                """INSERT INTO feeds (url, title, tags, options, source, added_at, host_key)
+                   VALUES (?, ?, ?, ?, 'config', ?, ?)""",
+                [
+                    (
+                        s.url,
+                        s.title,
+                        json.dumps(list(s.tags)),
+                        options_to_json(s.options),
+                        now,
+                        host_key(s.url),
+                    )
+                    for s in plan.add
+                ],
+            )
+            tx.executemany("DELETE FROM feeds WHERE url = ?", [(u,) for u in plan.remove])
+        return plan
+
+    def feed_source(self, url: str) -> str | None:
+        """Where a feed came from: config, cli or opml (None: no such feed)."""
+        row = self.conn.execute("SELECT source FROM feeds WHERE url = ?", (url,)).fetchone()
+        return str(row[0]) if row else None
 
     def get_feed(self, url: str) -> Feed | None:
         rows = self._rows("SELECT * FROM feeds WHERE url = ?", (url,))
@@ -247,3 +306,12 @@ class SQLiteFeeds(SQLiteBase):
             (every, to_iso(now)),
         ).fetchone()
         return int(row[0])
+
+    def due_urls(self, now: datetime, *, every: bool = False) -> list[str]:
+        """The feeds `due_count` counts."""
+        cur = self.conn.execute(
+            """SELECT url FROM feeds WHERE status IN ('ok', 'error')
+               AND (? OR next_poll_at IS NULL OR next_poll_at <= ?) ORDER BY url""",
+            (every, to_iso(now)),
+        )
+        return [str(r[0]) for r in cur.fetchall()]

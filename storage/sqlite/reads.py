@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from ingest.errors import StoreError
+from ingest.errors import SearchSyntaxError, StoreError
 from ingest.models import (
     ARTICLE_FIELDS,
     ArticleRecord,
@@ -20,6 +20,7 @@ from ingest.models import (
 )
 from ingest.timeutil import to_iso
 from storage.common import article_record, feed_state_record, story_view
+from storage.fts_query import plain_words
 
 from .writes import SQLiteWrites
 
@@ -56,7 +57,8 @@ class SQLiteReads(SQLiteWrites):
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         # a separate read connection so a long export never blocks writers (WAL snapshot)
-        reader = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30.0)
+        reader = sqlite3.connect(self._reader_uri, uri=True, timeout=30.0)
+        reader.text_factory = self.conn.text_factory
         try:
             cur = reader.execute(sql, params)
             while batch := cur.fetchmany(500):
@@ -66,19 +68,22 @@ class SQLiteReads(SQLiteWrites):
             reader.close()
 
     def search(self, query: str, *, limit: int = 20) -> list[SearchHit]:
-        """FTS5 query syntax; a query that is not valid FTS5 (plain text with hyphens or a
-        stray quote) is searched as its words instead."""
+        """FTS5 query syntax; plain text that is not valid FTS5 (hyphens, dots) is searched
+        as its words; an FTS5 query with a mistake raises SearchSyntaxError (`fts_query`)."""
         sql = f"""SELECT a.id, a.title, a.url, a.published_at, a.feed_url,
                       snippet(articles_fts, 2, '[', ']', '…', 12) AS snippet
                   FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
                   WHERE articles_fts MATCH ? ORDER BY rank LIMIT {int(limit)}"""
         if not query.strip():
             raise StoreError("empty search query")
-        self.index_pending()
+        if not self.read_only:
+            self.index_pending()
         try:
             rows = self.conn.execute(sql, (query,)).fetchall()
-        except sqlite3.OperationalError:
-            words = " ".join('"' + w.replace('"', '""') + '"' for w in query.split())
+        except sqlite3.OperationalError as exc:
+            words = plain_words(query)
+            if words is None:
+                raise SearchSyntaxError(query, str(exc)) from None
             rows = self.conn.execute(sql, (words,)).fetchall()
         return [SearchHit(*row) for row in rows]
 
@@ -114,6 +119,19 @@ class SQLiteReads(SQLiteWrites):
             )
             out.append(story_view(story, sources))
         return out
+
+    def tombstones(
+        self, *, feed_url: str | None = None, limit: int | None = None
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """How many tombstones (of `feed_url`) there are, and the newest `limit` of them."""
+        where, params = ("WHERE feed_url = ?", [feed_url]) if feed_url else ("", [])
+        total = self.conn.execute(f"SELECT COUNT(*) FROM tombstones {where}", params)
+        rows = self._rows(
+            f"""SELECT feed_url, identity, canonical_url, deleted_at FROM tombstones {where}
+                ORDER BY deleted_at DESC, feed_url, identity LIMIT ?""",
+            [*params, -1 if limit is None else limit],
+        )
+        return int(total.fetchone()[0]), rows
 
     def feed_states(self) -> list[FeedState]:
         return [feed_state_record(r) for r in self._rows("SELECT * FROM feeds ORDER BY url")]

@@ -196,6 +196,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX feeds_host_leased ON feeds(host_key) WHERE lease_owner IS NOT NULL;
     CREATE INDEX feeds_force ON feeds(last_attempt_ms, url) WHERE status IN ('ok', 'error')
     """,
+    # 6: tombstones are listed newest first and lifted by when they were made (`articles
+    # tombstones`, `articles unprune --since`)
+    """
+    CREATE INDEX IF NOT EXISTS tombstones_deleted ON tombstones(deleted_at)
+    """,
 )
 # a story's representative: its earliest full-text article (>= FULL_TEXT_WORDS words), else
 # its earliest article; ties to the lower id (in SQL over `stories`; `better_representative` applies

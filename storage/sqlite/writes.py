@@ -461,3 +461,35 @@ class SQLiteWrites(SQLiteStories):
                 (FULL_TEXT_WORDS,),
             )
         return len(ids)
+
+    def prune_plan(self, older_than: datetime) -> list[tuple[str, int]]:
+        """What `prune(older_than)` would delete: (feed URL, articles), most first."""
+        cur = self.conn.execute(
+            """SELECT feed_url, COUNT(*) AS n FROM articles
+               WHERE COALESCE(published_at, first_seen_at) < ?
+               GROUP BY feed_url ORDER BY n DESC, feed_url""",
+            (to_iso(older_than),),
+        )
+        return [(str(r[0]), int(r[1])) for r in cur.fetchall()]
+
+    def unprune(self, *, feed_url: str | None = None, since: datetime | None = None) -> int:
+        """Lift tombstones (of `feed_url`, made since `since`): their items come back when
+        their feeds list them. Those feeds are due now and fetched without validators, so
+        a 304 or an unchanged body does not hide what they still carry."""
+        where: list[str] = ["1 = 1"]
+        params: list[str | None] = []
+        if feed_url:
+            where.append("feed_url = ?")
+            params.append(feed_url)
+        if since:
+            where.append("deleted_at >= ?")
+            params.append(to_iso(since))
+        cond = " AND ".join(where)
+        with self._tx() as tx:
+            tx.execute(
+                f"""UPDATE feeds SET etag = NULL, last_modified = NULL, body_hash = NULL,
+                    next_poll_at = NULL, schedule_reason = 'tombstones lifted'
+                    WHERE url IN (SELECT DISTINCT feed_url FROM tombstones WHERE {cond})""",
+                params,
+            )
+            return int(tx.execute(f"DELETE FROM tombstones WHERE {cond}", params).rowcount)

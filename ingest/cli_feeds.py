@@ -1,0 +1,364 @@
+"""`ingest feeds ...`: the feed list. What each command does to stored data is in its help.
+
+A feed remembers its source: "config" (`feeds sync`), "cli" (`feeds add`) or "opml"
+(`feeds import`). The config owns only the feeds it brought (see ingest.feededit).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .cli_app import App, UsageProblem, confirm_deletion, handle_errors, known_feed
+from .cli_text import next_poll_short, next_poll_text, plural
+from .errors import ConfigError
+from .feededit import FeedEdit, Removal, SyncPlan, apply_edit, describe_changes
+from .models import Feed
+from .settings import FeedSpec, feed_spec, parse_duration
+
+__all__ = ["feeds"]
+
+
+@click.group()
+def feeds() -> None:
+    """Manage the feed list (removing a feed never deletes its articles)."""
+
+
+def _interval(value: str | None, name: str) -> tuple[bool, int | None]:
+    """(given, seconds): "adaptive" (or "auto") puts the feed back on the adaptive schedule."""
+    if value is None:
+        return False, None
+    if value.strip().lower() in ("adaptive", "auto"):
+        return True, None
+    try:
+        seconds = int(parse_duration(value))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=f"'{name}'") from None
+    if seconds < 1:
+        raise click.BadParameter("must be at least 1s", param_hint=f"'{name}'")
+    return True, seconds
+
+
+def edit_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options `feeds add` and `feeds set` share: each changes only what it names."""
+    for decorator in reversed(
+        (
+            click.option("--title", help="Display title (default: the feed's own)."),
+            click.option("--tag", "tags", multiple=True, help="Add a tag; repeat for several."),
+            click.option(
+                "--interval", help="Fixed poll interval, e.g. 30m; 'adaptive' for the default."
+            ),
+            click.option(
+                "--allow-private-network/--no-allow-private-network",
+                default=None,
+                help="Allow this feed on a private/loopback address.",
+            ),
+            click.option(
+                "--full-text/--no-full-text",
+                default=None,
+                help="Extract full text from article pages.",
+            ),
+        )
+    ):
+        func = decorator(func)
+    return func
+
+
+def _edit(
+    title: str | None,
+    tags: tuple[str, ...],
+    interval: str | None,
+    flags: dict[str, bool | None],
+    untag: tuple[str, ...] = (),
+) -> FeedEdit:
+    options: dict[str, object] = {k: v for k, v in flags.items() if v is not None}
+    given, seconds = _interval(interval, "--interval")
+    if given:
+        options["interval_s"] = seconds
+    clean = tuple(t.strip() for t in tags if t.strip())
+    return FeedEdit(title=title or None, add_tags=clean, remove_tags=untag, options=options)
+
+
+def _spec(feed: Feed) -> FeedSpec:
+    return FeedSpec(url=feed.url, title=feed.title, tags=feed.tags, options=feed.options)
+
+
+def _report_edit(url: str, changes: list[str], reactivated: str | None, source: str | None) -> None:
+    if not changes and not reactivated:
+        click.echo(f"unchanged {url} (already as given)")
+        return
+    parts = changes + ([f"{reactivated} -> ok (polled at the next run)"] if reactivated else [])
+    click.echo(f"updated {url}: {'; '.join(parts)}")
+    if any(c.split(":")[0] not in ("title", "tags") for c in changes):
+        click.echo("  settings changed: the feed is due now")
+    if changes and source == "config":
+        click.echo("  note: the config file manages this feed: `feeds sync` sets it back")
+
+
+@feeds.command("add")
+@click.argument("url")
+@edit_options
+@click.pass_obj
+@handle_errors
+def feeds_add(
+    app: App,
+    url: str,
+    title: str | None,
+    tags: tuple[str, ...],
+    interval: str | None,
+    allow_private_network: bool | None,
+    full_text: bool | None,
+) -> None:
+    """Add a feed. On a feed already stored, change only what is given (tags are added to
+    its tags), say what changed, and reactivate it if it was gone or disabled."""
+    edit = _edit(
+        title,
+        tags,
+        interval,
+        {"allow_private_network": allow_private_network, "full_text": full_text},
+    )
+    try:
+        url = feed_spec({"url": url}, "command line", "feed").url
+    except ConfigError as exc:
+        raise click.BadParameter(exc.reason, param_hint="'URL'") from None
+    store = app.creating_store
+    current = store.get_feed(url)
+    base = _spec(current) if current else FeedSpec(url=url)
+    spec = apply_edit(base, edit)
+    store.add_feed(spec)
+    if current is None:
+        click.echo(f"added {url}")
+        return
+    gone_or_off = current.status if current.status in ("gone", "disabled") else None
+    _report_edit(url, describe_changes(base, spec), gone_or_off, store.feed_source(url))
+
+
+@feeds.command("set")
+@click.argument("url")
+@edit_options
+@click.option("--untag", multiple=True, help="Remove a tag; repeat for several.")
+@click.pass_obj
+@handle_errors
+def feeds_set(
+    app: App,
+    url: str,
+    title: str | None,
+    tags: tuple[str, ...],
+    interval: str | None,
+    allow_private_network: bool | None,
+    full_text: bool | None,
+    untag: tuple[str, ...],
+) -> None:
+    """Change a stored feed's title, tags or options; only what is given changes. A changed
+    option (interval, opt-ins) makes the feed due at once. Status stays as it is."""
+    flags = {"allow_private_network": allow_private_network, "full_text": full_text}
+    edit = _edit(title, tags, interval, flags, untag)
+    if edit == FeedEdit():
+        raise UsageProblem(
+            "nothing to change: give --title, --tag, --untag, --interval, "
+            "--[no-]allow-private-network or --[no-]full-text"
+        )
+    store = app.store
+    url = known_feed(store, url)
+    current = store.get_feed(url)
+    assert current is not None
+    spec = apply_edit(_spec(current), edit)
+    store.update_feed(spec)
+    _report_edit(url, describe_changes(_spec(current), spec), None, store.feed_source(url))
+
+
+@feeds.command("remove")
+@click.argument("url")
+@click.option("--yes", is_flag=True, help="Do not ask (needed when not on a terminal).")
+@click.pass_obj
+@handle_errors
+def feeds_remove(app: App, url: str, yes: bool) -> None:
+    """Remove a feed: its options, schedule and fetch history are deleted; the articles it
+    brought stay. Shows what goes and asks on a terminal; elsewhere needs --yes."""
+    store = app.store
+    url = known_feed(store, url)
+    carried = sum(1 for _ in store.articles(feed_url=url))
+    confirm_deletion(
+        [
+            f"will remove feed {url} (source: {store.feed_source(url)}): its options, "
+            f"schedule and fetch history; the {plural(carried, 'article')} it carried stay"
+        ],
+        yes,
+    )
+    store.remove_feed(url)
+    click.echo(f"removed {url}")
+
+
+@feeds.command("enable")
+@click.argument("url")
+@click.pass_obj
+@handle_errors
+def feeds_enable(app: App, url: str) -> None:
+    """Poll a disabled or gone feed again, right away."""
+    store = app.store
+    url = known_feed(store, url)
+    store.set_status(url, "ok")
+    click.echo(f"enabled {url}")
+
+
+@feeds.command("disable")
+@click.argument("url")
+@click.pass_obj
+@handle_errors
+def feeds_disable(app: App, url: str) -> None:
+    """Stop polling a feed (kept, with its articles)."""
+    store = app.store
+    url = known_feed(store, url)
+    store.set_status(url, "disabled")
+    click.echo(f"disabled {url}")
+
+
+@feeds.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array of feed records.")
+@click.pass_obj
+@handle_errors
+def feeds_list(app: App, as_json: bool) -> None:
+    """List feeds with their status, last error and next poll (reads only)."""
+    records = [f.as_dict() for f in app.reader.feed_states()]
+    if as_json:
+        click.echo(json.dumps(records, indent=2, ensure_ascii=False))
+        return
+    if not records:
+        click.echo("no feeds (add one with `ingest feeds add URL`)")
+        return
+    for r in records:
+        state = r["status"] + (f" x{r['error_count']}" if r["error_count"] else "")
+        nxt = next_poll_short(r["status"], r["next_poll_at"])
+        click.echo(f"{state:<10} next {nxt:<20} {r['url']}")
+        if r["last_error"]:
+            click.echo(f"{'':<10} last error: {r['last_error']}")
+
+
+@feeds.command("show")
+@click.argument("url")
+@click.option("--json", "as_json", is_flag=True, help="As JSON.")
+@click.pass_obj
+@handle_errors
+def feeds_show(app: App, url: str, as_json: bool) -> None:
+    """One feed's state, when it is polled next and why, and its recent fetch history."""
+    from .timeutil import from_iso
+
+    store = app.reader
+    url = known_feed(store, url)
+    record = next(f.as_dict() for f in store.feed_states() if f.url == url)
+    record["next_poll"] = next_poll_text(
+        record["status"],
+        from_iso(record["next_poll_at"]),
+        record["schedule_reason"],
+        datetime.now(UTC),
+    )
+    record["history"] = [h.as_dict() for h in store.fetch_history(url)]
+    if as_json:
+        click.echo(json.dumps(record, indent=2, ensure_ascii=False))
+        return
+    for key, value in record.items():
+        if key != "history":
+            shown = ", ".join(value) if isinstance(value, list | tuple) else value
+            click.echo(f"{key}: {'' if shown is None else shown}")
+    click.echo("history:")
+    for h in record["history"]:
+        line = f"  {h['at']} {h['outcome']:<12} http={h['http_status']} bytes={h['bytes']} new={h['new']} updated={h['updated']} {h['duration_ms']}ms"
+        if h["error"]:
+            line += f" error: {h['error']}"
+        click.echo(line)
+
+
+@feeds.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.pass_obj
+@handle_errors
+def feeds_import(app: App, file: str) -> None:
+    """Add every feed of an OPML file (creating the store if needed). Feeds already stored
+    keep their settings and gain the file's tags."""
+    from .opml import parse_opml
+
+    try:
+        data = Path(file).read_bytes()
+    except OSError as exc:
+        raise ConfigError(file, None, exc.strerror or str(exc)) from None
+    specs, problems = parse_opml(data, file)
+    for problem in problems:
+        click.echo(f"skipped {problem}", err=True)
+    store = app.creating_store
+    added = 0
+    for spec in specs:
+        current = store.get_feed(spec.url)
+        if current is None:
+            added += store.add_feed(spec, source="opml")
+        else:
+            store.update_feed(apply_edit(_spec(current), FeedEdit(add_tags=spec.tags)))
+    click.echo(f"imported {plural(len(specs), 'feed')} from {file} ({added} new)")
+
+
+@feeds.command("export")
+@click.pass_obj
+@handle_errors
+def feeds_export(app: App) -> None:
+    """Write the feed list as OPML to stdout (reads only)."""
+    from .opml import export_opml
+
+    click.echo(export_opml(app.reader.feeds()), nl=False)
+
+
+def _plan_lines(plan: SyncPlan, removal: str) -> list[str]:
+    lines = [f"add {s.url}" for s in plan.add] + [f"update {s.url}" for s in plan.update]
+    why = "not in the config" if removal == "all" else "came from the config, no longer in it"
+    lines += [f"remove {u} ({why})" for u in plan.remove]
+    keep_why = "added by hand or imported" if removal == "config" else "--no-remove"
+    lines += [f"keep {u} (not in the config; {keep_why})" for u in plan.kept]
+    return lines
+
+
+@feeds.command("sync")
+@click.option(
+    "--prune", is_flag=True, help="Also remove feeds added by hand or imported (asks first)."
+)
+@click.option("--no-remove", is_flag=True, help="Only add and update; remove nothing.")
+@click.option("--dry-run", is_flag=True, help="Only show what would change.")
+@click.option("--yes", is_flag=True, help="Do not ask (needed for --prune off a terminal).")
+@click.pass_obj
+@handle_errors
+def feeds_sync(app: App, prune: bool, no_remove: bool, dry_run: bool, yes: bool) -> None:
+    """Make the stored feed list follow the config file's [[feeds]]: add and update its
+    feeds, and remove the feeds that came from the config and are no longer in it. Feeds
+    added with `feeds add` or `feeds import` stay unless --prune (which shows them and asks).
+    Articles are never deleted. `make run` syncs with --no-remove."""
+    from .settings import load_feeds
+
+    if prune and no_remove:
+        raise UsageProblem("--prune and --no-remove contradict each other: give one")
+    removal: Removal = "all" if prune else "none" if no_remove else "config"
+    specs = load_feeds(app.settings.config)
+    store = app.creating_store
+    plan = store.sync_feeds(specs, removal=removal, dry_run=True)
+    if dry_run:
+        for line in _plan_lines(plan, removal) or ["nothing to change"]:
+            click.echo(f"would {line}")
+        return
+    if plan.remove and (prune or not specs):
+        head = f"the config {app.settings.config} lists no feeds: " if not specs else "--prune: "
+        confirm_deletion(
+            [head + f"will remove {plural(len(plan.remove), 'feed')} (their articles stay):"]
+            + [f"  {u}" for u in plan.remove],
+            yes,
+        )
+    done = store.sync_feeds(specs, removal=removal)
+    click.echo(
+        f"synced {plural(len(specs), 'feed')} from {app.settings.config}: "
+        f"{len(done.add)} added, {len(done.update)} updated, {len(done.remove)} removed"
+    )
+    for url in done.remove:
+        click.echo(f"removed {url} (its articles stay)")
+    if done.kept:
+        hint = "" if no_remove else ": added by hand or imported (--prune removes them)"
+        click.echo(f"kept {plural(len(done.kept), 'feed')} not in the config{hint}")
