@@ -230,12 +230,6 @@ def run(
                 f"not fetched {url}: another run or worker is fetching it or another feed of"
                 " its host; try again when it is done"
             )
-    elif skipped and not quiet:
-        click.echo(
-            f"skipped {plural(len(skipped), 'due feed')} another run or worker held (or a "
-            f"feed of the same host): {', '.join(skipped[:10])}"
-            + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
-        )
     if report.failed or (wanted and skipped):
         sys.exit(1)
 
@@ -307,8 +301,9 @@ def stats(app: App, as_json: bool) -> None:
 @handle_errors
 def store_check(app: App) -> None:
     """Integrity checks on demand: SQLite's own, foreign keys, and the story index (every
-    article in exactly one story, every story's representative exists). Exit 1 on a problem."""
-    problems = app.store.check()
+    article in exactly one story, every story's representative exists). Exit 1 on a problem.
+    Reads only."""
+    problems = app.reader.check()
     for problem in problems:
         click.echo(problem)
     if problems:

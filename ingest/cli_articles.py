@@ -52,8 +52,9 @@ def articles_list(
 @click.pass_obj
 @handle_errors
 def articles_search(app: App, query: str, limit: int) -> None:
-    """Full-text search (SQLite FTS5 syntax: words, "phrases", AND/OR/NOT, prefix*). A
-    query with a mistake in that syntax is an error with a hint (reads only)."""
+    """Full-text search. SQLite: FTS5 syntax (words, "phrases", AND/OR/NOT, prefix*), a
+    query with a mistake in that syntax is an error with a hint; PostgreSQL: web-search
+    syntax (words, "phrases", or, -word). Reads only."""
     if not query.strip():
         raise UsageProblem("empty search query: give words to look for")
     rows = app.reader.search(query, limit=limit)
@@ -171,14 +172,14 @@ def articles_tombstones(app: App, feed_url: str | None, limit: int, as_json: boo
     total, rows = app.reader.tombstones(feed_url=feed_url, limit=limit)
     if as_json:
         for r in rows:
-            click.echo(json.dumps(r, ensure_ascii=False))
+            click.echo(json.dumps(r.as_dict(), ensure_ascii=False))
         return
     click.echo(
         f"{plural(total, 'tombstone')}"
         + (f" (newest {len(rows)} shown)" if total > len(rows) else "")
     )
     for r in rows:
-        click.echo(f"{r['deleted_at']}  {r['feed_url']}  {r['canonical_url'] or r['identity']}")
+        click.echo(f"{r.deleted_at}  {r.feed_url}  {r.canonical_url or r.identity}")
 
 
 @articles.command("unprune")

@@ -6,6 +6,7 @@ A feed remembers its source: "config" (`feeds sync`), "cli" (`feeds add`) or "op
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -17,7 +18,14 @@ import click
 from .cli_app import App, UsageProblem, confirm_deletion, handle_errors, known_feed
 from .cli_text import next_poll_short, next_poll_text, plural
 from .errors import ConfigError
-from .feededit import FeedEdit, Removal, SyncPlan, apply_edit, describe_changes
+from .feededit import (
+    FeedEdit,
+    Removal,
+    SyncPlan,
+    apply_edit,
+    describe_changes,
+    given_options,
+)
 from .models import Feed
 from .settings import FeedSpec, feed_spec, parse_duration
 
@@ -123,9 +131,11 @@ def feeds_add(
         {"allow_private_network": allow_private_network, "full_text": full_text},
     )
     try:
-        url = feed_spec({"url": url}, "command line", "feed").url
+        given = feed_spec({"url": url}, "command line", "feed")
     except ConfigError as exc:
         raise click.BadParameter(exc.reason, param_hint="'URL'") from None
+    url = given.url  # normalized; user:password in it became options (never stored in it)
+    edit = dataclasses.replace(edit, options={**given_options(given.options), **edit.options})
     store = app.creating_store
     current = store.get_feed(url)
     base = _spec(current) if current else FeedSpec(url=url)
@@ -224,19 +234,19 @@ def feeds_disable(app: App, url: str) -> None:
 @handle_errors
 def feeds_list(app: App, as_json: bool) -> None:
     """List feeds with their status, last error and next poll (reads only)."""
-    records = [f.as_dict() for f in app.reader.feed_states()]
+    states = app.reader.feed_states()
     if as_json:
-        click.echo(json.dumps(records, indent=2, ensure_ascii=False))
+        click.echo(json.dumps([f.as_dict() for f in states], indent=2, ensure_ascii=False))
         return
-    if not records:
+    if not states:
         click.echo("no feeds (add one with `ingest feeds add URL`)")
         return
-    for r in records:
-        state = r["status"] + (f" x{r['error_count']}" if r["error_count"] else "")
-        nxt = next_poll_short(r["status"], r["next_poll_at"])
-        click.echo(f"{state:<10} next {nxt:<20} {r['url']}")
-        if r["last_error"]:
-            click.echo(f"{'':<10} last error: {r['last_error']}")
+    for f in states:
+        state = f.status + (f" x{f.error_count}" if f.error_count else "")
+        nxt = next_poll_short(f.status, f.next_poll_at)
+        click.echo(f"{state:<10} next {nxt:<20} {f.url}")
+        if f.last_error:
+            click.echo(f"{'':<10} last error: {f.last_error}")
 
 
 @feeds.command("show")
@@ -250,26 +260,24 @@ def feeds_show(app: App, url: str, as_json: bool) -> None:
 
     store = app.reader
     url = known_feed(store, url)
-    record = next(f.as_dict() for f in store.feed_states() if f.url == url)
+    state = next(f for f in store.feed_states() if f.url == url)
+    history = store.fetch_history(url)
+    record = state.as_dict()
     record["next_poll"] = next_poll_text(
-        record["status"],
-        from_iso(record["next_poll_at"]),
-        record["schedule_reason"],
-        datetime.now(UTC),
+        state.status, from_iso(state.next_poll_at), state.schedule_reason, datetime.now(UTC)
     )
-    record["history"] = [h.as_dict() for h in store.fetch_history(url)]
     if as_json:
+        record["history"] = [h.as_dict() for h in history]
         click.echo(json.dumps(record, indent=2, ensure_ascii=False))
         return
     for key, value in record.items():
-        if key != "history":
-            shown = ", ".join(value) if isinstance(value, list | tuple) else value
-            click.echo(f"{key}: {'' if shown is None else shown}")
+        shown = ", ".join(value) if isinstance(value, list | tuple) else value
+        click.echo(f"{key}: {'' if shown is None else shown}")
     click.echo("history:")
-    for h in record["history"]:
-        line = f"  {h['at']} {h['outcome']:<12} http={h['http_status']} bytes={h['bytes']} new={h['new']} updated={h['updated']} {h['duration_ms']}ms"
-        if h["error"]:
-            line += f" error: {h['error']}"
+    for h in history:
+        line = f"  {h.at} {h.outcome:<12} http={h.http_status} bytes={h.bytes} new={h.new} updated={h.updated} {h.duration_ms}ms"
+        if h.error:
+            line += f" error: {h.error}"
         click.echo(line)
 
 
@@ -296,7 +304,8 @@ def feeds_import(app: App, file: str) -> None:
         if current is None:
             added += store.add_feed(spec, source="opml")
         else:
-            store.update_feed(apply_edit(_spec(current), FeedEdit(add_tags=spec.tags)))
+            edit = FeedEdit(add_tags=spec.tags, options=given_options(spec.options))
+            store.update_feed(apply_edit(_spec(current), edit))
     click.echo(f"imported {plural(len(specs), 'feed')} from {file} ({added} new)")
 
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from lxml import etree
 
+from .authors import feedparser_author
 from .models import Content, Enclosure, Media, ParsedFeed, RawEntry
 
 __all__ = ["fallback_reason", "fast_parse", "iter_fast_parse"]
@@ -530,15 +531,6 @@ def _authors_from_string(author: str) -> tuple[str | None, str | None]:
     return (author or None), email
 
 
-def _author_str(name: str | None, email: str | None) -> str | None:
-    """ingest.parse._authors for one author dict."""
-    name = _s(name)
-    email = _s(email)
-    if name and email and email not in name:
-        return f"{name} <{email}>"
-    return name or email
-
-
 def _int(value: str | None) -> int | None:
     if value is None:
         return None
@@ -763,6 +755,7 @@ def _rss_item(item: etree._Element, ctx: _Ctx, base: str) -> RawEntry:
     summary: str | None = None
     content_value: str | None = None
     authors: list[str] = []
+    split: list[tuple[str | None, str | None, str]] = []  # (name, email, as written)
     published = updated = None
     published_raw: str | None = None
     updated_raw: str | None = None
@@ -820,10 +813,7 @@ def _rss_item(item: etree._Element, ctx: _Ctx, base: str) -> RawEntry:
             v = _finish(ctx, _text(el).strip())
             last_author = v
             if v:
-                name, email = _authors_from_string(v)
-                a = _author_str(name, email)
-                if a:
-                    authors.append(a)
+                split.append((*_authors_from_string(v), v))
         elif key in ("category", "dc_subject"):
             v = _finish(ctx, _text(el).strip())
             if not v:
@@ -869,6 +859,11 @@ def _rss_item(item: etree._Element, ctx: _Ctx, base: str) -> RawEntry:
             _atom_link_not_alternate(el)
         else:
             _harmless_unknown(el)
+    for i, (name, email, raw) in enumerate(split):
+        # as ingest.parse, which has the written string of the last author only
+        a = feedparser_author(name, email, raw if i == len(split) - 1 else None)
+        if a:
+            authors.append(a)
     if not authors and _s(last_author):
         authors.append(str(_s(last_author)))
     if not has_link and guid_is_link and guid is not None:
@@ -1225,7 +1220,7 @@ def _atom_entry(
             elif local == "author":
                 name, email = _person(el)
                 last_author = None
-                a = _author_str(name, email)
+                a = feedparser_author(name, email, atom=True)
                 if a:
                     authors.append(a)
             elif local == "contributor":

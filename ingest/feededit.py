@@ -27,6 +27,7 @@ __all__ = [
     "SyncPlan",
     "apply_edit",
     "describe_changes",
+    "given_options",
     "plan_sync",
 ]
 
@@ -52,6 +53,19 @@ def apply_edit(spec: FeedSpec, edit: FeedEdit) -> FeedSpec:
     return FeedSpec(url=spec.url, title=edit.title or spec.title, tags=tags, options=options)
 
 
+def given_options(options: FeedOptions) -> dict[str, object]:
+    """The options that differ from the defaults: what a spec read from a URL (its user
+    info) or an OPML outline actually gives, as a FeedEdit's `options`."""
+    default = FeedOptions()
+    return {
+        f.name: getattr(options, f.name)
+        for f in dataclasses.fields(FeedOptions)
+        if getattr(options, f.name) != getattr(default, f.name)
+    }
+
+
+# options whose values are never printed (they stay out of repr and logs too)
+_SECRET = frozenset({"password", "headers", "cookies", "proxy"})
 # user-facing names and what None means, for the options that are not plain flags
 _OPTION_NAMES = {
     "interval_s": ("interval", "adaptive"),
@@ -61,6 +75,8 @@ _OPTION_NAMES = {
 
 
 def _show(name: str, value: object) -> str:
+    if name in _SECRET:
+        return "set" if value else "none"
     if value is None:
         return _OPTION_NAMES.get(name, (name, "default"))[1]
     if isinstance(value, bool):
@@ -83,7 +99,12 @@ def describe_changes(old: FeedSpec, new: FeedSpec) -> list[str]:
         before, after = getattr(old.options, f.name), getattr(new.options, f.name)
         if before != after:
             label = _OPTION_NAMES.get(f.name, (f.name, ""))[0]
-            out.append(f"{label}: {_show(f.name, before)} -> {_show(f.name, after)}")
+            shown = (_show(f.name, before), _show(f.name, after))
+            out.append(
+                f"{label}: changed"
+                if shown == ("set", "set")
+                else f"{label}: {shown[0]} -> {shown[1]}"
+            )
     return out
 
 

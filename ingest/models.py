@@ -36,6 +36,7 @@ __all__ = [
     "StoreStats",
     "StorySource",
     "StoryView",
+    "Tombstone",
     "WriteSummary",
 ]
 
@@ -453,6 +454,16 @@ class FetchRecord(_Record):
     error: str | None
     next_poll_at: str | None
     reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Tombstone(_Record):
+    """An item `articles prune` deleted, kept so its feed does not bring it back."""
+
+    feed_url: str
+    identity: str
+    canonical_url: str | None
+    deleted_at: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,9 @@ Field rules (README "Record schema"; tests/test_normalize*.py table them):
 - title: plain text (HTML titles stripped, entities decoded, whitespace collapsed); an
   entry without a title gets the start of its text (extra["title_source"] = "content").
 - content_html: the richest content (longest HTML, else text), else the summary; sanitized
-  by nh3 (ingest.text.sanitize), relative links/images resolved; plain text becomes <p>s;
+  by nh3 (ingest.text.sanitize); relative links/images resolved against the xml:base in
+  force, else the article's own url (the page the HTML was copied from), else the feed
+  URL; plain text becomes <p>s;
   with options.cleanup (default) repeated blocks and page debris removed (ingest.text).
 - content_text: block-aware text of content_html. word_count: its whitespace-split words.
 - summary: the entry summary as plain text when it is not just the content again, else the
@@ -22,8 +24,10 @@ Field rules (README "Record schema"; tests/test_normalize*.py table them):
   `future_tolerance_s` after fetched_at is clamped to fetched_at (date_source "clamped");
   published_raw always keeps the string the feed gave. updated_at is clamped the same way
   and never earlier than published_at. Dates without an offset are UTC (see ingest.parse).
-- authors: names only: "jo@x.org (Jo Smith)" / "Jo Smith <jo@x.org>" -> "Jo Smith", a bare
-  email address is dropped; de-duplicated case-insensitively, order kept.
+- authors: names only: "jo@x.org (Jo Smith)" / "Jo Smith <jo@x.org>" / "(Jo Smith)
+  jo@x.org" -> "Jo Smith" (any length of top-level domain: feedparser's cut of ".media" /
+  ".online" is mended in ingest.authors), a bare email address is dropped; de-duplicated
+  case-insensitively, order kept.
 - tags: trimmed, whitespace collapsed, de-duplicated case-insensitively (first spelling).
 - language: entry declaration, else feed declaration (ingest.language.normalize_language),
   else detected from the text when it is long enough (extra["language_source"] =
@@ -160,23 +164,27 @@ def normalize_entry(
 def _fields(entry: RawEntry, ctx: _FeedContext) -> dict[str, Any]:
     """The Article fields of one entry (identity "")."""
     entry = _xml_safe_entry(entry)
-    base = _resolve(ctx.base, entry.base) or ctx.base
+    xml_base = _resolve(ctx.base, entry.base)
+    base = xml_base or ctx.base
     url = _http_url(entry.orig_link, base) or _http_url(entry.link, base)
     if url is None and entry.guid and entry.guid.startswith(("http://", "https://")):
         url = _http_url(entry.guid, base)  # RSS guid isPermaLink
     extra: dict[str, Any] = dict(entry.extra)
 
     body = _pick_content(entry.content, entry.summary)
+    # the item's HTML was copied from its own page: its relative links mean that page (a
+    # feedburner-hosted feed of site.example articles), unless an xml:base says otherwise
+    html_base = xml_base or url or ctx.base
     content_html = ""
     if body is not None:
-        content_html = _to_html(body, _resolve(base, body.base) or base)
+        content_html = _to_html(body, _resolve(base, body.base) or html_base)
         if ctx.options.cleanup:
             content_html = cleanup(content_html)
     content_text = html_to_text(content_html)
     if "<" in content_text and _ESCAPED_MARKUP.search(content_text):
         # double-escaped HTML ("&amp;lt;p&amp;gt;", WordPress comment feeds): its text is
         # markup; read that as the HTML it was meant to be
-        content_html = sanitize(content_text.replace("\n", " "), base)
+        content_html = sanitize(content_text.replace("\n", " "), html_base)
         if ctx.options.cleanup:
             content_html = cleanup(content_html)
         content_text = html_to_text(content_html)
@@ -231,7 +239,7 @@ def _fields(entry: RawEntry, ctx: _FeedContext) -> dict[str, Any]:
         content_text=content_text,
         language=lang,
         tags=clean_tags(entry.tags),
-        image_url=_image(entry, enclosures, content_html, base),
+        image_url=_image(entry, enclosures, content_html, base, html_base),
         enclosures=enclosures,
         word_count=words,
         content_hash=_hash(collapse_ws(title), flat_text),
@@ -464,7 +472,7 @@ def _is_image(medium: str | None, ctype: str | None, url: str) -> bool:
 
 
 def _image(
-    entry: RawEntry, enclosures: Sequence[Enclosure], content_html: str, base: str
+    entry: RawEntry, enclosures: Sequence[Enclosure], content_html: str, base: str, html_base: str
 ) -> str | None:
     candidates: list[str] = []
     media = entry.media
@@ -480,4 +488,4 @@ def _image(
         if url:
             return url
     img = first_image(content_html)
-    return _http_url(img, base) if img else None
+    return _http_url(img, html_base) if img else None

@@ -11,7 +11,11 @@
   UTC by feedparser (RFC 822 says so for RSS; for Atom it is the usual intent). The raw
   strings are kept in `published_raw` / `updated_raw`.
 - External entities are never resolved (feedparser turns off expat's external general
-  entities; the test suite feeds it laminas' XXE probe).
+  entities; the test suite feeds it laminas' XXE probe). A document whose DTD declares
+  entities that expand other entities (the "billion laughs" shape) is refused before
+  feedparser sees it: expat's own amplification limit still lets such a document burn
+  seconds of CPU in the worker, holding up every feed in flight. Plain declarations
+  (`<!ENTITY id "tag:example.com,">`) are parsed as before.
 - Dates feedparser cannot read because their month / weekday names are not English
   ("Seg, 24 Set 2018 19:42:40 -0300": pt, es, fr, de, it, nl) are translated and re-read.
 - A gzip body served without Content-Encoding is inflated (capped at MAX_GUNZIP_BYTES).
@@ -35,6 +39,7 @@ from typing import Any
 
 import feedparser
 
+from .authors import feedparser_author
 from .errors import ParseError, in_words
 from .jsonfeed import looks_like_json, parse_json_feed
 from .models import Content, Enclosure, Media, ParsedFeed, RawEntry
@@ -56,6 +61,8 @@ _SKIP_DAYS = re.compile(rb"<skipDays\b[^>]*>(.*?)</skipDays>", re.S | re.I)
 _HOUR = re.compile(rb"<hour\b[^>]*>\s*(\d{1,2})\s*</hour>", re.I)
 _DAY = re.compile(rb"<day\b[^>]*>\s*([A-Za-z]+)\s*</day>", re.I)
 _DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_ENTITY_DECL = re.compile(rb"<!ENTITY\s+([^\s%]+)\s+(?:\"([^\"]*)\"|'([^']*)')")
+_ENTITY_REF = re.compile(rb"&([A-Za-z_][\w.-]*);")
 _HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)\b", re.I | re.S)
 
 
@@ -76,6 +83,8 @@ def _parse(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:
         body = _gunzip(body, url)
     if looks_like_json(body):
         return parse_json_feed(body, url)
+    if b"<!ENTITY" in body[:65536] and _nested_entities(body[:65536]):
+        raise ParseError(url, "its DTD declares entities that expand other entities (refused)")
     response_headers = {k.lower(): v for k, v in headers.items()}
     # feedparser resolves links, permalink guids and xml:base against the document base,
     # and only restores an outer xml:base after an inner one when the document base is
@@ -105,7 +114,8 @@ def _parse(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:
         reason = f": {bozo_exc}" if bozo_exc else ""
         raise ParseError(url, f"not a recognizable feed{reason}")
     lang = _s(feed.get("language"))
-    entries = tuple(_entry(e, lang) for e in raw_entries)
+    atom = version.startswith("atom")
+    entries = tuple(_entry(e, lang, atom) for e in raw_entries)
     skip_hours, skip_days = _skips(body) if b"skip" in body else ((), ())
     return ParsedFeed(
         url=url,
@@ -122,6 +132,13 @@ def _parse(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:
         bozo=f"{type(bozo_exc).__name__}: {bozo_exc}" if bozo_exc else None,
         parser="feedparser",
     )
+
+
+def _nested_entities(head: bytes) -> bool:
+    """Whether an internal DTD declares a general entity whose text refers to another
+    declared entity: the shape of an expansion bomb; no feed needs it."""
+    decls = {m.group(1): m.group(2) or m.group(3) or b"" for m in _ENTITY_DECL.finditer(head)}
+    return any(ref in decls for value in decls.values() for ref in _ENTITY_REF.findall(value))
 
 
 def _gunzip(body: bytes, url: str) -> bytes:
@@ -259,16 +276,18 @@ def _content(detail: Mapping[str, Any] | None, value: object = None) -> Content 
     return Content(v, ctype, _u(detail.get("base")), _s(detail.get("language")))
 
 
-def _authors(e: Mapping[str, Any]) -> tuple[str, ...]:
+def _authors(e: Mapping[str, Any], atom: bool) -> tuple[str, ...]:
     out: list[str] = []
-    for a in e.get("authors") or ():
-        if isinstance(a, Mapping):
-            name = _s(a.get("name"))
-            email = _s(a.get("email"))
-            if name and email and email not in name:
-                out.append(f"{name} <{email}>")
-            elif name or email:
-                out.append(str(name or email))
+    details = [a for a in e.get("authors") or () if isinstance(a, Mapping)]
+    # feedparser keeps the string an RSS feed wrote for the last author only
+    raw = None if atom else _s(e.get("author"))
+    for i, a in enumerate(details):
+        last = i == len(details) - 1
+        author = feedparser_author(
+            _s(a.get("name")), _s(a.get("email")), raw if last else None, atom=atom
+        )
+        if author:
+            out.append(author)
     if not out:
         single = _s(e.get("author"))
         if single:
@@ -332,7 +351,7 @@ _EXTRA_KEYS = (
 )
 
 
-def _entry(e: Mapping[str, Any], feed_lang: str | None) -> RawEntry:
+def _entry(e: Mapping[str, Any], feed_lang: str | None, atom: bool) -> RawEntry:
     contents = tuple(
         c for c in (_content(x) for x in e.get("content") or () if isinstance(x, Mapping)) if c
     )
@@ -378,7 +397,7 @@ def _entry(e: Mapping[str, Any], feed_lang: str | None) -> RawEntry:
         title_type="text/html" if "html" in title_type else "text/plain",
         summary=summary,
         content=contents,
-        authors=_authors(e),
+        authors=_authors(e, atom),
         published=_dt(e.get("published_parsed")) or _localized_date(_s(e.get("published"))),
         published_raw=_s(e.get("published")),
         # dict.get: FeedParserDict.get("updated") falls back to "published" (feedparser #310)

@@ -187,6 +187,11 @@ class Signature:
     def names(self) -> tuple[int, ...]:
         return tuple(t for t, w in zip(self.terms, self.weights, strict=True) if w & _NAME)
 
+    def term_weights(self) -> dict[int, int]:
+        """The event terms and their weights (flags masked off): the vector the event
+        cosine compares."""
+        return {t: w & _WMASK for t, w in zip(self.terms, self.weights, strict=True)}
+
     def to_bytes(self) -> bytes:
         """Header (version, body count, part lengths), then u32 sample, u16 lead, u32
         anchors, u32 terms, u8 weights."""

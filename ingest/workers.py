@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from storage import lease_owner
 
+from .errors import StoreError
 from .interrupts import GracefulStop, ignore_sigint
 from .logs import log_fetch
 from .pipeline import FeedOutcome, RunReport, run_once
@@ -40,6 +41,7 @@ class _Workers:
 
     children: list[tuple[Any, Any]] = field(default_factory=list)  # (process, connection)
     reports: dict[int, RunReport] = field(default_factory=dict)
+    failure: StoreError | None = None  # a worker's (a full disk: every process meets it)
     on_outcome: Callable[[FeedOutcome], None] | None = None
 
     def receive(self, i: int) -> bool:
@@ -52,7 +54,11 @@ class _Workers:
             if self.on_outcome is not None:
                 self.on_outcome(payload)
             return True
-        self.reports[i] = payload
+        if kind == "error":
+            self.failure = self.failure or payload
+            self.reports[i] = RunReport()
+        else:
+            self.reports[i] = payload
         return False
 
     def signal_all(self, sig: int) -> None:
@@ -155,6 +161,8 @@ def _worker(
                 db, settings, force, None, run, observe, started_ms, partition, stop_on
             )
         conn.send(("report", report))
+    except StoreError as exc:  # the parent reports it, once, as one line
+        conn.send(("error", exc))
     except BrokenPipeError:
         pass  # the parent is gone: what this worker wrote is committed all the same
     finally:
@@ -209,9 +217,13 @@ def run_pass(
                 proc.start()
                 send.close()
                 workers.children.append((proc, recv))
-        report = _one_process(
-            db, settings, force, urls, run, observe, started_ms, partition, stop_on, workers
-        )
+        failure: StoreError | None = None
+        try:
+            report = _one_process(
+                db, settings, force, urls, run, observe, started_ms, partition, stop_on, workers
+            )
+        except StoreError as exc:
+            failure, report = exc, RunReport()
         for i, (proc, _) in enumerate(workers.children):
             while i not in workers.reports and workers.receive(i):
                 pass
@@ -224,6 +236,9 @@ def run_pass(
                 for stage, seconds in child.stage_s.items():
                     report.stage_s[stage] += seconds
             proc.join()
+    failure = failure or workers.failure
+    if failure is not None:
+        raise failure
     report.interrupted = stop_on.fired
     report.elapsed_s = time.perf_counter() - t0
     return report

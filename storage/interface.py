@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ingest.feededit import Removal, SyncPlan
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         SearchHit,
         StoreStats,
         StoryView,
+        Tombstone,
         WriteSummary,
     )
     from ingest.settings import FeedSpec
@@ -229,7 +230,7 @@ class Reader(Protocol):
 
     def tombstones(
         self, *, feed_url: str | None = None, limit: int | None = None
-    ) -> tuple[int, list[dict[str, Any]]]:
+    ) -> tuple[int, list[Tombstone]]:
         """(how many, the newest `limit`) tombstones left by prune."""
         ...
 

@@ -325,3 +325,21 @@ def test_a_disabled_feed_is_never_shown_as_due(ingest) -> None:  # type: ignore[
     )
     ingest("feeds", "enable", url)
     assert feed(ingest, url)["next_poll"] == "now: enabled"
+
+
+def test_credentials_in_an_added_url_are_kept_as_options_and_never_shown(ingest) -> None:  # type: ignore[no-untyped-def]
+    r = ingest("feeds", "add", "https://reader:s3cret@a.example/rss")
+    assert r.output == "added https://a.example/rss\n"
+    r = ingest("feeds", "add", "https://reader:0ther@a.example/rss", "--tag", "x")
+    assert r.output == "updated https://a.example/rss: tags: none -> x; password: changed\n" + (
+        "  settings changed: the feed is due now\n"
+    )
+    from storage import open_store
+
+    store = open_store(Path("t.db"))
+    feed = store.get_feed("https://a.example/rss")
+    store.close()
+    assert feed is not None and (feed.options.username, feed.options.password) == (
+        "reader",
+        "0ther",
+    )

@@ -15,6 +15,7 @@ from ingest.feededit import (
     SyncPlan,
     apply_edit,
     describe_changes,
+    given_options,
     plan_sync,
 )
 from ingest.models import FeedOptions, FilterRule
@@ -76,6 +77,17 @@ def test_describe_changes_names_titles_and_rules() -> None:
         "allow_private_network: on -> off",
         "keep: none -> 1 rule",
     ]
+
+
+def test_secrets_are_never_described() -> None:
+    before = FeedSpec(URL, options=FeedOptions(username="u", password="old"))
+    after = FeedSpec(URL, options=FeedOptions(username="u", password="new", headers=(("X", "t"),)))
+    assert describe_changes(before, after) == ["password: changed", "headers: none -> set"]
+    assert given_options(after.options) == {
+        "username": "u",
+        "password": "new",
+        "headers": (("X", "t"),),
+    }
 
 
 def _stored(url: str, source: str, **kw: object) -> StoredFeed:

@@ -126,7 +126,7 @@ def test_a_run_names_the_feeds_another_live_run_holds_and_until_when(
             alive.wait()
     # the holder died (SIGKILL, reaped): its lease is void at once, the next run takes `a`
     r = ingest_cli(db, "run", "--feed", a)
-    assert r.returncode == 0 and r.stdout.startswith("1 feeds: 1 ok"), r.stdout + r.stderr
+    assert r.returncode == 0 and r.stdout.startswith("1 feed: 1 ok"), r.stdout + r.stderr
     store.close()
 
 
@@ -153,7 +153,7 @@ def test_a_killed_and_unreaped_run_does_not_hold_its_feeds(
         feed_server.route("/slow.xml", body=rss("S", "https://s.example/", make_items(3, 2)))
         r = ingest_cli(db, "run", "--all")
         assert r.returncode == 0, r.stdout + r.stderr
-        assert r.stdout.startswith("1 feeds: 1 ok"), r.stdout
+        assert r.stdout.startswith("1 feed: 1 ok"), r.stdout
         assert "skipped" not in r.stdout
     finally:
         killed.wait()

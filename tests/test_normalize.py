@@ -118,10 +118,36 @@ def test_content_is_sanitized_and_resolved_against_entry_base() -> None:
     assert art.image_url == "https://b.example.com/i.png"
 
 
-def test_relative_links_fall_back_to_the_feed_url() -> None:
-    art = norm(RawEntry(title="t", link="/news/1", content=(Content('<a href="x">x</a>'),)))
-    assert art.url == "https://feeds.example.org/news/1"
-    assert 'href="https://feeds.example.org/x"' in art.content_html
+HTML = '<p><a href="x">x</a> <img src="pic.jpg"></p>'
+FEEDBURNER = "https://feeds.feedburner.com/~r/site/~3/abc/story"
+
+
+@pytest.mark.parametrize(
+    ("link", "orig_link", "base", "expected"),
+    [
+        # no xml:base, no link: the feed URL
+        (None, None, None, "https://feeds.example.org/"),
+        # the item's own link, itself relative to the feed URL (issue #18)
+        ("/news/1", None, None, "https://feeds.example.org/news/"),
+        # the publisher's address (feedburner:origLink) before the feedburner link
+        (
+            FEEDBURNER,
+            "https://site.example/2026/12/story.html",
+            None,
+            "https://site.example/2026/12/",
+        ),
+        # an xml:base wins over the item's link
+        ("https://site.example/a/story", None, "https://cdn.example/b/", "https://cdn.example/b/"),
+    ],
+    ids=["feed-url", "item-link", "origlink", "xml-base"],
+)
+def test_relative_links_resolve_against_base_then_item_link_then_feed(
+    link: str | None, orig_link: str | None, base: str | None, expected: str
+) -> None:
+    entry = RawEntry(title="t", link=link, orig_link=orig_link, base=base, content=(Content(HTML),))
+    art = norm(entry)
+    assert f'href="{expected}x"' in art.content_html
+    assert art.image_url == f"{expected}pic.jpg"
 
 
 def test_plain_text_content_becomes_escaped_paragraphs() -> None:

@@ -387,7 +387,7 @@ def test_origins_edits_and_tombstones(empty_store: Store) -> None:
     assert store.prune_plan(NOW - timedelta(days=7)) == [(A, 1)]
     assert store.prune(NOW - timedelta(days=7)) == 1
     total, rows = store.tombstones(feed_url=A)
-    assert (total, [r["identity"] for r in rows]) == (1, ["old"])
+    assert (total, [r.identity for r in rows]) == (1, ["old"])
     assert store.unprune(feed_url=B) == 0 and store.unprune(since=NOW - timedelta(days=1)) == 1
     assert store.tombstones() == (0, [])
 

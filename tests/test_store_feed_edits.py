@@ -50,7 +50,7 @@ def test_origins_edits_and_tombstones(tmp_path: Path) -> None:
     assert store.prune_plan(NOW - timedelta(days=7)) == [(A, 1)]
     assert store.prune(NOW - timedelta(days=7)) == 1
     total, rows = store.tombstones(feed_url=A)
-    assert (total, [r["identity"] for r in rows]) == (1, ["old"])
+    assert (total, [r.identity for r in rows]) == (1, ["old"])
     store.conn.execute("UPDATE feeds SET etag = 'e', body_hash = 'h', next_poll_at = ?",
                        ("2999-01-01T00:00:00Z",))  # fmt: skip
     assert store.unprune(feed_url=B) == 0

@@ -17,6 +17,7 @@ from ingest.models import (
     SearchHit,
     StoreStats,
     StoryView,
+    Tombstone,
 )
 from ingest.timeutil import to_iso
 from storage.common import article_record, feed_state_record, story_view
@@ -155,7 +156,7 @@ class PgReads(PgWrites):
 
     def tombstones(
         self, *, feed_url: str | None = None, limit: int | None = None
-    ) -> tuple[int, list[dict[str, Any]]]:
+    ) -> tuple[int, list[Tombstone]]:
         params = {"feed": feed_url}
         cond = "%(feed)s::text IS NULL OR feed_url = %(feed)s"
         total = self.conn.execute(f"SELECT COUNT(*) FROM tombstones WHERE {cond}", params)
@@ -166,4 +167,4 @@ class PgReads(PgWrites):
                 LIMIT {"ALL" if limit is None else int(limit)}""",
             params,
         )
-        return (int(one[0]) if one else 0), rows
+        return (int(one[0]) if one else 0), [Tombstone(**r) for r in rows]

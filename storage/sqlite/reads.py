@@ -17,6 +17,7 @@ from ingest.models import (
     SearchHit,
     StoreStats,
     StoryView,
+    Tombstone,
 )
 from ingest.timeutil import to_iso
 from storage.common import article_record, feed_state_record, story_view
@@ -122,7 +123,7 @@ class SQLiteReads(SQLiteWrites):
 
     def tombstones(
         self, *, feed_url: str | None = None, limit: int | None = None
-    ) -> tuple[int, list[dict[str, Any]]]:
+    ) -> tuple[int, list[Tombstone]]:
         """How many tombstones (of `feed_url`) there are, and the newest `limit` of them."""
         where, params = ("WHERE feed_url = ?", [feed_url]) if feed_url else ("", [])
         total = self.conn.execute(f"SELECT COUNT(*) FROM tombstones {where}", params)
@@ -131,7 +132,7 @@ class SQLiteReads(SQLiteWrites):
                 ORDER BY deleted_at DESC, feed_url, identity LIMIT ?""",
             [*params, -1 if limit is None else limit],
         )
-        return int(total.fetchone()[0]), rows
+        return int(total.fetchone()[0]), [Tombstone(**r) for r in rows]
 
     def feed_states(self) -> list[FeedState]:
         return [feed_state_record(r) for r in self._rows("SELECT * FROM feeds ORDER BY url")]

@@ -46,6 +46,8 @@ CASES: dict[str, tuple[str, int, str]] = {
     "atom-xhtml": ("realworld/atoma/tests/atom/rfc-more-extensive.xml", 5, "Atom xhtml content, RFC 4287 example"),
     "feedburner-origlink": ("realworld/feedjira/spec/sample_feeds/TechCrunch.xml", 3, "feedburner:origLink, feed-ad images"),
     "podcast-nightvale": ("realworld/feedjira/spec/sample_feeds/itunes_feedburner.xml", 3, "podcast via feedburner, itunes fields"),
+    "author-long-tld": ("realworld/feed-rs/feed-rs/fixture/rss2/rss_2.0_relurl_1.xml", 2, "author e-mail with a long top-level domain (.industries)"),
+    "relative-html-no-base": ("realworld/node-feedparser/test/feeds/rss-with-relative-html-urls-no-base.xml", 1, "relative links in HTML, no xml:base: the item link is the base"),
 }  # fmt: skip
 
 
