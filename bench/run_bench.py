@@ -453,6 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--big-mb", type=float, default=0.0, help="also one feed of this size")
     ap.add_argument("--slow-share", type=float, default=0.0, help="share of slow farm hosts")
     ap.add_argument("--out", type=Path, default=BENCH / "out")
+    ap.add_argument("--no-postgres", action="store_true", help="no PostgreSQL rows")
     a = ap.parse_args(argv)
     sizes = [100] if a.quick else [int(x) for x in a.sizes.split(",") if x.strip()]
     repeats = 1 if a.quick else max(1, a.repeats)
@@ -569,6 +570,12 @@ def _one_size(
             else run_politeness(a.out / f"polite-{n}.db", opml, farm, repeats)
         )
         save("politeness", polite)
+        if not a.no_postgres:
+            print(f"{n} feeds: ours into PostgreSQL ...", flush=True)
+            from bench.pg_bench import run_postgres
+
+            ours["postgres"] = run_postgres(opml, farm, our_cmd, our_env(), ROOT)
+            save("ours", ours)
     finally:
         farm.stop()
     print(
@@ -598,6 +605,15 @@ def _one_size(
                 ok = polite[name]["seconds"] <= POLITE_WARM_TARGET_S
                 row += "  ok" if ok else f"  ABOVE TARGET {POLITE_WARM_TARGET_S:.0f} s"
             print(row)
+    for row, pg in ours.get("postgres", {}).items():
+        if "skipped" in pg:
+            print(f"  {row:<10} skipped: {pg['skipped']}")
+            continue
+        print(
+            f"  {row:<10} ours {pg['seconds']:7.2f} s  cold run --all into PostgreSQL, "
+            f"{row[3:]} process(es) at once: {pg['articles']} articles, "
+            f"{pg['requests']} requests (farm answered {pg['http']})"
+        )
     print("  our stages (--timings):")
     for name in [*scenarios, *(["floor"] if "floor" in ours else [])]:
         _details(name, ours[name])

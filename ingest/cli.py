@@ -35,7 +35,9 @@ __all__ = ["cli", "main"]
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
-    "--db", type=click.Path(dir_okay=False), help="SQLite database file [env: INGEST_DB]."
+    "--db",
+    type=click.Path(dir_okay=False),
+    help="SQLite database file, or a postgresql:// URL [env: INGEST_DB].",
 )
 @click.option(
     "--config",
@@ -114,8 +116,8 @@ def _nothing_due(store: Store, quiet: bool) -> int:
     from .schedule import format_duration
 
     by_status: dict[str, int] = {}
-    for row in store.feed_rows():
-        by_status[row["status"]] = by_status.get(row["status"], 0) + 1
+    for feed in store.feed_states():
+        by_status[feed.status] = by_status.get(feed.status, 0) + 1
     active = by_status.get("ok", 0) + by_status.get("error", 0)
     failing = by_status.get("error", 0)
     if not active:
@@ -282,13 +284,34 @@ def serve(app: App, host: str | None, port: int | None) -> None:
     run_server(web, sock, settings.log_level)
 
 
+@cli.group("store")
+def store_group() -> None:
+    """The store itself: check it, move it to another backend."""
+
+
+@store_group.command("copy")
+@click.option("--from", "source", required=True, help="SQLite file or postgresql:// URL.")
+@click.option("--to", "target", required=True, help="An empty store: file or URL.")
+@handle_errors
+def store_copy(source: str, target: str) -> None:
+    """Copy feeds, articles, sources, stories and history into an empty store (created if
+    missing; the source is only read), then compare every table's row count and checksum."""
+    from storage.copy import copy_between
+
+    report = copy_between(source, target)
+    total = sum(report.counts.values())
+    click.echo(f"copied {total} rows in {len(report.counts)} tables; checksum {report.checksum}")
+    for table, n in report.counts.items():
+        click.echo(f"  {table}: {n}")
+
+
 @cli.command("stats")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 @handle_errors
 def stats(app: App, as_json: bool) -> None:
     """Counts of feeds, articles, sources and stories (reads only)."""
-    data = app.reader.stats()
+    data = app.reader.stats().as_dict()
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
@@ -296,11 +319,6 @@ def stats(app: App, as_json: bool) -> None:
         if isinstance(value, dict):
             value = ", ".join(f"{k} {v}" for k, v in value.items())
         click.echo(f"{key}: {value}")
-
-
-@cli.group("store")
-def store_group() -> None:
-    """The store itself."""
 
 
 @store_group.command("check")

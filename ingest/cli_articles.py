@@ -13,6 +13,7 @@ import click
 
 from .cli_app import COUNT, App, UsageProblem, confirm_deletion, handle_errors, parse_since
 from .cli_text import plural
+from .models import ARTICLE_FIELDS, ArticleRecord
 from .settings import parse_duration
 
 __all__ = ["articles", "stories"]
@@ -40,9 +41,9 @@ def articles_list(
     rows = app.reader.articles(feed_url=feed_url, since=after, limit=limit, newest_first=True)
     for r in rows:
         if as_json:
-            click.echo(json.dumps(r, ensure_ascii=False))
+            click.echo(json.dumps(r.as_dict(), ensure_ascii=False))
         else:
-            click.echo(f"{r['id']:>7}  {r['published_at'] or '':<20}  {r['title']}  <{r['url']}>")
+            click.echo(f"{r.id:>7}  {r.published_at or '':<20}  {r.title}  <{r.url}>")
 
 
 @articles.command("search")
@@ -51,20 +52,22 @@ def articles_list(
 @click.pass_obj
 @handle_errors
 def articles_search(app: App, query: str, limit: int) -> None:
-    """Full-text search (SQLite FTS5 syntax: words, "phrases", AND/OR/NOT, prefix*). A
-    query with a mistake in that syntax is an error with a hint (reads only)."""
+    """Full-text search. SQLite: FTS5 syntax (words, "phrases", AND/OR/NOT, prefix*), a
+    query with a mistake in that syntax is an error with a hint; PostgreSQL: web-search
+    syntax (words, "phrases", or, -word). Reads only."""
     if not query.strip():
         raise UsageProblem("empty search query: give words to look for")
     rows = app.reader.search(query, limit=limit)
     if not rows:
         click.echo("no matches")
     for r in rows:
-        click.echo(f"{r['id']:>7}  {r['title']}  <{r['url']}>")
-        click.echo(f"         {r['snippet']}")
+        click.echo(f"{r.id:>7}  {r.title}  <{r.url}>")
+        click.echo(f"         {r.snippet}")
 
 
-def _csv_rows(records: Iterator[dict[str, Any]], fields: tuple[str, ...]) -> Iterator[list[Any]]:
-    for r in records:
+def _csv_rows(records: Iterator[ArticleRecord], fields: tuple[str, ...]) -> Iterator[list[Any]]:
+    for record in records:
+        r = record.as_dict()
         yield [
             json.dumps(r[k], ensure_ascii=False) if isinstance(r[k], list) else r[k] for k in fields
         ]
@@ -84,13 +87,11 @@ def _csv_rows(records: Iterator[dict[str, Any]], fields: tuple[str, ...]) -> Ite
 @handle_errors
 def articles_export(app: App, fmt: str, since_id: int) -> None:
     """Stream every article record to stdout, in id order (constant memory; reads only)."""
-    from storage.sqlite import ARTICLE_FIELDS
-
     out = sys.stdout
     records = app.reader.articles(since_id=since_id)
     if fmt == "jsonl":
         for r in records:
-            out.write(json.dumps(r, ensure_ascii=False) + "\n")
+            out.write(json.dumps(r.as_dict(), ensure_ascii=False) + "\n")
     else:
         writer = csv.writer(out)
         writer.writerow(ARTICLE_FIELDS)
@@ -110,9 +111,9 @@ def articles_filtered(app: App, feed_url: str | None, as_json: bool) -> None:
         click.echo("nothing filtered")
     for r in rows:
         if as_json:
-            click.echo(json.dumps(r, ensure_ascii=False))
+            click.echo(json.dumps(r.as_dict(), ensure_ascii=False))
         else:
-            click.echo(f"{r['at']}  {r['reason']}  {r['title']}  <{r['url']}>")
+            click.echo(f"{r.at}  {r.reason}  {r.title}  <{r.url}>")
 
 
 @articles.command("prune")
@@ -171,14 +172,14 @@ def articles_tombstones(app: App, feed_url: str | None, limit: int, as_json: boo
     total, rows = app.reader.tombstones(feed_url=feed_url, limit=limit)
     if as_json:
         for r in rows:
-            click.echo(json.dumps(r, ensure_ascii=False))
+            click.echo(json.dumps(r.as_dict(), ensure_ascii=False))
         return
     click.echo(
         f"{plural(total, 'tombstone')}"
         + (f" (newest {len(rows)} shown)" if total > len(rows) else "")
     )
     for r in rows:
-        click.echo(f"{r['deleted_at']}  {r['feed_url']}  {r['canonical_url'] or r['identity']}")
+        click.echo(f"{r.deleted_at}  {r.feed_url}  {r.canonical_url or r.identity}")
 
 
 @articles.command("unprune")
@@ -216,10 +217,10 @@ def stories_list(app: App, since: str | None, min_sources: int, limit: int, as_j
     rows = app.reader.stories(since=after, min_sources=min_sources, limit=limit)
     for s in rows:
         if as_json:
-            click.echo(json.dumps(s, ensure_ascii=False))
+            click.echo(json.dumps(s.as_dict(), ensure_ascii=False))
             continue
-        n = plural(s["n_sources"], "source")
-        click.echo(f"story {s['story_id']}: {s['title']}  ({n})")
-        for src in s["sources"]:
-            how = f" [{src['level']} {src['score']:.2f}]" if src["score"] is not None else ""
-            click.echo(f"    {src['outlet'] or '?':<28} {src['url']}{how}")
+        n = plural(s.n_sources, "source")
+        click.echo(f"story {s.story_id}: {s.title}  ({n})")
+        for src in s.sources:
+            how = f" [{src.level} {src.score:.2f}]" if src.score is not None else ""
+            click.echo(f"    {src.outlet or '?':<28} {src.url}{how}")

@@ -228,46 +228,25 @@ def feeds_disable(app: App, url: str) -> None:
     click.echo(f"disabled {url}")
 
 
-def _feed_record(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "url": row["url"],
-        "title": row["title"],
-        "tags": json.loads(row["tags"]),
-        "source": row["source"],
-        "status": row["status"],
-        "last_http_status": row["last_http_status"],
-        "last_error": row["last_error"],
-        "error_kind": row["error_kind"],
-        "last_warning": row["last_warning"],
-        "error_count": row["error_count"],
-        "last_fetched_at": row["last_fetched_at"],
-        "last_attempt_at": row["last_attempt_at"],
-        "next_poll_at": row["next_poll_at"],
-        "interval_s": row["interval_s"],
-        "schedule_reason": row["schedule_reason"],
-        "moved_from": row["moved_from"],
-    }
-
-
 @feeds.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array of feed records.")
 @click.pass_obj
 @handle_errors
 def feeds_list(app: App, as_json: bool) -> None:
     """List feeds with their status, last error and next poll (reads only)."""
-    records = [_feed_record(r) for r in app.reader.feed_rows()]
+    states = app.reader.feed_states()
     if as_json:
-        click.echo(json.dumps(records, indent=2, ensure_ascii=False))
+        click.echo(json.dumps([f.as_dict() for f in states], indent=2, ensure_ascii=False))
         return
-    if not records:
+    if not states:
         click.echo("no feeds (add one with `ingest feeds add URL`)")
         return
-    for r in records:
-        state = r["status"] + (f" x{r['error_count']}" if r["error_count"] else "")
-        nxt = next_poll_short(r["status"], r["next_poll_at"])
-        click.echo(f"{state:<10} next {nxt:<20} {r['url']}")
-        if r["last_error"]:
-            click.echo(f"{'':<10} last error: {r['last_error']}")
+    for f in states:
+        state = f.status + (f" x{f.error_count}" if f.error_count else "")
+        nxt = next_poll_short(f.status, f.next_poll_at)
+        click.echo(f"{state:<10} next {nxt:<20} {f.url}")
+        if f.last_error:
+            click.echo(f"{'':<10} last error: {f.last_error}")
 
 
 @feeds.command("show")
@@ -281,26 +260,24 @@ def feeds_show(app: App, url: str, as_json: bool) -> None:
 
     store = app.reader
     url = known_feed(store, url)
-    record = next(_feed_record(r) for r in store.feed_rows() if r["url"] == url)
+    state = next(f for f in store.feed_states() if f.url == url)
+    history = store.fetch_history(url)
+    record = state.as_dict()
     record["next_poll"] = next_poll_text(
-        record["status"],
-        from_iso(record["next_poll_at"]),
-        record["schedule_reason"],
-        datetime.now(UTC),
+        state.status, from_iso(state.next_poll_at), state.schedule_reason, datetime.now(UTC)
     )
-    record["history"] = store.fetch_history(url)
     if as_json:
+        record["history"] = [h.as_dict() for h in history]
         click.echo(json.dumps(record, indent=2, ensure_ascii=False))
         return
     for key, value in record.items():
-        if key != "history":
-            shown = ", ".join(value) if isinstance(value, list | tuple) else value
-            click.echo(f"{key}: {'' if shown is None else shown}")
+        shown = ", ".join(value) if isinstance(value, list | tuple) else value
+        click.echo(f"{key}: {'' if shown is None else shown}")
     click.echo("history:")
-    for h in record["history"]:
-        line = f"  {h['at']} {h['outcome']:<12} http={h['http_status']} bytes={h['bytes']} new={h['new']} updated={h['updated']} {h['duration_ms']}ms"
-        if h["error"]:
-            line += f" error: {h['error']}"
+    for h in history:
+        line = f"  {h.at} {h.outcome:<12} http={h.http_status} bytes={h.bytes} new={h.new} updated={h.updated} {h.duration_ms}ms"
+        if h.error:
+            line += f" error: {h.error}"
         click.echo(line)
 
 

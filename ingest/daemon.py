@@ -88,7 +88,7 @@ async def _main(
                 now = datetime.now(UTC)
                 due = store.next_due_at()
                 lag = (now - due).total_seconds() if due else 0.0
-                metrics.tick_done(store.stats()["feeds_by_status"], lag)
+                metrics.tick_done(dict(store.stats().feeds_by_status), lag)
         except StoreError as exc:  # a full disk, a damaged file: one line a tick, no traceback
             log.error("tick failed: %s; the next tick will try again", exc)
         except Exception:

@@ -57,15 +57,15 @@ def main(db: Path = Path("data/demo.db")) -> int:
             print(f"  failed {o.url}: {o.error}")
         stats = store.stats()
         print(
-            f"stored {stats['articles']} articles from {stats['sources']} feed items "
-            f"in {stats['stories']} stories"
+            f"stored {stats.articles} articles from {stats.sources} feed items "
+            f"in {stats.stories} stories"
         )
         print("\nstories carried by more than one source:")
         for story in store.stories(min_sources=2):
-            print(f"  story {story['story_id']}: {story['title']}")
-            for src in story["sources"]:
-                how = src["level"] if src["level"] != "self" else "first seen"
-                print(f"    - {src['outlet']:<16} {how:<10} {src['url']}")
+            print(f"  story {story.story_id}: {story.title}")
+            for src in story.sources:
+                how = src.level if src.level != "self" else "first seen"
+                print(f"    - {src.outlet or '?':<16} {how or '?':<10} {src.url}")
         again = asyncio.run(run_once(store, settings, force=True))
         print(
             f"\nsecond pass right after: {again.new} new articles "

@@ -10,23 +10,33 @@ timezone-aware UTC.  Sequences are tuples so records stay hashable and comparabl
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
 __all__ = [
+    "ARTICLE_FIELDS",
     "Article",
+    "ArticleRecord",
     "Content",
     "Enclosure",
     "Feed",
     "FeedOptions",
+    "FeedState",
+    "FetchRecord",
     "FetchResult",
     "FilterRule",
+    "FilteredItem",
     "Held",
     "Media",
     "ParsedFeed",
     "RawEntry",
     "ScheduleDecision",
+    "SearchHit",
+    "StoreStats",
+    "StorySource",
+    "StoryView",
+    "Tombstone",
     "WriteSummary",
 ]
 
@@ -320,3 +330,189 @@ class FetchWrite:
     parsed: ParsedFeed | None = None
     articles: Sequence[tuple[Article, Any]] = ()
     window_days: int = 3
+
+
+# --------------------------------------------------------------------------- what a store reads
+
+#: the article record, in export order (README "Record schema")
+ARTICLE_FIELDS = (
+    "id",
+    "feed_url",
+    "guid",
+    "url",
+    "canonical_url",
+    "title",
+    "authors",
+    "published_at",
+    "updated_at",
+    "fetched_at",
+    "summary",
+    "content_html",
+    "content_text",
+    "language",
+    "tags",
+    "image_url",
+    "enclosures",
+    "word_count",
+    "content_hash",
+    "story_id",
+)
+
+
+def _plain(value: Any) -> Any:
+    """A record value as JSON has it (tuples as lists, nested records as dicts)."""
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "as_dict"):
+        return value.as_dict()
+    return value
+
+
+class _Record:
+    """`as_dict()` for the read results below (JSON output, CSV rows)."""
+
+    __slots__ = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleRecord(_Record):
+    """A stored article as exported (`ARTICLE_FIELDS`; times as stored ISO 8601 text)."""
+
+    id: int
+    feed_url: str
+    guid: str | None
+    url: str | None
+    canonical_url: str | None
+    title: str
+    authors: tuple[str, ...]
+    published_at: str | None
+    updated_at: str | None
+    fetched_at: str
+    summary: str
+    content_html: str
+    content_text: str
+    language: str | None
+    tags: tuple[str, ...]
+    image_url: str | None
+    enclosures: tuple[Mapping[str, Any], ...]
+    word_count: int
+    content_hash: str
+    story_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit(_Record):
+    id: int
+    title: str
+    url: str | None
+    published_at: str | None
+    feed_url: str
+    snippet: str  # the matched words in [brackets]
+
+
+@dataclass(frozen=True, slots=True)
+class StorySource(_Record):
+    """One feed carrying one article of a story, and the link that put it there."""
+
+    article_id: int
+    feed_url: str
+    url: str | None
+    first_seen_at: str
+    level: str | None  # self | duplicate | event | merged | same_url
+    score: float | None
+    reason: str | None
+    outlet: str | None  # the feed's title, else its host
+
+
+@dataclass(frozen=True, slots=True)
+class StoryView(_Record):
+    story_id: int
+    title: str
+    url: str | None
+    first_seen_at: str
+    n_articles: int
+    n_sources: int
+    representative_id: int  # the article whose title and URL the story shows
+    sources: tuple[StorySource, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FetchRecord(_Record):
+    """One row of a feed's fetch history."""
+
+    id: int
+    feed_url: str
+    at: str | None
+    outcome: str
+    http_status: int | None
+    bytes: int
+    new: int
+    updated: int
+    duration_ms: int
+    error: str | None
+    next_poll_at: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Tombstone(_Record):
+    """An item `articles prune` deleted, kept so its feed does not bring it back."""
+
+    feed_url: str
+    identity: str
+    canonical_url: str | None
+    deleted_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class FilteredItem(_Record):
+    """An item a keep/block rule dropped."""
+
+    id: int
+    feed_url: str
+    identity: str
+    title: str | None
+    url: str | None
+    reason: str
+    at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState(_Record):
+    """A feed's stored state as an operator reads it (`feeds list --json`, `feeds show`)."""
+
+    url: str
+    title: str | None
+    tags: tuple[str, ...]
+    source: str  # where it came from: config | cli | opml
+    status: str
+    last_http_status: int | None
+    last_error: str | None
+    error_kind: str | None
+    last_warning: str | None
+    error_count: int
+    last_fetched_at: str | None
+    last_attempt_at: str | None
+    next_poll_at: str | None
+    interval_s: int | None
+    schedule_reason: str | None
+    moved_from: str | None
+    lease_owner: str | None  # the worker ("host:pid:run") fetching it now
+    lease_until: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats(_Record):
+    feeds: int
+    feeds_by_status: Mapping[str, int]
+    articles: int
+    sources: int
+    stories: int
+    multi_source_stories: int
+    filtered: int
+    last_article_id: int
+    last_fetched_at: str | None
+    db_bytes: int  # the file's size (SQLite), the database's (PostgreSQL)

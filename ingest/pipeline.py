@@ -557,6 +557,10 @@ async def run_once(
             # never waits out a host's delay while other hosts' feeds wait for a slot. With
             # a delay, a batch is claimed ahead so that there are other hosts to turn to.
             in_flight: dict[asyncio.Task[None], str] = {}
+            # the leases held (in flight or waiting for their host), renewed as a heartbeat
+            leased: set[str] = set()
+            urls_in_flight: dict[asyncio.Task[None], str] = {}
+            renew_at = time.monotonic() + settings.lease_s / 3
             # finished tasks arrive here (asyncio.wait would re-arm a callback on every
             # task in flight at each wake-up)
             finished: asyncio.Queue[asyncio.Task[None]] = asyncio.Queue()
@@ -571,7 +575,9 @@ async def run_once(
                 room = settings.concurrency + ahead - held
                 stopping = stop is not None and stop.is_set()
                 if stopping and waiting:
-                    store.release(owner, [f.url for f in waiting.drain()])
+                    released = [f.url for f in waiting.drain()]
+                    store.release(owner, released)
+                    leased.difference_update(released)
                 if not exhausted and not stopping and (room >= top_up or not held):
                     batch = store.claim_feeds(
                         now=utcnow(),
@@ -588,11 +594,13 @@ async def run_once(
                         executor = _make_executor(settings, len(batch))
                     for feed in batch:
                         waiting.add(host_of(feed.url), feed)
+                        leased.add(feed.url)
                 free = settings.concurrency - len(in_flight)
                 for host, feed in waiting.pop_ready(time.monotonic(), free):
                     task = asyncio.create_task(one(feed))
                     task.add_done_callback(finished.put_nowait)
                     in_flight[task] = str(host)
+                    urls_in_flight[task] = feed.url
                 if not in_flight and not waiting:
                     if exhausted or stopping:
                         break
@@ -613,8 +621,14 @@ async def run_once(
                     done.append(finished.get_nowait())
                 for task in done:
                     waiting.done(in_flight.pop(task))
+                    leased.discard(urls_in_flight.pop(task))
                     task.result()  # a store failure is not one feed's problem: let it raise
                 states.flush_if_old()
+                if time.monotonic() >= renew_at and leased:
+                    # a heartbeat: feeds still held (a slow host, a huge feed, a host's
+                    # queue) keep their leases, so no other worker takes them over meanwhile
+                    renew_at = time.monotonic() + settings.lease_s / 3
+                    store.renew(owner, sorted(leased), now=utcnow(), lease_s=settings.lease_s)
     finally:
         states.flush()
         if executor is not None:

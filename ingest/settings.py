@@ -55,7 +55,7 @@ USER_AGENT = "ingest/0.1 (+https://github.com/ingest-pipeline/ingest; news feed 
 class Settings:
     """Every global setting. Each can be set in `[settings]` or as INGEST_<NAME>."""
 
-    db: Path = Path("data/ingest.db")
+    db: Path | str = Path("data/ingest.db")  # a SQLite file, or a postgresql:// URL
     config: Path = Path("config/feeds.toml")
     concurrency: int = 20  # feeds fetched at once
     per_host_concurrency: int = 2  # requests in flight to one host
@@ -259,9 +259,11 @@ def _coerce(name: str, raw: object, from_env: bool) -> object:
         return value
     if kind == "float":
         return parse_duration(raw)
-    if kind == "Path":
+    if kind.startswith("Path"):
         if not isinstance(raw, str) or not raw.strip():
             raise ValueError(f"expected a file path, got {raw!r}")
+        if kind == "Path | str" and "://" in raw:  # a URL: Path() would fold its '//'
+            return raw.strip()
         return Path(raw).expanduser()
     if not isinstance(raw, str):
         raise ValueError(f"expected text, got {raw!r}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["plain_words", "syntax_hint"]
+__all__ = ["any_words", "plain_words", "syntax_hint"]
 
 _OPERATOR = re.compile(r"\b(?:AND|OR|NOT|NEAR)\b")
 _SYNTAX_CHARS = frozenset("()*^")
@@ -24,6 +24,14 @@ def plain_words(query: str) -> str | None:
         return None
     words = query.split()
     return " ".join('"' + w.replace('"', '""') + '"' for w in words) if words else None
+
+
+def any_words(query: str) -> str | None:
+    """`query`'s words (letters and digits) as FTS5 phrases, whatever else it holds (None: no
+    word in it): what a filter that must not fail (the HTTP API's `q`) searches when FTS5
+    rejects `query`."""
+    words = re.findall(r"\w+", query)
+    return " ".join(f'"{w}"' for w in words) if words else None
 
 
 def syntax_hint(query: str) -> str:

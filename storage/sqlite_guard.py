@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from ingest.errors import StoreError
 
-__all__ = ["check", "guarded", "header_problem", "rollback", "store_error"]
+__all__ = ["STORY_CHECKS", "check", "guarded", "header_problem", "rollback", "store_error"]
 
 T = TypeVar("T")
 
@@ -105,7 +105,9 @@ def rollback(conn: sqlite3.Connection) -> None:
 def guarded(cls: type[T]) -> type[T]:
     """Wrap every public method of a store class (and the generators it returns) so that a
     sqlite3 error leaves it as `store_error(self.path, exc)`, chained to the original."""
-    for name, func in list(vars(cls).items()):
+    names = {name for klass in cls.__mro__[:-1] for name in vars(klass)}  # the store's parts too
+    for name in sorted(names):
+        func = inspect.getattr_static(cls, name)
         if name.startswith("_") or not inspect.isfunction(func):
             continue
         setattr(cls, name, _guard(func))
@@ -192,12 +194,12 @@ def check(conn: sqlite3.Connection) -> list[str]:
         f"foreign key: {table} row {rowid} points to a missing {parent} row"
         for table, rowid, parent, _ in conn.execute("PRAGMA foreign_key_check")
     ]
-    for sql, what in _STORY_CHECKS:
+    for sql, what in STORY_CHECKS:
         problems += [what.format(*row) for row in conn.execute(sql + " LIMIT 100")]
     return problems
 
 
-_STORY_CHECKS: tuple[tuple[str, str], ...] = (
+STORY_CHECKS: tuple[tuple[str, str], ...] = (
     ("SELECT id FROM articles WHERE story_id IS NULL", "story: article {} has no story"),
     (
         """SELECT a.id, a.story_id FROM articles a

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 # ------------------------------------------------------------------ feed server (fetch role)
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from feedserver import FeedServer  # tests/ is on sys.path (pytest rootdir conftest)
+
+if TYPE_CHECKING:
+    from storage import Store
 
 
 @pytest.fixture
@@ -37,3 +42,50 @@ def feed_server_factory() -> Iterator[Callable[..., FeedServer]]:
 
 
 # ------------------------------------------------------------------ end feed server
+
+
+# ------------------------------------------------------------------ PostgreSQL
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """The URL of a fresh database for this test session (dropped after); skipped with the
+    reason when the server is unreachable."""
+    import os
+
+    import pgdb
+
+    why = pgdb.unreachable()
+    if why:
+        pytest.skip(why)
+    name = f"ingest_test_{os.getpid()}"
+    url = pgdb.create(name)
+    try:
+        yield url
+    finally:
+        pgdb.drop(name)
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> str:
+    """The session's database, emptied for this test."""
+    import pgdb
+
+    pgdb.empty(pg_server)
+    return pg_server
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A new store with no feeds, on each backend in turn (the contract holds on both)."""
+    from storage import open_store
+
+    if request.param == "sqlite":
+        target: str | Path = tmp_path / "t.db"
+    else:
+        target = request.getfixturevalue("pg_url")
+    store = open_store(target)
+    try:
+        yield store
+    finally:
+        store.close()

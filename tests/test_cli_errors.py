@@ -247,7 +247,7 @@ def test_ctrl_c_stops_every_worker_quietly_and_says_what_was_kept(
         f"{n - fetched} feeds not started stay due"
     )
     store = open_store(db)
-    assert store.stats()["articles"] == 2 * fetched
+    assert store.stats().articles == 2 * fetched
     assert store.due_count(__import__("datetime").datetime.now().astimezone()) == n - fetched
     store.close()
 

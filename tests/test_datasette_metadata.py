@@ -44,16 +44,16 @@ def rows(db: Path, sql: str, **params: object) -> list[dict[str, Any]]:
 def test_recent_stories(db: Path, database: dict[str, Any]) -> None:
     got = rows(db, database["queries"]["recent_stories"]["sql"])
     expected = SQLiteStore(db).stories(limit=100)
-    assert [r["story_id"] for r in got] == [s["story_id"] for s in expected]
+    assert [r["story_id"] for r in got] == [s.story_id for s in expected]
     for row, story in zip(got, expected, strict=True):
-        assert row["title"] == story["title"] and row["sources"] == story["n_sources"]
-        assert set(row["outlets"].split(" · ")) == {s["outlet"] for s in story["sources"]}
+        assert row["title"] == story.title and row["sources"] == story.n_sources
+        assert set(row["outlets"].split(" · ")) == {s.outlet for s in story.sources}
 
 
 def test_multi_source_stories(db: Path, database: dict[str, Any]) -> None:
     got = rows(db, database["queries"]["multi_source_stories"]["sql"])
     expected = SQLiteStore(db).stories(min_sources=2, limit=100)
-    assert {r["story_id"] for r in got} == {s["story_id"] for s in expected}
+    assert {r["story_id"] for r in got} == {s.story_id for s in expected}
     assert all(r["sources"] > 1 for r in got)
     assert [r["sources"] for r in got] == sorted((r["sources"] for r in got), reverse=True)
 

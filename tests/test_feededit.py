@@ -20,7 +20,7 @@ from ingest.feededit import (
 )
 from ingest.models import FeedOptions, FilterRule
 from ingest.settings import FeedSpec
-from storage.fts_query import plain_words, syntax_hint
+from storage.fts_query import any_words, plain_words, syntax_hint
 
 URL = "https://a.example/rss"
 TAGGED = FeedSpec(
@@ -177,6 +177,21 @@ def test_next_poll_short_and_plurals() -> None:
 )
 def test_plain_words_or_a_syntax_error(query: str, words: str | None) -> None:
     assert plain_words(query) == words
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("storm AND", '"storm" "AND"'),
+        ('gale "ports', '"gale" "ports"'),
+        ("north-quay", '"north" "quay"'),
+        ("harbour\x00storm", '"harbour" "storm"'),
+        ("(*^)", None),
+        ("", None),
+    ],
+)
+def test_any_words_searches_whatever_words_there_are(query: str, words: str | None) -> None:
+    assert any_words(query) == words
 
 
 @pytest.mark.parametrize(

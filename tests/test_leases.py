@@ -177,5 +177,5 @@ def ingest_cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def held_until(store: object, url: str) -> str:
-    rows = [r for r in store.feed_rows() if r["url"] == url]  # type: ignore[attr-defined]
-    return str(rows[0]["lease_until"]).replace("Z", "+00:00")
+    rows = [r for r in store.feed_states() if r.url == url]  # type: ignore[attr-defined]
+    return str(rows[0].lease_until).replace("Z", "+00:00")

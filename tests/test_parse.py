@@ -304,3 +304,31 @@ def test_localized_month_names(raw: str, expected: datetime | None) -> None:
     (e,) = parse(body.encode(), URL).entries
     assert e.published == expected
     assert e.published_raw == raw
+
+
+def _laughs(levels: int) -> bytes:
+    decls = b"".join(
+        b'<!ENTITY %s "%s">' % (bytes([98 + i]), (b"&%s;" % bytes([97 + i])) * 10)
+        for i in range(levels)
+    )
+    return (
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">'
+        + decls
+        + b']><rss version="2.0"><channel><title>&j;</title>'
+        + b"<item><title>&j;</title></item></channel></rss>"
+    )
+
+
+@pytest.mark.parametrize("levels", [1, 9])
+def test_entities_that_expand_entities_are_refused_before_feedparser(levels: int) -> None:
+    # expat's amplification limit still let the 9-level bomb burn seconds of CPU
+    with pytest.raises(ParseError, match="expand other entities"):
+        parse(_laughs(levels), "http://example.test/laughs")
+
+
+def test_a_plain_entity_declaration_is_still_parsed() -> None:
+    body = (
+        b'<!DOCTYPE rss [\n  <!ENTITY id "tag:example.test,">\n]>\n<rss version="2.0">'
+        b"<channel><item><guid isPermaLink='false'>&id;2026:/a</guid></item></channel></rss>"
+    )
+    assert parse(body, "http://example.test/").entries[0].guid == "tag:example.test,2026:/a"

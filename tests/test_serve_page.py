@@ -40,8 +40,8 @@ def test_hostile_text_is_escaped_everywhere(tmp_path: Path, feed_server: FeedSer
     settings = load_settings(environ={}, overrides={"db": str(db)}).replace(per_host_delay_s=0.0)
     asyncio.run(run_once(store, settings))
     (record,) = store.articles()
-    assert record["title"] == HOSTILE
-    story_id = record["story_id"]
+    assert record.title == HOSTILE
+    story_id = record.story_id
     store.close()
 
     with LiveServer(db) as live, httpx.Client(base_url=live.base_url) as client:

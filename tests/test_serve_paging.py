@@ -61,7 +61,7 @@ def test_paging_while_a_run_writes_sees_every_article_once(
                 break
         reader.join(60)
     assert run.returncode == 0, output
-    final = [r["id"] for r in SQLiteStore(db).articles()]
+    final = [r.id for r in SQLiteStore(db).articles()]
     assert len(final) == N_FEEDS * N_ITEMS
     assert seen == final  # each once, in id order
     # the pages overlapped the run's writes (how many depends on the machine's load)

@@ -58,10 +58,10 @@ def test_a_warm_run_writes_its_304s_in_batches(
     assert [o.outcome for o in warm.outcomes] == ["not_modified"] * n
     assert calls["record_fetch"] == 0
     assert 2 <= calls["record_fetches"] <= n // 3  # batches: at most 25, several on average
-    rows = store.feed_rows()
-    assert all(r["last_http_status"] == 304 and r["lease_owner"] is None for r in rows)
-    history = store.fetch_history(rows[0]["url"])
-    assert [h["outcome"] for h in history[:2]] == ["not_modified", "ok"]
+    rows = store.feed_states()
+    assert all(r.last_http_status == 304 and r.lease_owner is None for r in rows)
+    history = store.fetch_history(rows[0].url)
+    assert [h.outcome for h in history[:2]] == ["not_modified", "ok"]
     # the next run sees every feed done: nothing is fetched twice
     assert asyncio.run(run_once(store, _settings())).outcomes == []
 
@@ -87,7 +87,7 @@ def test_articles_and_errors_go_in_one_batch_and_are_counted(
     assert calls["record_fetch"] == 0 and calls["record_fetches"] >= 1
     assert report.new == 3 and outcomes["good.xml"].new == 3  # counted from the write
     assert outcomes["gone.xml"].error_kind == "gone" and outcomes["gone.xml"].new == 0
-    status = {r["url"].rsplit("/", 1)[1]: r["status"] for r in store.feed_rows()}
+    status = {r.url.rsplit("/", 1)[1]: r.status for r in store.feed_states()}
     assert status == {"good.xml": "ok", "gone.xml": "gone", "broken.xml": "error"}
     assert len(list(store.articles())) == 3
 
@@ -224,7 +224,7 @@ def test_articles_are_prepared_before_they_queue_for_the_write_lock(
     """The pipeline has the store do each write's database-free work (`Store.prepare`)
     as it queues the write, so two workers do it at once instead of in turn under the
     lock: what reaches the store is already prepared."""
-    from storage.sqlite import _Prepared
+    from storage.common import Prepared as _Prepared
 
     store = SQLiteStore(tmp_path / "t.db")
     for i in range(3):
@@ -252,7 +252,7 @@ def test_only_articles_the_store_does_not_know_are_signed(
     """A feed polled again with one new item among the known ones: only the new item gets
     a story signature (the known ones, revised or not, are updated or skipped by identity,
     never matched). The revised item is still updated and the new one stored."""
-    from storage.sqlite import _Prepared
+    from storage.common import Prepared as _Prepared
 
     store = SQLiteStore(tmp_path / "t.db")
     items = make_items(7, 6, site="https://f.example")

@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 import pytest
 from factories import NOW, article, decision, ok_result
 
-from ingest.errors import GoneError, HTTPStatusError, StoreError
+from ingest.errors import StoreError
 from ingest.settings import FeedSpec
 from ingest.stories import signature
-from storage.sqlite import ARTICLE_FIELDS, HISTORY_KEEP, MIGRATIONS, SQLiteStore, host_key
+from storage.sqlite import MIGRATIONS, SQLiteStore, host_key
 
 A = "https://a.example/feed"
 B = "https://b.example/feed"
@@ -122,278 +122,6 @@ def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
         SQLiteStore(path)
 
 
-def test_claims_are_exclusive_and_expire(store: SQLiteStore) -> None:
-    assert claim(store, "one") == [A, B]
-    assert claim(store, "two") == []  # leased by "one"
-    # a killed run's lease expires
-    assert claim(store, "two", now=NOW + timedelta(seconds=601)) == [A, B]
-
-
-def test_a_host_another_owner_is_fetching_waits_for_it(tmp_path: Path) -> None:
-    """Politeness across processes: no feed of a host on which another owner holds a live
-    lease (a feed of that host in flight elsewhere) is claimed."""
-    store = SQLiteStore(tmp_path / "h.db")
-    one = ["https://one.example/a", "https://one.example/b"]
-    two = ["https://two.example/a"]
-    for url in one + two:
-        store.add_feed(FeedSpec(url=url))
-    assert claim(store, "w1", limit=1) == one[:1]
-    assert claim(store, "w2") == two  # one.example/b waits: w1 is fetching one.example
-    assert claim(store, "w1") == one[1:]  # the owner's own lease does not hold it back
-    store.release("w1", one)
-    assert claim(store, "w2") == one
-    # a lease that expired (a killed run) no longer holds its host
-    assert claim(store, "w3", now=NOW + timedelta(seconds=601)) == sorted(one + two)
-
-
-def test_workers_take_their_share_of_hosts_first_then_the_rest(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "p.db")
-    urls = [f"https://h{i}.example/feed" for i in range(8)]
-    for url in urls:
-        store.add_feed(FeedSpec(url=url))
-    share = {u: host_key(u) % 2 for u in urls}
-    mine = sorted(u for u in urls if share[u] == 0)
-    theirs = sorted(u for u in urls if share[u] == 1)
-    assert mine and len(theirs) >= 2
-    assert claim(store, "w0", partition=(0, 2)) == mine  # its own share only, though all due
-    assert claim(store, "w1", partition=(1, 2), limit=1) == theirs[:1]
-    # w0's share is done: it takes the rest, but not a host w1 is fetching
-    assert claim(store, "w0", partition=(0, 2)) == theirs[1:]
-    assert claim(store, "w1", partition=(1, 2)) == []
-
-
-def test_claim_skips_feeds_not_due_and_attempted(store: SQLiteStore) -> None:
-    assert claim(store) == [A, B]
-    record(store, A)
-    store.release("me", [B])
-    # A is scheduled an hour ahead and was attempted in this run: not claimed again
-    assert claim(store, now=NOW + timedelta(seconds=1)) == [B]
-    store.release("me", [B])
-    assert claim(store, force=True, now=NOW + timedelta(seconds=1)) == [B]
-    store.release("me", [B])
-    # a later run with --all takes A again
-    assert claim(store, "run2", force=True, now=NOW + timedelta(seconds=6)) == [A, B]
-
-
-def test_new_unchanged_and_revised(store: SQLiteStore) -> None:
-    claim(store)
-    s = record(store, A, article(identity="g1"), article(identity="g2"))
-    assert (s.new, s.updated, s.unchanged) == (2, 0, 0)  # type: ignore[attr-defined]
-    claim(store, "run2", force=True, now=NOW + timedelta(seconds=6))
-    s = record(
-        store,
-        A,
-        article(identity="g1"),
-        article(identity="g2", title="Title g2, corrected", content_hash="hash-g2-v2"),
-    )
-    assert (s.new, s.updated, s.unchanged) == (0, 1, 1)  # type: ignore[attr-defined]
-    rows = list(store.articles())
-    assert [r["title"] for r in rows] == ["Title g1", "Title g2, corrected"]
-    assert (
-        store.conn.execute("SELECT revisions FROM articles WHERE identity='g2'").fetchone()[0] == 1
-    )
-
-
-def test_same_canonical_url_from_two_feeds_is_one_article_with_both_sources(
-    store: SQLiteStore,
-) -> None:
-    claim(store)
-    record(store, A, article(identity="a1", canonical_url="https://wire.example/x"))
-    s = record(
-        store,
-        B,
-        article(
-            feed_url=B,
-            identity="b7",
-            url="https://b.example/x?utm_source=1",
-            canonical_url="https://wire.example/x",
-        ),
-    )
-    assert s.new == 0  # type: ignore[attr-defined]
-    rows = list(store.articles())
-    assert len(rows) == 1
-    assert [src["feed_url"] for src in store.sources(rows[0]["id"])] == [A, B]
-    assert [r["id"] for r in store.articles(feed_url=B)] == [rows[0]["id"]]
-
-
-def test_guid_changing_every_fetch_with_same_link_is_not_a_new_article(store: SQLiteStore) -> None:
-    claim(store)
-    record(store, A, article(identity="rand-1", canonical_url="https://a.example/story"))
-    s = record(store, A, article(identity="rand-2", canonical_url="https://a.example/story"))
-    assert s.new == 0  # type: ignore[attr-defined]
-    assert len(list(store.articles())) == 1
-
-
-def test_filtered_articles_are_recorded_not_stored(store: SQLiteStore) -> None:
-    claim(store)
-    s = record(
-        store, A, article(identity="x", filtered="block rule title~'advert'"), article(identity="y")
-    )
-    assert (s.new, s.filtered) == (1, 1)  # type: ignore[attr-defined]
-    assert [f["reason"] for f in store.filtered(A)] == ["block rule title~'advert'"]
-
-
-def test_feed_state_after_success_and_errors(store: SQLiteStore) -> None:
-    claim(store)
-    store.release("me", [B])
-    record(store, A, article())
-    feed = store.get_feed(A)
-    assert feed and (feed.status, feed.etag, feed.body_hash, feed.error_count) == (
-        "ok",
-        '"e1"',
-        "b1",
-        0,
-    )
-    assert feed.recent_entry_times == (NOW,)
-    err = HTTPStatusError(A, 500, "HTTP 500 Internal Server Error")
-    record(store, A, result=ok_result(A, status=500, body=None, error=err))
-    record(store, A, result=ok_result(A, status=500, body=None, error=err))
-    feed = store.get_feed(A)
-    assert feed and (feed.status, feed.error_count, feed.last_error) == (
-        "error",
-        2,
-        f"{A}: HTTP 500 Internal Server Error",
-    )
-    assert feed.etag == '"e1"'  # validators survive errors
-    record(
-        store,
-        A,
-        result=ok_result(A, status=410, body=None, error=GoneError(A, 410, "HTTP 410 Gone")),
-    )
-    assert store.get_feed(A).status == "gone"  # type: ignore[union-attr]
-    assert claim(store, "run2", force=True, now=NOW + timedelta(seconds=6)) == [B]
-    store.release("me", [B])
-    store.add_feed(FeedSpec(url=A))  # `feeds add` reactivates a gone feed
-    assert store.get_feed(A).status == "ok"  # type: ignore[union-attr]
-
-
-def test_permanent_redirect_moves_the_feed(store: SQLiteStore) -> None:
-    claim(store)
-    new = "https://a.example/new-feed"
-    record(store, A, result=ok_result(A, permanent_redirect=new))
-    assert store.get_feed(A) is None
-    moved = store.feed_rows()
-    assert [(r["url"], r["moved_from"]) for r in moved if r["url"] == new] == [(new, A)]
-
-
-def test_history_is_trimmed(store: SQLiteStore) -> None:
-    claim(store)
-    for _ in range(HISTORY_KEEP + 5):
-        record(store, A)
-    assert len(store.fetch_history(A, limit=100)) == HISTORY_KEEP
-
-
-def test_export_fields_and_cursor(store: SQLiteStore) -> None:
-    claim(store)
-    record(store, A, *(article(identity=f"g{i}") for i in range(5)))
-    rows = list(store.articles())
-    assert tuple(rows[0]) == ARTICLE_FIELDS
-    assert rows[0]["authors"] == ["Jo Writer"] and rows[0]["tags"] == ["news"]
-    ids = [r["id"] for r in rows]
-    assert ids == sorted(ids)
-    assert [r["id"] for r in store.articles(since_id=ids[2])] == ids[3:]
-    assert all(r["story_id"] for r in rows)
-
-
-def test_full_text_search(store: SQLiteStore) -> None:
-    claim(store)
-    record(
-        store,
-        A,
-        article(identity="s1", title="Gale closes ports", content_text="Harbour crews worked."),
-        article(identity="s2", title="Budget passes", content_text="The school board voted."),
-    )
-    assert [r["title"] for r in store.search("harbour")] == ["Gale closes ports"]
-    assert store.search("nothing-like-this") == []  # not FTS5 syntax: searched as words
-    assert [r["title"] for r in store.search('"school board')] == ["Budget passes"]
-    with pytest.raises(StoreError, match="empty search query"):
-        store.search("  ")
-
-
-def test_story_groups_near_duplicates_and_keeps_sources(store: SQLiteStore) -> None:
-    text = (
-        "A fierce autumn gale forced the closure of three northern ports on Monday, harbour "
-        "authorities said, as crews worked through the night to tie down stacked containers and "
-        "move small vessels to sheltered berths. Wind gusts above 110 kilometres an hour were "
-        "measured at the outer breakwater shortly after dawn, and the coastguard asked all leisure "
-        "craft to stay in port until the warning is lifted on Wednesday."
-    )
-    other = (
-        "The district board passed next year's school budget at one in the morning after six "
-        "hours of debate over bus routes and teacher pay, with two members voting against it and "
-        "parents filling the hall until the very end of a long and heated session."
-    )
-    claim(store)
-    record(
-        store,
-        A,
-        article(
-            identity="w1",
-            title="Gale shuts northern ports",
-            content_text=text,
-            word_count=len(text.split()),
-        ),
-        article(identity="o1", title="School budget passes", content_text=other),
-    )
-    record(
-        store,
-        B,
-        article(
-            feed_url=B,
-            identity="w2",
-            url="https://b.example/storm",
-            canonical_url="https://b.example/storm",
-            title="Storm closes harbours",
-            content_text="NORTH BAY (Wire) - " + text + " Reporting by the wire desk.",
-            word_count=len(text.split()) + 8,
-        ),
-    )
-    rows = {r["feed_url"] + r["title"]: r for r in store.articles()}
-    assert len(rows) == 3
-    w1, w2 = rows[A + "Gale shuts northern ports"], rows[B + "Storm closes harbours"]
-    assert w1["story_id"] == w2["story_id"] != rows[A + "School budget passes"]["story_id"]
-    (story,) = store.stories(min_sources=2)
-    assert story["n_sources"] == 2
-    assert {s["feed_url"] for s in story["sources"]} == {A, B}
-    levels = {s["article_id"]: s["level"] for s in story["sources"]}
-    assert levels[w2["id"]] == "duplicate"
-    assert json.loads(json.dumps(story))  # JSON-serializable for `stories list --json`
-
-
-def test_pruned_articles_do_not_come_back(store: SQLiteStore) -> None:
-    old, new = NOW - timedelta(days=100), NOW - timedelta(days=1)
-    claim(store)
-    record(
-        store,
-        A,
-        article(identity="old", published_at=old),
-        article(identity="new", published_at=new),
-    )
-    record(
-        store,
-        B,
-        article(
-            feed_url=B, identity="b-old", published_at=old, canonical_url="https://a.example/old"
-        ),
-    )  # same URL: a second source
-    assert store.prune(NOW - timedelta(days=90), dry_run=True) == 1
-    assert store.prune(NOW - timedelta(days=90)) == 1
-    assert [r["guid"] for r in store.articles()] == ["new"]
-    assert store.stats()["stories"] == 1
-    # both feeds still list the old item: it stays deleted
-    s = record(store, A, article(identity="old", published_at=old))
-    s2 = record(
-        store,
-        B,
-        article(
-            feed_url=B, identity="b-old", published_at=old, canonical_url="https://a.example/old"
-        ),
-    )
-    assert (s.new, s2.new) == (0, 0)  # type: ignore[attr-defined]
-    assert [r["guid"] for r in store.articles()] == ["new"]
-    assert store.search("old") == []
-
-
 def fts_ok(store: SQLiteStore) -> bool:
     store.conn.execute(
         "INSERT INTO articles_fts (articles_fts, rank) VALUES ('integrity-check', 1)"
@@ -410,7 +138,7 @@ def test_full_text_index_follows_revisions_and_prunes(store: SQLiteStore) -> Non
         A,
         article(identity="r1", content_text="seal sighting at the pier", content_hash="v2"),
     )
-    assert [r["id"] for r in store.search("walrus")] == []
+    assert [r.id for r in store.search("walrus")] == []
     assert len(store.search("seal")) == 1
     # revised after it was indexed: the trigger keeps the index right
     record(
@@ -430,20 +158,6 @@ def test_full_text_index_follows_revisions_and_prunes(store: SQLiteStore) -> Non
     assert store.index_pending() == 0
     assert store.search("heron") == [] and len(store.search("otter")) == 1
     assert fts_ok(store)
-
-
-def test_overlapping_all_runs_do_not_hand_feeds_back_and_forth(store: SQLiteStore) -> None:
-    """Two `run --all` at once: a feed one run has done is not taken again by the other
-    (it was attempted after that run started), nor by the first."""
-    import time
-
-    started = int(time.time() * 1000) - 1
-    assert claim(store, "h:1:runA", force=True, limit=1, started_ms=started) == [A]
-    record(store, A, owner="h:1:runA")
-    assert claim(store, "h:2:runB", force=True, started_ms=started) == [B]
-    assert claim(store, "h:1:runA", force=True, started_ms=started) == []
-    # a run that starts later takes A again
-    assert claim(store, "h:3:runC", force=True, started_ms=int(time.time() * 1000) + 1) == [A]
 
 
 def test_claims_walk_the_due_index_instead_of_sorting_every_feed(

@@ -50,7 +50,7 @@ def test_origins_edits_and_tombstones(tmp_path: Path) -> None:
     assert store.prune_plan(NOW - timedelta(days=7)) == [(A, 1)]
     assert store.prune(NOW - timedelta(days=7)) == 1
     total, rows = store.tombstones(feed_url=A)
-    assert (total, [r["identity"] for r in rows]) == (1, ["old"])
+    assert (total, [r.identity for r in rows]) == (1, ["old"])
     store.conn.execute("UPDATE feeds SET etag = 'e', body_hash = 'h', next_poll_at = ?",
                        ("2999-01-01T00:00:00Z",))  # fmt: skip
     assert store.unprune(feed_url=B) == 0
@@ -83,5 +83,5 @@ def test_a_store_with_text_that_is_not_utf8_reads_with_replacement(tmp_path: Pat
     )
     raw.close()
     reader = open_store(path, create=False, read_only=True)
-    assert [f["title"] for f in reader.feed_rows()] == ["\ufffd("]
+    assert [f.title for f in reader.feed_states()] == ["\ufffd("]
     reader.close()

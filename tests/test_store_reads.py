@@ -52,7 +52,7 @@ def store(tmp_path: Path) -> SQLiteStore:
 
 
 def ids(store: SQLiteStore, **kw: object) -> list[int]:
-    return [r["id"] for r in store.articles(**kw)]  # type: ignore[arg-type]
+    return [r.id for r in store.articles(**kw)]  # type: ignore[arg-type]
 
 
 def test_articles_by_ids_tag_and_language(store: SQLiteStore) -> None:
@@ -83,17 +83,17 @@ def test_articles_query_covers_indexed_articles_only(store: SQLiteStore) -> None
 
 def test_stories_by_id_and_tag_with_representative(store: SQLiteStore) -> None:
     everything = store.stories()
-    assert {s["story_id"] for s in everything} == {r["story_id"] for r in store.articles()}
+    assert {s.story_id for s in everything} == {r.story_id for r in store.articles()}
     for s in everything:
-        (rep,) = store.articles(ids=[s["representative_id"]])
-        assert rep["story_id"] == s["story_id"]
+        (rep,) = store.articles(ids=[s.representative_id])
+        assert rep.story_id == s.story_id
     first = everything[-1]
-    (only,) = store.stories(story_id=first["story_id"])
+    (only,) = store.stories(story_id=first.story_id)
     assert only == first
     assert store.stories(story_id=10_000) == []
     weather = store.stories(tag="WEATHER")
-    assert [s["title"] for s in weather] == ["Harbour storm closes the port"]
-    assert {s["title"] for s in store.stories(tag="world")} == {
+    assert [s.title for s in weather] == ["Harbour storm closes the port"]
+    assert {s.title for s in store.stories(tag="world")} == {
         "Harbour storm closes the port",
         "Council budget passes",
     }

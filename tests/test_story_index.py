@@ -11,7 +11,7 @@ import pytest
 from test_stories import BRIDGE, FERRY, FERRY_OTHER, GALE  # tests/ is on sys.path (see conftest)
 
 from ingest.stories import Candidate, Signature, band_keys, match, signature
-from storage import story_index
+from storage.sqlite import story_index
 
 T0 = datetime(2024, 5, 1, 12, tzinfo=UTC)
 

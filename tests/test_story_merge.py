@@ -1,4 +1,5 @@
-"""Copies are transitive: a copy of the articles of two stories folds the stories into one."""
+"""Copies are transitive: a copy of the articles of two stories folds the stories into one
+(on both backends)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from factories import article, decision, ok_result
 
 from ingest.settings import FeedSpec
 from ingest.stories import signature
+from storage import Store
 from storage.sqlite import MIGRATIONS, SQLiteStore
 
 FEEDS = [f"https://{x}.example/feed" for x in "abc"]
@@ -25,14 +27,13 @@ def _words(seed: int, n: int) -> list[str]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SQLiteStore:
-    s = SQLiteStore(tmp_path / "t.db")
+def store(empty_store: Store) -> Store:
     for url in FEEDS:
-        s.add_feed(FeedSpec(url=url))
-    return s
+        empty_store.add_feed(FeedSpec(url=url))
+    return empty_store
 
 
-def _record(store: SQLiteStore, feed_url: str, identity: str, words: list[str]) -> int:
+def _record(store: Store, feed_url: str, identity: str, words: list[str]) -> int:
     text = " ".join(words)
     a = article(
         feed_url=feed_url,
@@ -57,39 +58,39 @@ def _record(store: SQLiteStore, feed_url: str, identity: str, words: list[str]) 
     return new_id
 
 
-def test_a_copy_of_two_stories_folds_them_into_the_oldest(store: SQLiteStore) -> None:
+def test_a_copy_of_two_stories_folds_them_into_the_oldest(store: Store) -> None:
     full = _words(1, 300)
     first_half = _record(store, FEEDS[0], "x", full[:150] + _words(2, 30))
     second_half = _record(store, FEEDS[1], "y", full[150:] + _words(3, 30))
     unrelated = _record(store, FEEDS[1], "u", _words(4, 200))
-    story = {r["id"]: r["story_id"] for r in store.articles()}
+    story = {r.id: r.story_id for r in store.articles()}
     assert len({story[first_half], story[second_half], story[unrelated]}) == 3  # apart so far
     folded = max(story[first_half], story[second_half])
 
     whole = _record(store, FEEDS[2], "z", full)  # carries both halves: all one article
 
-    story = {r["id"]: r["story_id"] for r in store.articles()}
+    story = {r.id: r.story_id for r in store.articles()}
     into = min(story[first_half], story[second_half])
     assert story[first_half] == story[second_half] == story[whole] == into
     assert story[unrelated] != into
-    stories = {s["story_id"]: s for s in store.stories()}
+    stories = {s.story_id: s for s in store.stories()}
     assert set(stories) == {into, story[unrelated]}  # the folded story is gone
     merged = stories[into]
-    assert merged["n_articles"] == 3
-    assert {s["feed_url"] for s in merged["sources"]} == set(FEEDS)
-    levels = {s["article_id"]: s["level"] for s in merged["sources"]}
+    assert merged.n_articles == 3
+    assert {s.feed_url for s in merged.sources} == set(FEEDS)
+    levels = {s.article_id: s.level for s in merged.sources}
     # each story took the id of its first article: `folded` is the second story's founder
     assert levels == {into: "self", folded: "merged", whole: "duplicate"}
     # the representative follows the documented rule over the merged story: the earliest
     # full-text article (all share one date here: the lowest id)
-    (rep,) = store.conn.execute("SELECT representative_id FROM stories WHERE id = ?", (into,))
+    (rep,) = store.conn.execute(f"SELECT representative_id FROM stories WHERE id = {into}")  # type: ignore[attr-defined]
     assert rep == (first_half,)
     # where the folded story went is recorded, for downstream tools that kept its id
-    (row,) = store.conn.execute("SELECT story_id, into_story_id, article_id FROM story_merges")
+    (row,) = store.conn.execute("SELECT story_id, into_story_id, article_id FROM story_merges")  # type: ignore[attr-defined]
     assert row == (folded, into, whole)
     # the index follows: a later copy of the second half joins the merged story
     again = _record(store, FEEDS[0], "y2", full[150:] + _words(5, 20))
-    assert {r["id"]: r["story_id"] for r in store.articles()}[again] == into
+    assert {r.id: r.story_id for r in store.articles()}[again] == into
 
 
 def test_a_version_1_database_is_migrated(tmp_path: Path) -> None:

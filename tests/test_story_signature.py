@@ -19,7 +19,7 @@ import pytest
 
 from ingest import stories
 from ingest.stories import band_keys, signature
-from storage import story_index
+from storage.sqlite import story_index
 
 # Texts written for these tests (our own words, not third-party copy).
 HARBOUR = (

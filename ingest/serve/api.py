@@ -45,7 +45,7 @@ def list_articles(
         language=language,
         since=since,
         query=q,
-    )
+    ).as_dict()
 
 
 @router.get(
@@ -55,7 +55,7 @@ def get_article(request: Request, article_id: Id) -> dict[str, Any]:
     record = reads.article(store_for(request), article_id)
     if record is None:
         raise HTTPException(404, f"no article {article_id}")
-    return record
+    return record.as_dict()
 
 
 @router.get("/api/stories", response_model=list[Story], tags=["stories"])
@@ -67,9 +67,10 @@ def list_stories(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[dict[str, Any]]:
     """Stories, newest first, each with its representative article and all its sources."""
-    return reads.stories(
+    found = reads.stories(
         store_for(request), since=since, min_sources=min_sources, tag=tag, limit=limit
     )
+    return [story.as_dict() for story in found]
 
 
 @router.get("/api/stories/{story_id}", response_model=Story, responses=NOT_FOUND, tags=["stories"])
@@ -77,13 +78,13 @@ def get_story(request: Request, story_id: Id) -> dict[str, Any]:
     found = reads.stories(store_for(request), story_id=story_id, limit=1)
     if not found:
         raise HTTPException(404, f"no story {story_id}")
-    return found[0]
+    return found[0].as_dict()
 
 
 @router.get("/api/feeds", response_model=list[FeedHealth], tags=["feeds"])
 def list_feeds(request: Request) -> list[dict[str, Any]]:
     """Every feed's health: status, last error, next poll."""
-    return reads.feed_health(store_for(request))
+    return [reads.health_record(f) for f in reads.feed_health(store_for(request))]
 
 
 @router.get("/healthz", response_model=Health, tags=["health"])

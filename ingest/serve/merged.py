@@ -15,10 +15,12 @@ from fastapi.responses import Response
 from lxml import etree
 from markupsafe import Markup
 
+from ingest.models import ArticleRecord
 from ingest.timeutil import from_iso
 
 from . import reads
 from .params import MinSources, Since, Tag
+from .reads import ServedStory
 from .stores import store_for
 
 __all__ = ["atom_feed", "json_feed", "router"]
@@ -50,21 +52,21 @@ def story_id_uri(story_id: int) -> str:
     return f"tag:ingest,2026:story/{story_id}"
 
 
-def story_html(story: dict[str, Any]) -> str:
+def story_html(story: ServedStory) -> str:
     """The entry's body: the representative's summary and a list of every source."""
-    rep = story["representative"] or {}
+    rep, sources = story.representative, story.view.sources
     items = Markup("").join(
         Markup('<li><a href="{}">{}</a>{}</li>').format(
-            src["url"] or src["feed_url"],
-            src["outlet"] or src["feed_url"],
-            Markup(" <small>({})</small>").format(src["level"])
-            if src["level"] not in (None, "self")
+            src.url or src.feed_url,
+            src.outlet or src.feed_url,
+            Markup(" <small>({})</small>").format(src.level)
+            if src.level not in (None, "self")
             else "",
         )
-        for src in story["sources"]
+        for src in sources
     )
-    summary = Markup("<p>{}</p>").format(rep["summary"]) if rep.get("summary") else Markup("")
-    count = len(story["sources"])
+    summary = Markup("<p>{}</p>").format(rep.summary) if rep and rep.summary else Markup("")
+    count = len(sources)
     return str(
         summary
         + Markup("<p>Carried by {} source{}:</p><ul>{}</ul>").format(
@@ -73,9 +75,10 @@ def story_html(story: dict[str, Any]) -> str:
     )
 
 
-def _updated(story: dict[str, Any]) -> datetime:
+def _updated(story: ServedStory) -> datetime:
     """When the story last changed for a reader: its newest source."""
-    times = [story["first_seen_at"], *(s["first_seen_at"] for s in story["sources"])]
+    view = story.view
+    times = [view.first_seen_at, *(s.first_seen_at for s in view.sources)]
     return from_iso(max(times)) or datetime.now(UTC)
 
 
@@ -83,9 +86,9 @@ def _stamp(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _published(story: dict[str, Any]) -> datetime:
-    rep = story["representative"] or {}
-    return from_iso(rep.get("published_at") or story["first_seen_at"]) or datetime.now(UTC)
+def _published(story: ServedStory) -> datetime:
+    published = story.representative.published_at if story.representative else None
+    return from_iso(published or story.view.first_seen_at) or datetime.now(UTC)
 
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrib: str) -> Any:
@@ -95,7 +98,7 @@ def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrib: st
     return element
 
 
-def atom_feed(stories: Sequence[dict[str, Any]], *, self_url: str, home_url: str) -> bytes:
+def atom_feed(stories: Sequence[ServedStory], *, self_url: str, home_url: str) -> bytes:
     """RFC 4287 with lxml (feedgen 1.0 drops the rel of an entry's links, which would make
     every source an alternate link)."""
     feed = etree.Element(f"{{{ATOM}}}feed", nsmap={None: ATOM})
@@ -106,56 +109,48 @@ def atom_feed(stories: Sequence[dict[str, Any]], *, self_url: str, home_url: str
     _sub(feed, "link", href=self_url, rel="self", type="application/atom+xml")
     _sub(feed, "link", href=home_url, rel="alternate", type="text/html")
     for story in stories:
-        rep = story["representative"] or {}
+        view, rep = story.view, story.representative
         entry = _sub(feed, "entry")
-        _sub(entry, "id", story_id_uri(story["story_id"]))
-        _sub(entry, "title", _xml(story["title"]) or "(untitled)")
+        _sub(entry, "id", story_id_uri(view.story_id))
+        _sub(entry, "title", _xml(view.title) or "(untitled)")
         _sub(entry, "published", _stamp(_published(story)))
         _sub(entry, "updated", _stamp(_updated(story)))
-        for name in rep.get("authors") or []:
+        for name in rep.authors if rep else ():
             _sub(_sub(entry, "author"), "name", name)
-        for tag in rep.get("tags") or []:
+        for tag in rep.tags if rep else ():
             _sub(entry, "category", term=_xml(tag))
-        if story["url"]:
-            _sub(entry, "link", href=_xml(story["url"]), rel="alternate", type="text/html")
-        for src in story["sources"]:
-            if src["url"] and src["url"] != story["url"]:
-                title = _xml(src["outlet"] or src["feed_url"])
-                _sub(entry, "link", href=_xml(src["url"]), rel="related", title=title)
+        if view.url:
+            _sub(entry, "link", href=_xml(view.url), rel="alternate", type="text/html")
+        for src in view.sources:
+            if src.url and src.url != view.url:
+                title = _xml(src.outlet or src.feed_url)
+                _sub(entry, "link", href=_xml(src.url), rel="related", title=title)
         _sub(entry, "content", story_html(story), type="html")
     return bytes(etree.tostring(feed, xml_declaration=True, encoding="utf-8", pretty_print=True))
 
 
-def json_feed(stories: Sequence[dict[str, Any]], *, self_url: str, home_url: str) -> dict[str, Any]:
+def json_feed(stories: Sequence[ServedStory], *, self_url: str, home_url: str) -> dict[str, Any]:
     items = []
     for story in stories:
-        rep = story["representative"] or {}
+        view, rep = story.view, story.representative
         item: dict[str, Any] = {
-            "id": story_id_uri(story["story_id"]),
-            "title": story["title"],
+            "id": story_id_uri(view.story_id),
+            "title": view.title,
             "content_html": story_html(story),
             "date_published": _stamp(_published(story)),
             "date_modified": _stamp(_updated(story)),
             "_ingest": {
-                "story_id": story["story_id"],
+                "story_id": view.story_id,
                 "sources": [
-                    {k: src[k] for k in ("outlet", "url", "feed_url", "level", "score")}
-                    for src in story["sources"]
+                    {k: getattr(src, k) for k in ("outlet", "url", "feed_url", "level", "score")}
+                    for src in view.sources
                 ],
             },
         }
-        if story["url"]:
-            item["url"] = story["url"]
-        if rep.get("summary"):
-            item["summary"] = rep["summary"]
-        if rep.get("image_url"):
-            item["image"] = rep["image_url"]
-        if rep.get("authors"):
-            item["authors"] = [{"name": name} for name in rep["authors"]]
-        if rep.get("tags"):
-            item["tags"] = rep["tags"]
-        if rep.get("language"):
-            item["language"] = rep["language"]
+        if view.url:
+            item["url"] = view.url
+        if rep is not None:
+            item.update(_representative_fields(rep))
         items.append(item)
     return {
         "version": JSON_FEED_VERSION,
@@ -166,7 +161,19 @@ def json_feed(stories: Sequence[dict[str, Any]], *, self_url: str, home_url: str
     }
 
 
-def _stories(request: Request, **filters: Any) -> list[dict[str, Any]]:
+def _representative_fields(rep: ArticleRecord) -> dict[str, Any]:
+    """A JSON Feed item's fields that come from the story's representative, where it has them."""
+    fields: dict[str, Any] = {
+        "summary": rep.summary,
+        "image": rep.image_url,
+        "authors": [{"name": name} for name in rep.authors],
+        "tags": list(rep.tags),
+        "language": rep.language,
+    }
+    return {k: v for k, v in fields.items() if v}
+
+
+def _stories(request: Request, **filters: Any) -> list[ServedStory]:
     return reads.stories(store_for(request), **filters)
 
 

@@ -39,10 +39,10 @@ def home(
         "min_sources": min_sources,
         "tag": tag or "",
         "matches": matches,
-        "stories": reads.stories(store, min_sources=min_sources, tag=tag, limit=30),
-        "feeds": sorted(feeds, key=lambda f: (f["status"] == "ok", f["url"]))[:FEED_ROWS],
+        "stories": store.stories(min_sources=min_sources, tag=tag, limit=30),
+        "feeds": sorted(feeds, key=lambda f: (f.status == "ok", f.url))[:FEED_ROWS],
         "more_feeds": max(0, len(feeds) - FEED_ROWS),
-        "outlets": {f["url"]: f["title"] for f in feeds if f["title"]},
+        "outlets": {f.url: f.title for f in feeds if f.title},
         "stats": store.stats(),
         "status_class": STATUS_CLASS,
     }
@@ -62,4 +62,5 @@ def story_page(request: Request, story_id: Id) -> HTMLResponse:
     if not found:
         context = {"missing": f"No story {story_id}: it may have been pruned or merged."}
         return templates.TemplateResponse(request, "story.html", context, status_code=404)
-    return templates.TemplateResponse(request, "story.html", {"story": found[0]})
+    shown = {"story": found[0].view, "rep": found[0].representative}
+    return templates.TemplateResponse(request, "story.html", shown)
