@@ -30,7 +30,8 @@ def list_articles(
         Query(
             min_length=1,
             pattern=r"\S",
-            description="Full-text search (FTS5 syntax; plain words otherwise).",
+            description="Full-text search: FTS5 syntax on SQLite (plain words otherwise), "
+            "web-search syntax on PostgreSQL.",
         ),
     ] = None,
 ) -> dict[str, Any]:
