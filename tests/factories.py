@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ingest.models import Article, FetchResult, ScheduleDecision
+from ingest.stories import signature
+from storage import Store
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -56,3 +58,25 @@ def decision(seconds: int = 3600, reason: str = "test") -> ScheduleDecision:
     return ScheduleDecision(
         next_poll_at=NOW + timedelta(seconds=seconds), interval_s=seconds, reason=reason
     )
+
+
+def claim(store: Store, owner: str = "me", **kw: object) -> list[str]:
+    """The URLs `store` leases to `owner` at NOW (600 s leases, up to 100 feeds)."""
+    args: dict[str, object] = {"now": NOW, "owner": owner, "lease_s": 600, "limit": 100}
+    args.update(kw)
+    return [f.url for f in store.claim_feeds(**args)]  # type: ignore[arg-type]
+
+
+def record(store: Store, url: str, *arts: object, **kw: object) -> object:
+    """One fetch of `url` storing `arts` (each signed), as the pipeline writes it."""
+    feed = store.get_feed(url)
+    assert feed is not None
+    pairs = [(a, signature(a.title, a.content_text)) for a in arts]  # type: ignore[attr-defined]
+    return store.record_fetch(
+        feed,
+        kw.pop("result", ok_result(url)),
+        decision(),
+        owner=kw.pop("owner", "me"),  # type: ignore[arg-type]
+        articles=pairs,
+        **kw,
+    )  # type: ignore[arg-type]

@@ -9,11 +9,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from factories import NOW, article, decision, ok_result
+from factories import NOW, article, claim, record
 
 from ingest.errors import StoreError
 from ingest.settings import FeedSpec
-from ingest.stories import signature
 from storage.sqlite import MIGRATIONS, SQLiteStore, host_key
 
 A = "https://a.example/feed"
@@ -26,26 +25,6 @@ def store(tmp_path: Path) -> SQLiteStore:
     s.add_feed(FeedSpec(url=A))
     s.add_feed(FeedSpec(url=B))
     return s
-
-
-def claim(store: SQLiteStore, owner: str = "me", **kw: object) -> list[str]:
-    args: dict[str, object] = {"now": NOW, "owner": owner, "lease_s": 600, "limit": 100}
-    args.update(kw)
-    return [f.url for f in store.claim_feeds(**args)]  # type: ignore[arg-type]
-
-
-def record(store: SQLiteStore, url: str, *arts: object, **kw: object) -> object:
-    feed = store.get_feed(url)
-    assert feed is not None
-    pairs = [(a, signature(a.title, a.content_text)) for a in arts]  # type: ignore[attr-defined]
-    return store.record_fetch(
-        feed,
-        kw.pop("result", ok_result(url)),
-        decision(),
-        owner=kw.pop("owner", "me"),  # type: ignore[arg-type]
-        articles=pairs,
-        **kw,
-    )  # type: ignore[arg-type]
 
 
 def test_schema_is_versioned_and_reopening_is_idempotent(tmp_path: Path) -> None:

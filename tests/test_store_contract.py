@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from factories import NOW, article, decision, ok_result
+from factories import NOW, article, claim, decision, ok_result, record
 from feedserver import FeedServer
 from samplefeeds import make_items, rss
 
@@ -29,26 +29,6 @@ def store(empty_store: Store) -> Store:
     empty_store.add_feed(FeedSpec(url=A))
     empty_store.add_feed(FeedSpec(url=B))
     return empty_store
-
-
-def claim(store: Store, owner: str = "me", **kw: object) -> list[str]:
-    args: dict[str, object] = {"now": NOW, "owner": owner, "lease_s": 600, "limit": 100}
-    args.update(kw)
-    return [f.url for f in store.claim_feeds(**args)]  # type: ignore[arg-type]
-
-
-def record(store: Store, url: str, *arts: object, **kw: object) -> object:
-    feed = store.get_feed(url)
-    assert feed is not None
-    pairs = [(a, signature(a.title, a.content_text)) for a in arts]  # type: ignore[attr-defined]
-    return store.record_fetch(
-        feed,
-        kw.pop("result", ok_result(url)),
-        decision(),
-        owner=kw.pop("owner", "me"),  # type: ignore[arg-type]
-        articles=pairs,
-        **kw,
-    )  # type: ignore[arg-type]
 
 
 def test_claims_are_exclusive_and_expire(store: Store) -> None:
