@@ -3,8 +3,8 @@
     store_error(path, exc)   an sqlite3 error -> one StoreError line: the file, the reason,
                              what to do (a full disk, a read-only file, a damaged file, ...)
     guarded(cls)             a class decorator: no sqlite3 error leaves a public method raw
-    header_problem(path)     a cheap look at the file's header on open: truncated, or not
-                             an SQLite file at all
+    header_problem(path)     why SQLite refused to open the file, from its header:
+                             truncated, or not an SQLite file at all
     rollback(conn)           ROLLBACK only when a transaction is open (SQLite has rolled it
                              back itself after some errors, e.g. SQLITE_FULL), never hiding
                              the error that caused it

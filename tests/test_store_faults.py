@@ -24,6 +24,7 @@ from feedserver import FeedServer
 from samplefeeds import make_items, rss
 
 from ingest.errors import StoreError
+from ingest.settings import FeedSpec
 from storage import open_store
 from storage.sqlite_guard import rollback, store_error
 
@@ -311,6 +312,27 @@ def test_a_truncated_store_is_refused_at_open(tmp_path: Path, feed_server: FeedS
         r = ingest(db, *cmd, cwd=tmp_path)
         one_line_error(r, f"Error: {db}: cannot open the database: it is truncated: ")
         assert "restore it from a backup" in r.stderr
+
+
+def test_opening_a_store_again_keeps_the_other_connections_locks(tmp_path: Path) -> None:
+    """The server opens a store per thread while other threads read. Opening must not open
+    and close the file outside SQLite: that drops every POSIX lock of the process on it, and
+    another process closing its last connection then deletes the write-ahead log under the
+    live readers ("database disk image is malformed" mid-run)."""
+    db = tmp_path / "t.db"
+    first = open_store(db)
+    first.add_feed(FeedSpec(url="https://a.example/feed.xml"))
+    second = open_store(db)  # what a new server thread does
+    second.close()
+    writer = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+        "c.execute(\"INSERT INTO meta (key, value) VALUES ('probe', '1')\"); c.close()"
+    )
+    subprocess.run([sys.executable, "-c", writer, str(db)], check=True)
+    # the other process saw this one's connection: it was not the last, so the log stays
+    assert Path(f"{db}-wal").exists()
+    assert [f.url for f in first.feeds()] == ["https://a.example/feed.xml"]
+    first.close()
 
 
 def test_the_daemon_logs_one_line_per_failing_tick(

@@ -49,9 +49,6 @@ class SQLiteBase:
         memory = str(path) == ":memory:"
         if not create and not memory and not self.path.is_file():
             raise StoreError(f"no store at {path}")
-        if not memory and (problem := header_problem(self.path)):
-            raise StoreError(f"{path}: cannot open the database: {problem}; restore it from a "
-                             "backup")  # fmt: skip
         try:
             if not memory and self.path.is_file() and not _writable(self.path):
                 if not read_only:
@@ -80,6 +77,15 @@ class SQLiteBase:
             conn.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.Error as exc:
+            # the file is looked at only once SQLite has refused it: opening and closing it
+            # here would drop every POSIX lock this process holds on it, those of its open
+            # connections too, and another process closing its last connection would then
+            # delete the write-ahead log under them (a server opening a store per thread
+            # while others read saw "database disk image is malformed")
+            if not memory and (problem := header_problem(self.path)):
+                raise StoreError(
+                    f"{path}: cannot open the database: {problem}; restore it from a backup"
+                ) from exc
             raise store_error(path, exc) from exc
         except OSError as exc:
             raise StoreError(f"{path}: cannot create the database: {exc.strerror}") from exc
