@@ -2,7 +2,7 @@
 
     due feeds (store.claim_feeds)          lease the feeds that are due
       | fetch      (fetch.Fetcher)         conditional GET, limits, politeness, guards
-      | parse      (parse / fastparse)     bytes -> ParsedFeed of RawEntry
+      | parse      (parse)                 bytes -> ParsedFeed of RawEntry
       | normalize  (normalize)             RawEntry -> Article (+ identity, filters)
       | dedupe     (stories.signature)     story signatures of the items the store does not
                                            know yet; matching happens in the store
@@ -143,9 +143,8 @@ def process_body(
     """parse | normalize for one body: pure CPU work (runs in a worker process when
     `parse_workers` > 0). Raises ParseError. The signatures come next (`signed`), once the
     store has said which identities it knows."""
-    from .fastparse import fast_parse
     from .normalize import normalize_feed
-    from .parse import parse
+    from .parse import fast_parse, parse
 
     t0 = time.perf_counter()
     parsed = fast_parse(body, url, headers) or parse(body, url, headers)
@@ -230,7 +229,7 @@ def _stream_huge(
     Returns the header, the last chunk (signed), what was written, the (new, known) counts
     of the written chunks, and the identities of the last chunk the store knows. None when
     the streaming parser declines the document (the list path takes it then)."""
-    from .fastparse import iter_fast_parse
+    from .parse import iter_fast_parse
     from .stream import normalize_stream
 
     assert result.body is not None

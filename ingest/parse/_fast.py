@@ -32,8 +32,8 @@ from typing import Any
 
 from lxml import etree
 
-from .authors import feedparser_author
-from .models import Content, Enclosure, Media, ParsedFeed, RawEntry
+from ..authors import feedparser_author
+from ..models import Content, Enclosure, Media, ParsedFeed, RawEntry
 
 __all__ = ["fallback_reason", "fast_parse", "iter_fast_parse"]
 
@@ -135,7 +135,7 @@ def _setup() -> etree.XMLParser:
     import feedparser.mixin
     import feedparser.urls
 
-    from . import parse as _parse_mod
+    from . import _fallback as _parse_mod
 
     _localized_date = _parse_mod._localized_date
     _unsentinel = _parse_mod._u
@@ -238,7 +238,7 @@ def iter_fast_parse(
 
 
 def _second_pass(body: bytes, url: str, headers: Mapping[str, str]) -> Iterator[RawEntry]:
-    from .errors import ParseError
+    from ..errors import ParseError
 
     try:
         yield from _stream(body, url, headers, [])

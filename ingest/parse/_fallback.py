@@ -39,10 +39,10 @@ from typing import Any
 
 import feedparser
 
-from .authors import feedparser_author
-from .errors import ParseError, in_words
-from .jsonfeed import looks_like_json, parse_json_feed
-from .models import Content, Enclosure, Media, ParsedFeed, RawEntry
+from ..authors import feedparser_author
+from ..errors import ParseError, in_words
+from ..jsonfeed import looks_like_json, parse_json_feed
+from ..models import Content, Enclosure, Media, ParsedFeed, RawEntry
 
 __all__ = ["parse"]
 
