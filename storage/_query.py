@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from ingest.errors import StoreError
-from ingest.models import ARTICLE_FIELDS
+from ingest.models import ARTICLE_FIELDS, StoreStats
 from ingest.timeutil import to_iso
 
-__all__ = ["Dialect", "articles_query", "stories_query", "story_sources_query"]
+__all__ = ["Dialect", "articles_query", "store_stats", "stories_query", "story_sources_query"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,3 +135,29 @@ def story_sources_query(d: Dialect, story_id: int) -> tuple[str, dict[str, Any]]
               LEFT JOIN feeds f ON f.url = src.feed_url
               WHERE a.story_id = {d.p("story")} ORDER BY a.id, src.first_seen_at, src.feed_url"""
     return sql, {"story": story_id}
+
+
+def store_stats(rows: Callable[[str], Sequence[Sequence[Any]]], db_bytes: int) -> StoreStats:
+    """`Reader.stats`, `rows` running a query (no parameters) and giving its rows."""
+
+    def one(sql: str) -> Any:
+        return rows(sql)[0][0]
+
+    by_status = {
+        str(s): int(n) for s, n in rows("SELECT status, COUNT(*) FROM feeds GROUP BY status")
+    }
+    return StoreStats(
+        feeds=one("SELECT COUNT(*) FROM feeds"),
+        feeds_by_status={s: by_status.get(s, 0) for s in ("ok", "error", "gone", "disabled")},
+        articles=one("SELECT COUNT(*) FROM articles"),
+        sources=one("SELECT COUNT(*) FROM article_sources"),
+        stories=one("SELECT COUNT(*) FROM stories"),
+        multi_source_stories=one(
+            "SELECT COUNT(*) FROM (SELECT story_id FROM articles GROUP BY story_id"
+            " HAVING COUNT(*) > 1) AS m"
+        ),
+        filtered=one("SELECT COUNT(*) FROM filtered"),
+        last_article_id=one("SELECT COALESCE(MAX(id), 0) FROM articles"),
+        last_fetched_at=one("SELECT MAX(last_fetched_at) FROM feeds"),
+        db_bytes=db_bytes,
+    )

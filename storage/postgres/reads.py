@@ -18,7 +18,13 @@ from ingest.models import (
     StoryView,
     Tombstone,
 )
-from storage._query import Dialect, articles_query, stories_query, story_sources_query
+from storage._query import (
+    Dialect,
+    articles_query,
+    store_stats,
+    stories_query,
+    story_sources_query,
+)
 from storage.common import article_record, feed_state_record, story_view
 from storage.sqlite_guard import STORY_CHECKS
 
@@ -136,27 +142,10 @@ class PgReads(PgWrites):
         return problems
 
     def stats(self) -> StoreStats:
-        def one(sql: str) -> Any:
-            row = self.conn.execute(sql.encode()).fetchone()
-            return row[0] if row else None
+        def rows(sql: str) -> list[tuple[Any, ...]]:
+            return self.conn.execute(sql.encode()).fetchall()
 
-        rows = self.conn.execute("SELECT status, COUNT(*) FROM feeds GROUP BY status")
-        by_status: dict[str, int] = {str(s): int(n) for s, n in rows.fetchall()}
-        return StoreStats(
-            feeds=one("SELECT COUNT(*) FROM feeds"),
-            feeds_by_status={s: by_status.get(s, 0) for s in ("ok", "error", "gone", "disabled")},
-            articles=one("SELECT COUNT(*) FROM articles"),
-            sources=one("SELECT COUNT(*) FROM article_sources"),
-            stories=one("SELECT COUNT(*) FROM stories"),
-            multi_source_stories=one(
-                "SELECT COUNT(*) FROM (SELECT story_id FROM articles GROUP BY story_id"
-                " HAVING COUNT(*) > 1) AS m"
-            ),
-            filtered=one("SELECT COUNT(*) FROM filtered"),
-            last_article_id=one("SELECT COALESCE(MAX(id), 0) FROM articles"),
-            last_fetched_at=one("SELECT MAX(last_fetched_at) FROM feeds"),
-            db_bytes=one("SELECT pg_database_size(current_database())"),
-        )
+        return store_stats(rows, db_bytes=rows("SELECT pg_database_size(current_database())")[0][0])
 
     def tombstones(
         self, *, feed_url: str | None = None, limit: int | None = None

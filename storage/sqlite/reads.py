@@ -6,7 +6,6 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
 
 from ingest.errors import SearchSyntaxError, StoreError
 from ingest.models import (
@@ -19,7 +18,13 @@ from ingest.models import (
     StoryView,
     Tombstone,
 )
-from storage._query import Dialect, articles_query, stories_query, story_sources_query
+from storage._query import (
+    Dialect,
+    articles_query,
+    store_stats,
+    stories_query,
+    story_sources_query,
+)
 from storage.common import article_record, feed_state_record, story_view
 from storage.fts_query import any_words, plain_words
 
@@ -161,23 +166,7 @@ class SQLiteReads(SQLiteWrites):
         return [FilteredItem(**r) for r in rows]
 
     def stats(self) -> StoreStats:
-        def one(sql: str) -> Any:
-            return self.conn.execute(sql).fetchone()[0]
-
-        by_status = dict(
-            self.conn.execute("SELECT status, COUNT(*) FROM feeds GROUP BY status").fetchall()
-        )
-        return StoreStats(
-            feeds=one("SELECT COUNT(*) FROM feeds"),
-            feeds_by_status={s: by_status.get(s, 0) for s in ("ok", "error", "gone", "disabled")},
-            articles=one("SELECT COUNT(*) FROM articles"),
-            sources=one("SELECT COUNT(*) FROM article_sources"),
-            stories=one("SELECT COUNT(*) FROM stories"),
-            multi_source_stories=one(
-                "SELECT COUNT(*) FROM (SELECT story_id FROM articles GROUP BY story_id HAVING COUNT(*) > 1)"
-            ),
-            filtered=one("SELECT COUNT(*) FROM filtered"),
-            last_article_id=one("SELECT COALESCE(MAX(id), 0) FROM articles"),
-            last_fetched_at=one("SELECT MAX(last_fetched_at) FROM feeds"),
+        return store_stats(
+            lambda sql: self.conn.execute(sql).fetchall(),
             db_bytes=self.path.stat().st_size if self.path.exists() else 0,
         )
