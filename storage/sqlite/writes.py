@@ -226,7 +226,7 @@ class SQLiteWrites(SQLiteStories):
         known = self._known(tx, feed_url, [a for a, _ in articles if not a.filtered])
         for article, sig in articles:
             if article.filtered:
-                filtered += self._record_filtered(tx, article, now_s)
+                filtered += self._record_filtered(tx, article, now_s or to_iso(article.fetched_at))
                 continue
             outcome, article_id = self._upsert_article(tx, article, sig, window_days, known)
             if outcome == "new":
