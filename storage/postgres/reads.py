@@ -67,16 +67,7 @@ class PgReads(PgWrites):
         """Article records in id order, streamed through a server-side cursor. `query` is
         web-search syntax, as `search` (every article is indexed as it is written)."""
         sql, params = articles_query(
-            _PG,
-            since_id=since_id,
-            feed_url=feed_url,
-            since=since,
-            limit=limit,
-            newest_first=newest_first,
-            ids=ids,
-            tag=tag,
-            language=language,
-            query=query,
+            _PG, since_id, feed_url, since, limit, newest_first, ids, tag, language, query
         )
         with self.conn.transaction(), self.conn.cursor(name="ingest_articles") as cur:
             cur.itersize = 500

@@ -67,16 +67,7 @@ class SQLiteReads(SQLiteWrites):
         `query`: FTS5 over the indexed articles only (`index_pending`), so that a cursor
         never passes an article not indexed yet; text FTS5 rejects is searched as its words."""
         sql, params = articles_query(
-            _SQLITE,
-            since_id=since_id,
-            feed_url=feed_url,
-            since=since,
-            limit=limit,
-            newest_first=newest_first,
-            ids=ids,
-            tag=tag,
-            language=language,
-            query=query,
+            _SQLITE, since_id, feed_url, since, limit, newest_first, ids, tag, language, query
         )
         # a separate read connection so a long export never blocks writers (WAL snapshot)
         reader = sqlite3.connect(self._reader_uri, uri=True, timeout=30.0)
