@@ -1,6 +1,7 @@
-"""The `Reader` methods both backends run alike, over the queries of `storage._query`: a
-backend's reads class puts `SharedReads` first among its bases, sets `DIALECT` and gives
-`_article_rows` (how it streams a long SELECT) and `_db_bytes`; `_rows` is its base's."""
+"""The reads both backends run alike, over the queries of `storage._query`: a backend's
+reads class puts `SharedReads` first among its bases (its feeds class `SharedFeedReads`),
+sets `DIALECT` and gives `_article_rows` (how it streams a long SELECT) and `_db_bytes`;
+`_rows` is its base's."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ingest.models import (
     ArticleRecord,
+    Feed,
     FeedState,
     FetchRecord,
     FilteredItem,
     StoreStats,
     StoryView,
 )
+from ingest.timeutil import from_iso, to_iso
 from storage._query import (
     Dialect,
     articles_query,
@@ -23,9 +26,58 @@ from storage._query import (
     stories_query,
     story_sources_query,
 )
-from storage.common import article_record, feed_state_record, story_view
+from storage.common import article_record, feed_from_row, feed_state_record, story_view
 
-__all__ = ["SharedReads"]
+__all__ = ["SharedFeedReads", "SharedReads"]
+
+
+class SharedFeedReads:
+    """feed_source, get_feed, feeds, next_due_at, due_count, due_urls."""
+
+    DIALECT: ClassVar[Dialect]
+
+    if TYPE_CHECKING:
+
+        def _rows(
+            self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+        ) -> list[dict[str, Any]]: ...
+
+    def feed_source(self, url: str) -> str | None:
+        """Where a feed came from: config, cli or opml (None: no such feed)."""
+        rows = self._rows(
+            f"SELECT source FROM feeds WHERE url = {self.DIALECT.p('url')}", {"url": url}
+        )
+        return str(rows[0]["source"]) if rows else None
+
+    def get_feed(self, url: str) -> Feed | None:
+        rows = self._rows(f"SELECT * FROM feeds WHERE url = {self.DIALECT.p('url')}", {"url": url})
+        return feed_from_row(rows[0]) if rows else None
+
+    def feeds(self) -> list[Feed]:
+        return [feed_from_row(r) for r in self._rows("SELECT * FROM feeds ORDER BY url")]
+
+    def next_due_at(self) -> datetime | None:
+        rows = self._rows(
+            """SELECT MIN(COALESCE(next_poll_at, '1970-01-01T00:00:00Z')) AS due FROM feeds
+               WHERE status IN ('ok', 'error')"""
+        )
+        return from_iso(rows[0]["due"]) if rows else None
+
+    def _due(self, what: str, now: datetime, every: bool, tail: str = "") -> list[dict[str, Any]]:
+        p = self.DIALECT.p
+        return self._rows(
+            f"""SELECT {what} FROM feeds WHERE status IN ('ok', 'error')
+                AND ({p("every")} OR next_poll_at IS NULL OR next_poll_at <= {p("now")}) {tail}""",
+            {"every": every, "now": to_iso(now)},
+        )
+
+    def due_count(self, now: datetime, *, every: bool = False) -> int:
+        """Active feeds due at `now` (every active feed with `every`)."""
+        return int(self._due("COUNT(*) AS n", now, every)[0]["n"])
+
+    def due_urls(self, now: datetime, *, every: bool = False) -> list[str]:
+        """The feeds `due_count` counts."""
+        return [str(r["url"]) for r in self._due("url", now, every, "ORDER BY url")]
 
 
 class SharedReads:

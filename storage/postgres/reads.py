@@ -8,34 +8,19 @@ from typing import Any
 
 from ingest.errors import StoreError
 from ingest.models import SearchHit, Tombstone
-from storage._query import Dialect
 from storage._reads import SharedReads
 from storage.sqlite_guard import STORY_CHECKS
 
+from .dialect import POSTGRES
 from .writes import PgWrites
 
 __all__ = ["PgReads"]
-
-# an article (alias {a}) tagged with {tag} (any case): its own tags, or a carrying feed's
-_TAGGED = """(EXISTS (SELECT 1 FROM json_array_elements_text({a}.tags::json) AS t(v)
-        WHERE lower(t.v) = lower({tag}))
-    OR EXISTS (SELECT 1 FROM article_sources ts JOIN feeds tf ON tf.url = ts.feed_url,
-        json_array_elements_text(tf.tags::json) AS t(v)
-        WHERE ts.article_id = {a}.id AND lower(t.v) = lower({tag})))"""
-_PG = Dialect(
-    param="%({})s",
-    any_of="{column} = ANY({param})",
-    list_value=list,
-    tagged=_TAGGED,
-    text_match="search @@ websearch_to_tsquery('simple', {query})",
-    text_value=lambda q: q.replace("\x00", " "),  # PostgreSQL text holds no NUL
-)
 
 
 class PgReads(SharedReads, PgWrites):
     """`Reader` on PostgreSQL."""
 
-    DIALECT = _PG
+    DIALECT = POSTGRES
 
     def _article_rows(
         self, sql: str, params: dict[str, Any], query: str | None

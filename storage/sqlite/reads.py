@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Generator, Sequence
 from typing import Any
 
 from ingest.errors import SearchSyntaxError, StoreError
 from ingest.models import SearchHit, Tombstone
-from storage._query import Dialect
 from storage._reads import SharedReads
 from storage.fts_query import any_words, plain_words
 
+from .dialect import SQLITE
 from .writes import SQLiteWrites
 
 __all__ = ["SQLiteReads"]
-
-# an article (alias {a}) tagged with {tag} (any case): its own tags, or a carrying feed's
-_TAGGED = """(EXISTS (SELECT 1 FROM json_each({a}.tags) t WHERE lower(t.value) = lower({tag}))
-    OR EXISTS (SELECT 1 FROM article_sources ts JOIN feeds tf ON tf.url = ts.feed_url,
-        json_each(tf.tags) t WHERE ts.article_id = {a}.id AND lower(t.value) = lower({tag})))"""
-_SQLITE = Dialect(
-    param=":{}",
-    any_of="{column} IN (SELECT value FROM json_each({param}))",
-    list_value=json.dumps,
-    tagged=_TAGGED,
-    # the indexed articles only (`index_pending`), so a cursor never passes one not indexed yet
-    text_match="id IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH {query}) "
-    "AND id <= (SELECT value FROM meta WHERE key = 'fts_indexed_id')",
-)
 
 
 class SQLiteReads(SharedReads, SQLiteWrites):
@@ -37,7 +22,7 @@ class SQLiteReads(SharedReads, SQLiteWrites):
     full text of `articles(query=...)` is FTS5 over the articles indexed so far, so that a
     cursor never passes an article not indexed yet)."""
 
-    DIALECT = _SQLITE
+    DIALECT = SQLITE
 
     def _article_rows(
         self, sql: str, params: dict[str, Any], query: str | None
