@@ -31,8 +31,9 @@ from storage.common import article_record, feed_from_row, feed_state_record, sto
 __all__ = ["SharedFeedReads", "SharedReads"]
 
 
-class SharedFeedReads:
-    """feed_source, get_feed, feeds, next_due_at, due_count, due_urls."""
+class _Backend:
+    """What a backend gives the shared reads: its dialect, and `_rows` (a query's rows as
+    dicts, from its base class)."""
 
     DIALECT: ClassVar[Dialect]
 
@@ -41,6 +42,10 @@ class SharedFeedReads:
         def _rows(
             self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
         ) -> list[dict[str, Any]]: ...
+
+
+class SharedFeedReads(_Backend):
+    """feed_source, get_feed, feeds, next_due_at, due_count, due_urls."""
 
     def feed_source(self, url: str) -> str | None:
         """Where a feed came from: config, cli or opml (None: no such feed)."""
@@ -80,16 +85,10 @@ class SharedFeedReads:
         return [str(r["url"]) for r in self._due("url", now, every, "ORDER BY url")]
 
 
-class SharedReads:
+class SharedReads(_Backend):
     """articles, stories, feed_states, fetch_history, filtered, stats."""
 
-    DIALECT: ClassVar[Dialect]
-
     if TYPE_CHECKING:
-
-        def _rows(
-            self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
-        ) -> list[dict[str, Any]]: ...
 
         def _article_rows(
             self, sql: str, params: dict[str, Any], query: str | None
