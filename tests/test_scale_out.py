@@ -82,6 +82,18 @@ def setup(db: str, farm: FarmHandle, tmp_path: Path) -> None:
     assert f"({FEEDS} new)" in done(ingest(db, "feeds", "import", str(tmp_path / "farm.opml")))
 
 
+def wait_for_a_lease(db: str, proc: subprocess.Popen[str], deadline_s: float = 120) -> None:
+    """Until some feed of `db` is leased (by `proc`, the only run going)."""
+    import psycopg
+
+    end = time.monotonic() + deadline_s
+    with psycopg.connect(db, autocommit=True) as conn:
+        while conn.execute("SELECT 1 FROM feeds WHERE lease_owner IS NOT NULL").fetchone() is None:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < end, "the run claimed no feed in time"
+            time.sleep(0.05)
+
+
 def test_three_workers_fetch_every_feed_once_and_agree_with_sqlite(
     farm: FarmHandle, pg_url: str, tmp_path: Path
 ) -> None:
@@ -112,7 +124,9 @@ def test_a_killed_worker_s_feeds_are_finished_by_the_next_runs(
 ) -> None:
     setup(pg_url, farm, tmp_path)
     victim = ingest(pg_url, "run", "--all", INGEST_LEASE="3s")
-    time.sleep(2.5)  # it has claimed feeds and is waiting on the slow hosts
+    # killed once it has claimed feeds (it then waits on the slow hosts): a fixed pause
+    # was too short when a loaded machine takes seconds to start the process
+    wait_for_a_lease(pg_url, victim)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     held = [s for s in json.loads(done(ingest(pg_url, "feeds", "list", "--json")))
