@@ -244,3 +244,45 @@ def test_a_server_gone_mid_session_is_one_clear_line_then_reconnected(pg_url: st
         assert [f.url for f in store.feeds()] == ["https://a.example/feed"]
     finally:
         store.close()
+
+
+def test_a_lease_renewal_chosen_as_a_deadlock_victim_is_run_again(pg_url: str) -> None:
+    """A write batch locks its feeds' rows in the order they finished, and may hold a feed
+    whose expired lease the renewing run has taken over: the two lock rows in opposite
+    orders. The renewal (one statement) is the deadlock's victim and is run again."""
+    a, b = "https://a.example/feed", "https://b.example/feed"
+    store = open_store(pg_url)
+    writer = psycopg.connect(pg_url)  # a transaction, as a write batch's
+    try:
+        for url in (a, b):
+            store.add_feed(FeedSpec(url=url))
+        assert [f.url for f in store.claim_feeds(now=NOW, owner="h:1:r1", lease_s=60,
+                                                 limit=9)] == [a, b]  # fmt: skip
+        writer.execute("SET deadlock_timeout = '30s'")  # the renewal detects the cycle
+        writer.execute("SELECT 1 FROM feeds WHERE url = %s FOR UPDATE", (b,))
+        renewed: list[object] = []
+
+        def renew() -> None:
+            try:
+                renewed.append(store.renew("h:1:r1", [a, b], now=NOW, lease_s=120))
+            except Exception as exc:  # reported by the assertion below
+                renewed.append(exc)
+
+        thread = threading.Thread(target=renew)
+        thread.start()
+        with psycopg.connect(pg_url, autocommit=True) as watch:
+            deadline = time.monotonic() + 60
+            while not watch.execute(  # the renewal holds a's row and waits for b's
+                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND query LIKE 'UPDATE feeds SET lease_until%%'"
+            ).fetchone():
+                assert time.monotonic() < deadline and thread.is_alive(), renewed
+                time.sleep(0.02)
+        writer.execute("SELECT 1 FROM feeds WHERE url = %s FOR UPDATE", (a,))  # the cycle
+        writer.commit()
+        thread.join(60)
+        assert renewed == [2]
+        assert [f.lease_owner for f in store.feed_states()] == ["h:1:r1", "h:1:r1"]
+    finally:
+        writer.close()
+        store.close()

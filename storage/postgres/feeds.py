@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 from psycopg.rows import dict_row
 
+from ingest.errors import StoreError
 from ingest.feededit import Removal, SyncPlan, plan_sync
 from ingest.models import Feed, Held
 from ingest.settings import FeedSpec
@@ -33,6 +35,8 @@ from .dialect import POSTGRES
 from .schema import CLAIM_LOCK
 
 __all__ = ["PgFeeds"]
+
+_LEASE_RETRIES = 5  # a lease update chosen as a deadlock's victim is run again this often
 
 
 class PgFeeds(SharedFeedReads, PgBase):
@@ -211,23 +215,36 @@ class PgFeeds(SharedFeedReads, PgBase):
                     (owner,),
                 )
 
+    def _lease_update(self, sql: str, params: tuple[Any, ...]) -> int:
+        """One UPDATE of many feeds' leases; run again when chosen as a deadlock's victim.
+        A write batch locks its feeds' rows in the order they finished, and it may hold a
+        feed whose expired lease this owner has since taken over: the two then lock rows
+        in opposite orders. The statement alone is the transaction, so running it again
+        is safe."""
+        for attempt in range(_LEASE_RETRIES):
+            try:
+                with self._tx() as tx:
+                    return tx.execute(sql, params).rowcount
+            except psycopg.errors.DeadlockDetected:
+                if attempt == _LEASE_RETRIES - 1:
+                    raise StoreError(f"{self.where}: a lease update lost "
+                                     f"{_LEASE_RETRIES} deadlocks") from None  # fmt: skip
+        raise AssertionError("unreachable")
+
     def renew(self, owner: str, urls: Sequence[str], *, now: datetime, lease_s: int) -> int:
-        with self._tx() as tx:
-            cur = tx.execute(
-                "UPDATE feeds SET lease_until = %s WHERE lease_owner = %s AND url = ANY(%s)",
-                (to_iso(now + timedelta(seconds=lease_s)), owner, list(urls)),
-            )
-            return cur.rowcount
+        return self._lease_update(
+            "UPDATE feeds SET lease_until = %s WHERE lease_owner = %s AND url = ANY(%s)",
+            (to_iso(now + timedelta(seconds=lease_s)), owner, list(urls)),
+        )
 
     def release(self, owner: str, urls: Sequence[str]) -> None:
         if not urls:
             return
-        with self._tx() as tx:
-            tx.execute(
-                """UPDATE feeds SET lease_owner = NULL, lease_until = NULL
-                   WHERE lease_owner = %s AND url = ANY(%s)""",
-                (owner, list(urls)),
-            )
+        self._lease_update(
+            """UPDATE feeds SET lease_owner = NULL, lease_until = NULL
+               WHERE lease_owner = %s AND url = ANY(%s)""",
+            (owner, list(urls)),
+        )
 
     def held_elsewhere(
         self,
