@@ -35,8 +35,8 @@ __all__ = [
     "SearchHit",
     "StoreStats",
     "StorySource",
-    "Subscription",
     "StoryView",
+    "Subscription",
     "Tombstone",
     "WriteSummary",
 ]
@@ -123,7 +123,8 @@ class Subscription:
     (`<websub_callback_url>/websub/<callback_id>`); `state`: "nohub" (the feed names no
     hub; `checked_at` says when it was looked at), "pending" (asked, not verified yet),
     "active" (verified; lease until `lease_until`), "unsubscribing", "denied" or "failed"
-    (`error` says why)."""
+    (`error` says why). `checked_at`: when the state was last settled (looked at, verified);
+    `requested_at`: when the hub was last asked (a renewal in flight when later)."""
 
     feed_url: str
     callback_id: str
@@ -133,6 +134,7 @@ class Subscription:
     secret: str | None = field(default=None, repr=False)
     lease_until: datetime | None = None
     checked_at: datetime | None = None
+    requested_at: datetime | None = None
     error: str | None = None
 
 

@@ -11,7 +11,7 @@ __all__ = ["COLUMNS", "push_until", "sub_from_row", "sub_to_row"]
 
 COLUMNS = (
     "feed_url", "callback_id", "state", "hub", "topic", "secret", "lease_until", "checked_at",
-    "error",
+    "requested_at", "error",
 )  # fmt: skip
 
 
@@ -25,6 +25,7 @@ def sub_to_row(sub: Subscription) -> tuple[Any, ...]:
         sub.secret,
         to_iso(sub.lease_until) if sub.lease_until else None,
         to_iso(sub.checked_at) if sub.checked_at else None,
+        to_iso(sub.requested_at) if sub.requested_at else None,
         sub.error,
     )
 
@@ -39,6 +40,7 @@ def sub_from_row(r: dict[str, Any]) -> Subscription:
         secret=r["secret"],
         lease_until=from_iso(r["lease_until"]),
         checked_at=from_iso(r["checked_at"]),
+        requested_at=from_iso(r["requested_at"]),
         error=r["error"],
     )
 

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -49,11 +50,16 @@ def fill_store(db: Path, server: FeedServer, *, generated: int = 3, items: int =
 class LiveServer:
     """uvicorn serving `create_app(...)` on 127.0.0.1 (a port of its own) in a thread."""
 
-    def __init__(self, db: Path, **app_options: Any) -> None:
+    def __init__(
+        self, db: Path | str, websub_at: Callable[[str], Any] | None = None, **app_options: Any
+    ) -> None:
+        """`websub_at(base_url)`: the app's WebSubConfig, made once the port is known."""
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
+        if websub_at is not None:
+            app_options["websub"] = websub_at(self.base_url)
         app = create_app(store_opener(db), **app_options)
         self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
         self.thread = threading.Thread(

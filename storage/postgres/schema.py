@@ -208,6 +208,7 @@ MIGRATIONS: tuple[str, ...] = (
         secret TEXT,
         lease_until TEXT,
         checked_at TEXT,
+        requested_at TEXT,
         error TEXT
     );
     ALTER TABLE feeds ADD COLUMN push_until TEXT
