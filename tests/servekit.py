@@ -7,8 +7,8 @@ import asyncio
 import socket
 import threading
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import uvicorn

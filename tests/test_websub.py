@@ -158,6 +158,14 @@ def test_verify(
         assert verdict.save is not None and verdict.save.error == "the hub denied it: spam"
 
 
+def RENEWING(asked: datetime) -> Subscription:  # noqa: N802
+    return _sub("active", checked_at=NOW - 1.5 * H, lease_until=NOW + 0.5 * H, requested_at=asked)
+
+
+def renewing(asked: datetime) -> Subscription:
+    return _sub("active", checked_at=NOW - 1.5 * H, lease_until=NOW + 0.5 * H, requested_at=asked)
+
+
 T = Timing(recheck_s=86400, retry_s=600, renew_before_s=86400)
 H = timedelta(hours=1)
 LIVE = Feed(url=F)
@@ -182,23 +190,8 @@ LIVE = Feed(url=F)
         ([LIVE], _sub("active", checked_at=NOW - 0.5 * H, lease_until=NOW + 1.5 * H), None),
         ([LIVE], _sub("active", checked_at=NOW - 1.5 * H, lease_until=NOW + 0.5 * H), "renew"),
         # a renewal asked 5 min ago, not verified yet: wait; an hour ago: ask again
-        (
-            [LIVE],
-            _sub(
-                "active",
-                checked_at=NOW - 1.5 * H,
-                lease_until=NOW + 0.5 * H,
-                requested_at=NOW - timedelta(minutes=5),
-            ),
-            None,
-        ),  # fmt: skip
-        (
-            [LIVE],
-            _sub(
-                "active", checked_at=NOW - 1.5 * H, lease_until=NOW + 0.5 * H, requested_at=NOW - H
-            ),
-            "renew",
-        ),  # fmt: skip
+        ([LIVE], renewing(NOW - timedelta(minutes=5)), None),
+        ([LIVE], renewing(NOW - H), "renew"),
         ([LIVE], _sub("active", lease_until=NOW - H), "look"),  # lapsed
         ([LIVE], _sub("unsubscribing", requested_at=NOW - H), "look"),  # the feed came back
         # the feed was removed, disabled or is gone
