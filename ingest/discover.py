@@ -17,11 +17,15 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from .errors import FeedError
 from .models import Feed, FeedOptions
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .fetch import Fetcher
 
 __all__ = [
     "COMMON_PATHS",
@@ -194,18 +198,15 @@ def choose(page: str, found: Sequence[Candidate]) -> Discovery | None:
 # --------------------------------------------------------------------------- the shell
 
 
-async def _get(fetcher: object, url: str, options: FeedOptions) -> tuple[str, str, bytes]:
+async def _get(fetcher: Fetcher, url: str, options: FeedOptions) -> tuple[str, str, bytes]:
     """(final URL, Content-Type, body) of one guarded GET; raises the fetch's FeedError."""
-    from .fetch import Fetcher
-
-    assert isinstance(fetcher, Fetcher)
     result = await fetcher.fetch(Feed(url=url, options=options))
     if result.error is not None:
         raise result.error
     return result.final_url, result.headers.get("content-type", ""), result.body or b""
 
 
-async def _check(fetcher: object, cand: Candidate, options: FeedOptions) -> str | None:
+async def _check(fetcher: Fetcher, cand: Candidate, options: FeedOptions) -> str | None:
     """Why `cand` is not a feed (None: it is one)."""
     try:
         _, ctype, body = await _get(fetcher, cand.url, options)
@@ -216,9 +217,9 @@ async def _check(fetcher: object, cand: Candidate, options: FeedOptions) -> str 
     return None
 
 
-async def discover(url: str, options: FeedOptions, fetcher: object) -> Discovery:
+async def discover(url: str, options: FeedOptions, fetcher: Fetcher) -> Discovery:
     """Find the feed(s) at `url` (a page, or a feed: then that feed). `fetcher` is an open
-    `ingest.fetch.Fetcher`. Raises DiscoveryError naming `url` and the reason."""
+    Fetcher. Raises DiscoveryError naming `url` and the reason."""
     try:
         final, ctype, body = await _get(fetcher, url, options)
     except FeedError as exc:

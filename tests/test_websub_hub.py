@@ -75,6 +75,15 @@ def config(base_url: str, **settings: object) -> WebSubConfig:
     return WebSubConfig(s, tick_s=0.1, timing=Timing(recheck_s=3600, retry_s=2.0))
 
 
+def one_feed(target: str, hub: Hub, feed_server: FeedServer) -> tuple[str, Store]:
+    """A store with one feed that names `hub`."""
+    topic = feed_server.url("/pushed.xml")
+    feed_server.route("/pushed.xml", body=feed_body(topic, hub.url, make_items(1, 1)))
+    store = open_store(target)
+    store.add_feed(FeedSpec(url=topic, options=LOCAL))
+    return topic, store
+
+
 def sub_of(store: Store, url: str) -> Subscription | None:
     return next((s for s in store.subscriptions() if s.feed_url == url), None)
 
@@ -149,10 +158,7 @@ def test_subscribe_verify_push_renew_unsubscribe(
 def test_verification_refuses_what_was_not_asked(
     target: str, hub: Hub, feed_server: FeedServer
 ) -> None:
-    topic = feed_server.url("/pushed.xml")
-    feed_server.route("/pushed.xml", body=feed_body(topic, hub.url, make_items(1, 1)))
-    store = open_store(target)
-    store.add_feed(FeedSpec(url=topic, options=LOCAL))
+    topic, store = one_feed(target, hub, feed_server)
     with LiveServer(target, websub_at=config) as live:
         hub.wait_for(lambda h: h.active(topic))
         callback = hub.requests[0]["hub.callback"]
@@ -183,10 +189,7 @@ def test_verification_refuses_what_was_not_asked(
 
 def test_a_hub_that_refuses_is_noted(target: str, feed_server: FeedServer) -> None:
     with Hub(refuse=400) as hub:
-        topic = feed_server.url("/pushed.xml")
-        feed_server.route("/pushed.xml", body=feed_body(topic, hub.url, make_items(1, 1)))
-        store = open_store(target)
-        store.add_feed(FeedSpec(url=topic, options=LOCAL))
+        topic, store = one_feed(target, hub, feed_server)
         with LiveServer(target, websub_at=config):
             until(lambda: (s := sub_of(store, topic)) is not None and s.state == "failed")
         sub = sub_of(store, topic)
@@ -198,10 +201,7 @@ def test_a_hub_that_refuses_is_noted(target: str, feed_server: FeedServer) -> No
 def test_the_token_does_not_guard_the_callbacks(
     target: str, hub: Hub, feed_server: FeedServer
 ) -> None:
-    topic = feed_server.url("/pushed.xml")
-    feed_server.route("/pushed.xml", body=feed_body(topic, hub.url, make_items(1, 1)))
-    store = open_store(target)
-    store.add_feed(FeedSpec(url=topic, options=LOCAL))
+    topic, store = one_feed(target, hub, feed_server)
     with LiveServer(target, websub_at=config, api_token="s3cret") as live:
         hub.wait_for(lambda h: h.active(topic))
         assert httpx.get(live.base_url + "/api/feeds").status_code == 401

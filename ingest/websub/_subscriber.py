@@ -11,6 +11,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ingest.errors import FeedError
 from ingest.models import Feed, FeedOptions, Subscription
@@ -20,6 +21,9 @@ from storage import Store
 
 from ._decide import Action, Timing, plan
 from ._links import hub_links
+
+if TYPE_CHECKING:
+    from ingest.fetch import Fetcher
 
 __all__ = ["LEASE_S", "Subscriber", "WebSubConfig"]
 
@@ -71,14 +75,14 @@ class Subscriber:
                 if self._store is not None:
                     self._store.close()
 
-    async def tick(self, fetcher: object) -> list[Action]:
+    async def tick(self, fetcher: Fetcher) -> list[Action]:
         store = self.store
         actions = plan(store.feeds(), store.subscriptions(), utcnow(), self.config.timing)
         for action in actions:
             await self._do(action, fetcher)
         return actions
 
-    async def _do(self, action: Action, fetcher: object) -> None:
+    async def _do(self, action: Action, fetcher: Fetcher) -> None:
         sub = action.sub
         if action.kind == "forget":
             self.store.drop_subscription(action.feed_url)
@@ -90,10 +94,7 @@ class Subscriber:
             assert sub is not None
             await self._ask(sub, action.kind, fetcher, action.feed)
 
-    async def _look(self, feed: Feed, sub: Subscription | None, fetcher: object) -> None:
-        from ingest.fetch import Fetcher
-
-        assert isinstance(fetcher, Fetcher)
+    async def _look(self, feed: Feed, sub: Subscription | None, fetcher: Fetcher) -> None:
         now = utcnow()
         base = Subscription(
             feed.url, sub.callback_id if sub else secrets.token_urlsafe(18), "nohub",
@@ -114,11 +115,9 @@ class Subscriber:
         )  # fmt: skip
         await self._ask(fresh, "subscribe", fetcher, feed)
 
-    async def _ask(self, sub: Subscription, mode: str, fetcher: object, feed: Feed | None) -> None:
+    async def _ask(self, sub: Subscription, mode: str, fetcher: Fetcher, feed: Feed | None) -> None:
         """POST the request to the hub (subscribe, a renewal, unsubscribe) and note it."""
-        from ingest.fetch import Fetcher
-
-        assert isinstance(fetcher, Fetcher) and sub.hub and sub.topic
+        assert sub.hub and sub.topic
         cfg = self.config
         hub_mode = "unsubscribe" if mode == "unsubscribe" else "subscribe"
         form = {
