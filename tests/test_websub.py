@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ingest.errors import ConfigError
-from ingest.models import Feed, ScheduleDecision, Subscription
-from ingest.schedule import while_pushed
-from ingest.settings import load_settings
+from ingest.errors import ConfigError, HTTPStatusError
+from ingest.models import Feed, FetchResult, ScheduleDecision, Subscription
+from ingest.schedule import next_poll, while_pushed
+from ingest.settings import Settings, load_settings
 from ingest.websub import Advert, Timing, hub_links, link_header, plan, signature_ok, verify
 
 F = "https://blog.example/feed.xml"
@@ -245,3 +245,19 @@ def test_callback_url_setting() -> None:
         load_settings(environ={"INGEST_WEBSUB_CALLBACK_URL": "ingest.example"})
     assert "INGEST_WEBSUB_CALLBACK_URL" in str(caught.value)
     assert "public http(s) base URL" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (None, "WebSub pushes it: polled max 24 h"),
+        (HTTPStatusError(F, 500, "HTTP 500"), "500: error #1 backoff 5 min"),  # not stretched
+    ],
+)
+def test_next_poll_applies_the_rule_to_successes_only(error: Exception | None, reason: str) -> None:
+    feed = Feed(url=F, push_until=NOW + 10 * 24 * H)
+    result = FetchResult(url=F, final_url=F, status=200, error=error, fetched_at=NOW)
+    decision = next_poll(
+        feed, result, parsed=None, new_count=0, known_count=0, now=NOW, settings=Settings()
+    )
+    assert decision.reason == reason
