@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -206,3 +210,30 @@ def test_the_token_does_not_guard_the_callbacks(
         hub.wait_for(lambda h: h.active(topic))
         assert httpx.get(live.base_url + "/api/feeds").status_code == 401
     store.close()
+
+
+def test_serve_subscribes_when_the_callback_url_is_set(
+    tmp_path: Path, hub: Hub, feed_server: FeedServer
+) -> None:
+    """`ingest serve` with INGEST_WEBSUB_CALLBACK_URL: the setting reaches the subscriber,
+    whose callbacks live under that public URL (here the server's own address)."""
+    db = tmp_path / "ingest.db"
+    topic, store = one_feed(str(db), hub, feed_server)
+    store.close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    public = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INGEST_")}
+    env |= {"INGEST_DB": str(db), "INGEST_SERVE_PORT": str(port), "INGEST_PER_HOST_DELAY": "0",
+            "INGEST_WEBSUB_CALLBACK_URL": public + "/"}  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ingest", "serve"], env=env, cwd=tmp_path, stderr=subprocess.PIPE
+    )
+    try:
+        hub.wait_for(lambda h: h.active(topic), timeout=30)
+        assert hub.requests[0]["hub.callback"].startswith(public + "/websub/")
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=15)
+    assert f"WebSub: subscribing with callbacks under {public}/websub/" in err.decode()
