@@ -9,13 +9,14 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from feedserver import FeedServer, gzip_bomb
+from feedserver import FeedServer, Request, gzip_bomb
 from samplefeeds import make_items, rss
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -352,15 +353,34 @@ def test_a_run_with_many_feeds_due_splits_them_over_worker_processes(
     hosts = [f"127.0.0.{n}" for n in range(10, 18)]
     assert {host_key(f"http://{h}/") % 2 for h in hosts} == {0, 1}  # both workers have hosts
     servers = [feed_server_factory(host=h) for h in hosts]
+    # Every answer waits until both processes hold leases. A worker takes others' hosts once
+    # its own are all claimed, so on a loaded machine the parent could claim every feed
+    # before the forked worker started; held answers keep the parent's claims to its own
+    # fetch slots (INGEST_CONCURRENCY) until the second worker has claimed its share.
+    both_claimed = threading.Event()
+    lock = threading.Lock()
+
+    def held(body: bytes) -> Callable[[Request], bytes]:
+        def answer(_: Request) -> bytes:
+            with lock:  # one poller; the others wait for its verdict
+                deadline = time.monotonic() + 15  # under the run's read timeout
+                while not both_claimed.is_set() and time.monotonic() < deadline:
+                    if count(db, "SELECT COUNT(DISTINCT lease_owner) FROM feeds") >= 2:
+                        both_claimed.set()
+                    else:
+                        time.sleep(0.05)
+            return body
+
+        return answer
+
     paths = []
     for i in range(24):  # at least workers.PARALLEL_MIN_FEEDS: `ingest run` forks a second worker
         server = servers[i % len(servers)]
-        url = server.route(
-            f"/w{i}.xml", body=rss(f"W{i}", "https://w.example/", make_items(300 + i, 2))
-        )
+        body = rss(f"W{i}", "https://w.example/", make_items(300 + i, 2))
+        url = server.route(f"/w{i}.xml", body=held(body))
         paths.append((server, f"/w{i}.xml"))
         assert ingest(db, "feeds", "add", url).returncode == 0
-    r = ingest(db, "--log-format", "json", "run", "-v", INGEST_WORKERS="2")
+    r = ingest(db, "--log-format", "json", "run", "-v", INGEST_WORKERS="2", INGEST_CONCURRENCY="4")
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("24 feeds: 24 ok, 0 not modified, 0 unchanged, 0 failed; 48 new")
     lines = [json.loads(line) for line in r.stderr.splitlines() if line.startswith("{")]
