@@ -369,6 +369,7 @@ def test_a_run_with_many_feeds_due_splits_them_over_worker_processes(
                         both_claimed.set()
                     else:
                         time.sleep(0.05)
+                both_claimed.set()  # waited once: the assertions below say what came of it
             return body
 
         return answer
