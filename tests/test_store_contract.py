@@ -494,6 +494,12 @@ def test_a_slow_fetch_keeps_its_lease_while_in_flight(
     # the first signature loads the word list (a second or more on a busy machine), which
     # would stall the event loop past so short a lease: loaded before, as a daemon has it
     signature("warm up", "the word list")
+    # likewise the modules the pipeline imports on its first parse (seconds on a busy
+    # machine): imported there, they would stall the event loop while the feed is in flight
+    import ingest.normalize
+    import ingest.parse
+    import ingest.schedule  # noqa: F401
+
     empty_store.add_feed(FeedSpec(url=url))
     target = getattr(empty_store, "url", None) or empty_store.path  # type: ignore[attr-defined]
     # feeds another worker claimed before the run had recorded them (a claim after the
