@@ -21,8 +21,9 @@ import sys
 import time
 from pathlib import Path
 
+from bench import run_bench
 from bench.realtext import DEFAULT_DATA
-from bench.run_bench import BASE_ENV, ROOT, Farm, our_cmd
+from bench.run_bench import BASE_ENV, ROOT, Farm, ensure_user_venv, our_cmd
 
 __all__ = ["AREAS", "area_of", "main"]
 
@@ -86,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)  # fmt: skip
         return 0
     a.out.mkdir(parents=True, exist_ok=True)
+    run_bench.OUR_BIN = ensure_user_venv()
     db = a.out / "profile-cold.db"
     prof = a.out / "profile-cold.prof"
     for suffix in ("", "-wal", "-shm"):
@@ -97,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         subprocess.run(our_cmd(db, "feeds", "import", str(opml)), env=env, check=True,
                        capture_output=True, cwd=ROOT)  # fmt: skip
-        py = str(ROOT / ".venv" / "bin" / "python")
+        py = str(run_bench.OUR_BIN / "python")
         cmd = [py, "-m", "cProfile", "-o", str(prof), "-m", "ingest", "--db", str(db),
                "run", "--all"]  # fmt: skip
         t0 = time.perf_counter()
