@@ -75,6 +75,7 @@ AREAS: tuple[tuple[str, str], ...] = (
     ("fetch (ingest/fetch.py, http)", "h11"),
     ("gzip / zlib", "zlib"),
     ("pipeline (ingest/pipeline.py)", "ingest/pipeline.py"),
+    ("pipeline (ingest/pipeline.py)", "ingest/_writebatch.py"),
     ("asyncio / selectors", "asyncio"),
     ("asyncio / selectors", "selectors"),
     ("regex", "re/"),
