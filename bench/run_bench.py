@@ -177,7 +177,7 @@ class Farm:
             "--second-octet",
             str(octet),
             "--max-seconds",
-            "3000",
+            "10800",  # a loaded machine took over 50 minutes for one make bench
         ]
         if big_mb:
             cmd += ["--big-mb", str(big_mb)]
