@@ -196,6 +196,43 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX story_band_article ON story_band (article_id)
     """,
+    # 2: the push sinks' outbox, as SQLite's (its migration 7: storage/sqlite/schema.py)
+    """
+    CREATE TABLE sinks (
+        name TEXT PRIMARY KEY,
+        active BOOLEAN NOT NULL DEFAULT TRUE,
+        added_at TEXT NOT NULL,
+        lease_owner TEXT,
+        lease_until_ms BIGINT NOT NULL DEFAULT 0,
+        delivered BIGINT NOT NULL DEFAULT 0,
+        last_delivered_at TEXT,
+        last_error TEXT
+    );
+    CREATE TABLE outbox (
+        id BIGSERIAL PRIMARY KEY,
+        sink TEXT NOT NULL,
+        article_id BIGINT NOT NULL,
+        content_hash TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        queued_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        due_ms BIGINT NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    CREATE INDEX outbox_sink ON outbox (sink, id);
+    CREATE TABLE dead_letters (
+        id BIGINT PRIMARY KEY,
+        sink TEXT NOT NULL,
+        article_id BIGINT NOT NULL,
+        content_hash TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        queued_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_error TEXT,
+        failed_at TEXT NOT NULL
+    );
+    CREATE INDEX dead_letters_sink ON dead_letters (sink, id)
+    """,
 )
 
 
