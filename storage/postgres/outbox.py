@@ -42,7 +42,9 @@ class PgOutbox(PgBase):
 
     def sync_sinks(self, names: Sequence[str], *, now: datetime) -> list[str]:
         wanted = list(dict.fromkeys(names))
-        known = dict(self.conn.execute("SELECT name, active FROM sinks").fetchall())
+        known: dict[str, bool] = dict(
+            self.conn.execute("SELECT name, active FROM sinks").fetchall()
+        )
         new = [n for n in wanted if n not in known]
         changed = new or any(bool(active) != (name in wanted) for name, active in known.items())
         if not changed:
