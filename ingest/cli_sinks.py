@@ -61,7 +61,13 @@ def sinks_list(app: App) -> None:
     if not specs:
         click.echo(f"no sinks in {app.settings.config} (README: Push sinks)")
         return
-    backlog = {b.sink: b for b in _backlogs(app)}
+    from pathlib import Path
+
+    from storage import is_url
+
+    db = app.settings.db
+    stored = is_url(db) or Path(db).exists()  # (no store yet: nothing queued)
+    backlog = {b.sink: b for b in _backlogs(app)} if stored else {}
     for s in specs:
         b = backlog.get(s.name)
         waits = f"{b.pending} waiting, {b.dead} dead" if b else "nothing queued yet"
