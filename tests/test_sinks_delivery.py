@@ -21,7 +21,6 @@ from sinkkit import (
     nats_delete,
     nats_messages,
     nats_stream,
-    receiver,  # noqa: F401 - a fixture
     redis_delete,
     redis_entries,
     unique,
@@ -72,7 +71,7 @@ class Farm:
         finally:
             store.close()
 
-    def keys(self) -> set[str]:
+    def article_keys(self) -> set[str]:
         return {f"{i}:{h}" for i, h in self.stored().items()}
 
 
@@ -81,6 +80,15 @@ def farm(tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatc
     for key in [k for k in os.environ if k.startswith("INGEST_")]:
         monkeypatch.delenv(key)
     return Farm(tmp_path, feed_server)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver().start()
+    try:
+        yield r
+    finally:
+        r.stop()
 
 
 def hook(receiver: Receiver, **kw: object) -> dict[str, object]:
@@ -127,7 +135,7 @@ def test_the_webhook_gets_every_new_and_revised_article_signed(
     assert all(d.signed_by(SECRET) for d in receiver.deliveries)
     assert all(d.headers["content-type"] == "application/json" for d in receiver.deliveries)
     items = [i for d in receiver.deliveries for i in d.items]
-    assert sorted(i["key"] for i in items) == sorted(farm.keys())
+    assert sorted(i["key"] for i in items) == sorted(farm.article_keys())
     assert {i["kind"] for i in items} == {"new"}
     first = items[0]["article"]
     assert first["id"] == int(items[0]["key"].split(":")[0])
@@ -140,7 +148,7 @@ def test_the_webhook_gets_every_new_and_revised_article_signed(
     receiver.deliveries.clear()
     assert farm.ingest("run", "--feed", url).exit_code == 0
     (revised,) = [i for d in receiver.deliveries for i in d.items]
-    assert revised["kind"] == "revised" and revised["key"] in farm.keys()
+    assert revised["kind"] == "revised" and revised["key"] in farm.article_keys()
     assert "Corrected" in revised["article"]["content_text"]
     assert receiver.deliveries[0].signed_by(SECRET)
 
@@ -176,7 +184,7 @@ def test_a_webhook_answering_500_then_recovering_gets_everything(
     r = farm.ingest("run")  # nothing due: the backlog goes out all the same
     assert r.exit_code == 0 and "warning" not in r.output
     keys = receiver.keys()
-    assert set(keys) == farm.keys() and len(keys) == 6  # the failed batch, then again
+    assert set(keys) == farm.article_keys() and len(keys) == 6  # the failed batch, then again
     assert "sink_backlog: hook 0" in farm.ingest("stats").output
 
 
@@ -195,7 +203,7 @@ def test_a_sink_that_is_down_leaves_ingestion_green_and_drains_when_back(farm: F
     try:
         r = farm.ingest("run")
         assert r.exit_code == 0 and "warning" not in r.output
-        assert set(down.keys()) == farm.keys()
+        assert set(down.keys()) == farm.article_keys()
     finally:
         down.stop()
     assert "hook: 0 waiting, 0 dead, 4 delivered" in farm.ingest("sinks", "status").output
@@ -222,7 +230,7 @@ def test_dead_letters_after_max_attempts_and_sinks_retry(farm: Farm, receiver: R
     )
     r = farm.ingest("sinks", "deliver")
     assert r.exit_code == 0 and r.output == "hook: 3 articles delivered\n"
-    assert set(receiver.keys()) == farm.keys()
+    assert set(receiver.keys()) == farm.article_keys()
     assert all(d.signed_by(SECRET) for d in receiver.deliveries)
 
 
@@ -263,10 +271,10 @@ def test_redis_and_nats_consumers_see_every_article_once(
     r = farm.ingest("run")
     assert r.exit_code == 0 and "warning" not in r.output, r.output
     entries = redis_entries(stream)
-    assert sorted(e["key"] for e in entries) == sorted(farm.keys())
+    assert sorted(e["key"] for e in entries) == sorted(farm.article_keys())
     assert all(json.loads(e["article"])["id"] == int(e["key"].split(":")[0]) for e in entries)
     messages = nats_messages(js_stream)
-    assert sorted(k for k, _ in messages) == sorted(farm.keys())
+    assert sorted(k for k, _ in messages) == sorted(farm.article_keys())
     assert all(a["id"] == int(k.split(":")[0]) for k, a in messages)
     assert farm.ingest("run", "--all").exit_code == 0  # nothing new: nothing pushed
     assert len(redis_entries(stream)) == len(nats_messages(js_stream)) == 9
