@@ -65,9 +65,12 @@ class Receiver:
                 while receiver.hang.is_set():
                     threading.Event().wait(0.05)
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:  # the sender is gone (killed while this one hung)
+                    pass
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
