@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["OutboxItem", "SinkBacklog", "idempotency_key"]
 
@@ -41,3 +43,11 @@ class SinkBacklog:
     oldest_pending: str | None  # when the oldest waiting item was queued
     last_delivered_at: str | None
     last_error: str | None
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> SinkBacklog:
+        """From a row of the backends' backlog query, in the fields' order."""
+        name, active, pending, dead, delivered, oldest, last_at, error = row
+        return cls(
+            str(name), bool(active), int(pending), int(dead), int(delivered), oldest, last_at, error
+        )

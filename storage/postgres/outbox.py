@@ -10,7 +10,7 @@ from datetime import datetime
 
 from ingest.sinks.types import OutboxItem, SinkBacklog
 from ingest.timeutil import to_iso
-from storage.leases import dead_owner
+from storage.leases import lease_taken
 
 from .base import Conn, PgBase
 
@@ -67,7 +67,7 @@ class PgOutbox(PgBase):
             if row is None:
                 return False
             holder, until = row
-            if holder not in (None, owner) and until >= _ms(now) and not dead_owner(holder):
+            if lease_taken(holder, int(until), owner, _ms(now)):
                 return False
             tx.execute(
                 "UPDATE sinks SET lease_owner = %s, lease_until_ms = %s WHERE name = %s",
@@ -158,16 +158,4 @@ class PgOutbox(PgBase):
                  s.last_delivered_at, s.last_error
                FROM names n LEFT JOIN sinks s ON s.name = n.name ORDER BY n.name"""
         ).fetchall()
-        return [
-            SinkBacklog(
-                sink=r[0],
-                active=bool(r[1]),
-                pending=int(r[2]),
-                dead=int(r[3]),
-                delivered=int(r[4]),
-                oldest_pending=r[5],
-                last_delivered_at=r[6],
-                last_error=r[7],
-            )
-            for r in rows
-        ]
+        return [SinkBacklog.from_row(r) for r in rows]
