@@ -113,6 +113,32 @@ def sinks_retry(app: App, name: str | None) -> None:
     click.echo(f"{plural(moved, 'dead letter')} moved back to the outbox")
 
 
+@sinks.command("replay")
+@click.option("--sink", "name", required=True, help="The configured sink to send them to.")
+@click.option(
+    "--since", required=True, help="First stored since: a date, a timestamp or an age (7d)."
+)
+@click.pass_obj
+@handle_errors
+def sinks_replay(app: App, name: str, since: str) -> None:
+    """Queue for one sink every article first stored since then (a sink added later gets
+    only what is stored after it was added); they go out with the next run or `sinks
+    deliver`. Consumers de-duplicate by key, so overlapping replays are harmless."""
+    from .cli_app import parse_since
+
+    specs = configured_sinks(app)
+    if name not in {s.name for s in specs}:
+        raise UsageProblem(
+            f"no such sink in {app.settings.config}: {name} (see `ingest sinks list`)"
+        )
+    when = parse_since(since)
+    assert when is not None
+    store = app.store
+    store.sync_sinks([s.name for s in specs], now=utcnow())
+    queued = store.replay(name, since=when, now=utcnow())
+    click.echo(f"{plural(queued, 'article')} queued for {name}")
+
+
 @sinks.command("deliver")
 @click.pass_obj
 @handle_errors

@@ -300,6 +300,11 @@ class Outbox(Protocol):
         attempts reset; returns how many."""
         ...
 
+    def replay(self, sink: str, *, since: datetime, now: datetime) -> int:
+        """Queue for `sink` every stored article first seen at or after `since` (as new:
+        a sink added after them receives them too); returns how many."""
+        ...
+
     def sink_backlogs(self) -> list[SinkBacklog]:
         """Every sink the store knows (and any with items left), by name."""
         ...

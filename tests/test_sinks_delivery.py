@@ -287,3 +287,20 @@ def test_a_nats_subject_without_a_stream_is_one_warning(farm: Farm) -> None:
     assert r.exit_code == 0
     (line,) = [x for x in r.stderr.splitlines() if x.startswith("warning")]
     assert "sink nats: nats://127.0.0.1:4222: no JetStream stream takes subject nostream-" in line
+
+
+def test_a_sink_added_later_gets_earlier_articles_only_by_replay(
+    farm: Farm, receiver: Receiver
+) -> None:
+    farm.feed("news", 3)
+    write_config(farm.config, [])  # no sinks yet
+    assert farm.ingest("run").exit_code == 0
+    write_config(farm.config, [hook(receiver)])
+    assert farm.ingest("run", "--all").exit_code == 0
+    assert receiver.deliveries == []  # stored before the sink was added
+    r = farm.ingest("sinks", "replay", "--sink", "other", "--since", "1d")
+    assert r.exit_code == 2 and "no such sink in" in r.output
+    r = farm.ingest("sinks", "replay", "--sink", "hook", "--since", "1d")
+    assert r.output == "3 articles queued for hook\n"
+    assert farm.ingest("sinks", "deliver").output == "hook: 3 articles delivered\n"
+    assert sorted(receiver.keys()) == sorted(farm.article_keys())

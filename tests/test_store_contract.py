@@ -603,3 +603,14 @@ def test_the_outbox_leases_acknowledges_backs_off_and_dead_letters(store: Store)
     store.outbox_done("hook", [i.id for i in back], now=later)
     (b,) = store.sink_backlogs()
     assert (b.pending, b.dead, b.delivered, b.last_error) == (0, 0, 3, None)
+
+
+def test_replay_queues_what_was_stored_before_a_sink_was_added(store: Store) -> None:
+    record(store, A, article(A, "g1"))  # first seen at NOW
+    store.sync_sinks(["late"], now=NOW)
+    record(store, B, article(B, "g2"))
+    assert [k for _, _, k in _due(store, "late")] == ["new"]  # g2 only
+    assert store.replay("late", since=NOW - timedelta(days=1), now=NOW) == 2
+    due = _due(store, "late")
+    assert [h for _, h, _ in due] == ["hash-g2", "hash-g1", "hash-g2"]
+    assert store.replay("late", since=NOW + timedelta(days=3650), now=NOW) == 0

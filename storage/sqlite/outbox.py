@@ -150,6 +150,16 @@ class SQLiteOutbox(SQLiteBase):
             )
             return int(tx.execute(f"DELETE FROM dead_letters {where}", params).rowcount)
 
+    def replay(self, sink: str, *, since: datetime, now: datetime) -> int:
+        with self._tx() as tx:
+            cur = tx.execute(
+                """INSERT INTO outbox (sink, article_id, content_hash, kind, queued_at)
+                   SELECT ?, id, content_hash, 'new', ? FROM articles
+                   WHERE first_seen_at >= ? ORDER BY id""",
+                (sink, to_iso(now), to_iso(since)),
+            )
+            return int(cur.rowcount)
+
     def sink_backlogs(self) -> list[SinkBacklog]:
         rows = self.conn.execute(
             """WITH names AS (SELECT name FROM sinks UNION SELECT sink FROM outbox
