@@ -304,3 +304,14 @@ def test_a_sink_added_later_gets_earlier_articles_only_by_replay(
     assert r.output == "3 articles queued for hook\n"
     assert farm.ingest("sinks", "deliver").output == "hook: 3 articles delivered\n"
     assert sorted(receiver.keys()) == sorted(farm.article_keys())
+
+
+def test_a_run_over_two_processes_pushes_each_article_once(farm: Farm, stream: str) -> None:
+    """Both worker processes queue what they store; the run delivers once, after both."""
+    write_config(farm.config, [{"type": "redis", "url": REDIS_URL, "stream": stream}])
+    for i in range(24):  # over PARALLEL_MIN_FEEDS: the default two workers
+        farm.feed(f"f{i}", 2, seed=100 + i)
+    r = farm.ingest("run")
+    assert r.exit_code == 0 and "48 new" in r.stdout, r.output
+    keys = [e["key"] for e in redis_entries(stream)]
+    assert len(keys) == 48 and set(keys) == farm.article_keys()
