@@ -39,7 +39,8 @@ def push_backlog(app: App, specs: list[SinkSpec]) -> list[SinkResult]:
         return []
     store = app.creating_store
     results = asyncio.run(deliver(store, specs, app.settings, owner=lease_owner()))
-    pending = {b.sink: b.pending for b in store.sink_backlogs()}
+    failed = any(r.error for r in results)
+    pending = {b.sink: b.pending for b in store.sink_backlogs()} if failed else {}
     for r in results:
         line = r.warning(pending.get(r.sink, 0))
         if line:

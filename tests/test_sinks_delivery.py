@@ -315,3 +315,37 @@ def test_a_run_over_two_processes_pushes_each_article_once(farm: Farm, stream: s
     assert r.exit_code == 0 and "48 new" in r.stdout, r.output
     keys = [e["key"] for e in redis_entries(stream)]
     assert len(keys) == 48 and set(keys) == farm.article_keys()
+
+
+def test_redis_and_nats_down_leave_the_run_green_and_drain_once_reachable(
+    farm: Farm, stream: str, subject: tuple[str, str]
+) -> None:
+    subj, js_stream = subject
+    port = free_port()  # nothing listens: both servers are "down"
+    down = [
+        {"type": "redis", "url": f"redis://127.0.0.1:{port}/0", "stream": stream,
+         "retry_backoff": "0s", "timeout": "2s"},
+        {"type": "nats", "url": f"nats://127.0.0.1:{port}", "subject": subj,
+         "retry_backoff": "0s", "timeout": "2s"},
+    ]  # fmt: skip
+    write_config(farm.config, down)
+    farm.feed("news", 3)
+    r = farm.ingest("run")
+    assert r.exit_code == 0 and "3 new" in r.stdout
+    warnings = sorted(x for x in r.stderr.splitlines() if x.startswith("warning"))
+    assert warnings == [
+        f"warning: sink nats: nats://127.0.0.1:{port}: cannot connect: Connection refused; "
+        "3 article(s) wait in its outbox",
+        f"warning: sink redis: redis://127.0.0.1:{port}/0: cannot connect: Connection refused; "
+        "3 article(s) wait in its outbox",
+    ]
+    stats = farm.ingest("stats").output
+    assert "sink_backlog: nats 3, redis 3" in stats
+    # the same sinks, reachable again (here: at the live servers' address)
+    up = [dict(d, url=u) for d, u in zip(down, (REDIS_URL, NATS_URL), strict=True)]
+    write_config(farm.config, up)
+    r = farm.ingest("run")
+    assert r.exit_code == 0 and "warning" not in r.output
+    assert sorted(e["key"] for e in redis_entries(stream)) == sorted(farm.article_keys())
+    assert sorted(k for k, _ in nats_messages(js_stream)) == sorted(farm.article_keys())
+    assert "sink_backlog: nats 0, redis 0" in farm.ingest("stats").output

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from ingest.errors import mask_url
 from ingest.timeutil import utcnow
 
 from ._config import SinkSpec
@@ -96,7 +97,7 @@ async def _drain(store: Store, spec: SinkSpec, settings: Settings, owner: str) -
                         await sender.send(batch)
             except (SinkError, TimeoutError) as exc:
                 reason = str(exc) if isinstance(exc, SinkError) else (
-                    f"no answer within {spec.timeout_s:g} s"
+                    f"{mask_url(spec.url)}: no answer within {spec.timeout_s:g} s"
                 )  # fmt: skip
                 attempts = 1 + max(i.attempts for i, _ in batch)
                 now = utcnow()

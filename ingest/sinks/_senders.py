@@ -48,6 +48,19 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def _why(exc: BaseException) -> str:
+    """The operating system's words for a failed connection ("Connection refused") where
+    the chain of causes has them (client libraries wrap them in long messages)."""
+    seen: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in seen:
+        if isinstance(cur, OSError) and (cur.errno or cur.strerror):
+            return os.strerror(cur.errno) if cur.errno else str(cur.strerror)
+        seen.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return in_words(exc)
+
+
 def _article_json(record: ArticleRecord) -> str:
     return json.dumps(record.as_dict(), ensure_ascii=False, separators=(",", ":"))
 
@@ -133,6 +146,8 @@ class _Redis:
             pipe.xadd(self.spec.stream, fields, maxlen=self.spec.maxlen, approximate=True)
         try:
             await pipe.execute()
+        except redis.ConnectionError as exc:
+            raise SinkError(f"{mask_url(self.spec.url)}: cannot connect: {_why(exc)}") from exc
         except (redis.RedisError, OSError) as exc:
             raise SinkError(f"{mask_url(self.spec.url)}: {in_words(exc)}") from exc
 
@@ -145,20 +160,23 @@ class _Nats:
         self.spec = spec
         self.nc: Any = None
         self.js: Any = None
+        self.last_error: Exception | None = None
 
     async def _connect(self) -> Any:
         import nats
 
-        async def quiet(exc: Exception) -> None:  # errors are reported by `send`
-            pass
+        async def keep(exc: Exception) -> None:  # reported by `send`, not logged
+            self.last_error = exc
 
         if self.js is None:
+            # one more try, 0.1 s later, then NoServersError (0 would mean: try forever)
             self.nc = await nats.connect(
                 self.spec.url,
                 connect_timeout=self.spec.timeout_s,
                 allow_reconnect=False,
-                max_reconnect_attempts=0,
-                error_cb=quiet,
+                max_reconnect_attempts=1,
+                reconnect_time_wait=0.1,
+                error_cb=keep,
             )
             self.js = self.nc.jetstream(timeout=self.spec.timeout_s)
         return self.js
@@ -177,7 +195,7 @@ class _Nats:
 
             reason = str(exc) or in_words(exc)
             if isinstance(exc, nats.errors.NoServersError | OSError):
-                reason = f"cannot connect: {in_words(exc)}"
+                reason = f"cannot connect: {_why(self.last_error or exc)}"
             elif isinstance(exc, nats.js.errors.NoStreamResponseError):
                 reason = f"no JetStream stream takes subject {self.spec.subject}"
             raise SinkError(f"{mask_url(self.spec.url)}: {reason}") from exc
