@@ -10,13 +10,14 @@ the first failure ends that sink's turn (its items are due again after a backoff
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from ingest.errors import mask_url
+from ingest.errors import in_words, mask_url
 from ingest.timeutil import utcnow
 
 from ._config import SinkSpec
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from storage import Store
 
 __all__ = ["MAX_RETRY_DELAY_S", "SinkResult", "deliver", "retry_delay"]
+
+log = logging.getLogger("ingest")
 
 MAX_RETRY_DELAY_S = 3600.0
 DRAIN_BUDGET_S = 60.0  # one sink's turn ends after this long (the rest: the next drain)
@@ -70,6 +73,16 @@ async def deliver(
     return list(await asyncio.gather(*(_drain(store, s, settings, owner) for s in specs)))
 
 
+def _reason(exc: Exception, spec: SinkSpec) -> str:
+    """Why an attempt failed, in one line naming where it went (secrets masked)."""
+    if isinstance(exc, SinkError):
+        return str(exc)
+    if isinstance(exc, TimeoutError):
+        return f"{mask_url(spec.url)}: no answer within {spec.timeout_s:g} s"
+    log.debug("sink %s: unexpected failure", spec.name, exc_info=True)
+    return f"{mask_url(spec.url)}: {in_words(exc)}"
+
+
 async def _drain(store: Store, spec: SinkSpec, settings: Settings, owner: str) -> SinkResult:
     lease_s = max(60.0, 3 * spec.timeout_s)
     if not store.outbox_due(spec.name, now=utcnow(), limit=1):
@@ -80,7 +93,6 @@ async def _drain(store: Store, spec: SinkSpec, settings: Settings, owner: str) -
     delivered = skipped = 0
     started = time.monotonic()
     try:
-        sender = make_sender(spec, settings)
         while time.monotonic() - started < DRAIN_BUDGET_S:
             items = store.outbox_due(spec.name, now=utcnow(), limit=spec.batch_size)
             if not items:
@@ -93,12 +105,11 @@ async def _drain(store: Store, spec: SinkSpec, settings: Settings, owner: str) -
                 skipped += len(gone)
             try:
                 if batch:
+                    sender = sender or make_sender(spec, settings)
                     async with asyncio.timeout(spec.timeout_s):
                         await sender.send(batch)
-            except (SinkError, TimeoutError) as exc:
-                reason = str(exc) if isinstance(exc, SinkError) else (
-                    f"{mask_url(spec.url)}: no answer within {spec.timeout_s:g} s"
-                )  # fmt: skip
+            except Exception as exc:  # whatever a sink does, the run goes on
+                reason = _reason(exc, spec)
                 attempts = 1 + max(i.attempts for i, _ in batch)
                 now = utcnow()
                 dead = store.outbox_failed(
@@ -112,7 +123,8 @@ async def _drain(store: Store, spec: SinkSpec, settings: Settings, owner: str) -
                 return SinkResult(spec.name, delivered, skipped, dead, reason)
             store.outbox_done(spec.name, [i.id for i, _ in batch], now=utcnow())
             delivered += len(batch)
-            store.lease_sink(spec.name, owner=owner, now=utcnow(), lease_s=lease_s)
+            if not store.lease_sink(spec.name, owner=owner, now=utcnow(), lease_s=lease_s):
+                break  # (its lease ran out and another process took the sink over)
         return SinkResult(spec.name, delivered, skipped)
     finally:
         if sender is not None:
