@@ -21,7 +21,7 @@ import click
 from .cli_app import App, UsageProblem, handle_errors, known_feed
 from .cli_articles import articles, stories
 from .cli_feeds import feeds
-from .cli_sinks import configured_sinks, push_backlog, sinks
+from .cli_sinks import configured_sinks, push_backlog, register_sinks, sinks
 from .cli_text import plural
 from .errors import ConfigError, StoreError
 from .settings import env_warnings, load_settings
@@ -193,7 +193,7 @@ def run(
 
     sink_specs = configured_sinks(app)  # (a bad [[sinks]] entry stops the run before it starts)
     store = app.creating_store
-    store.sync_sinks([s.name for s in sink_specs], now=datetime.now(UTC))
+    register_sinks(app, sink_specs)
     try:
         wanted = [known_feed(store, u) for u in dict.fromkeys(urls)]
     except UsageProblem as exc:
@@ -258,10 +258,12 @@ def daemon(app: App, metrics_port: int | None, metrics_host: str, tick: str) -> 
         tick_s = parse_duration(tick)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--tick'") from None
+    sink_specs = configured_sinks(app)
+    register_sinks(app, sink_specs)
     run_daemon(
         app.creating_store,
         app.settings,
-        sinks=configured_sinks(app),
+        sinks=sink_specs,
         tick_s=tick_s,
         metrics_port=metrics_port,
         metrics_host=metrics_host,

@@ -17,7 +17,7 @@ from .timeutil import utcnow
 if TYPE_CHECKING:
     from .sinks import SinkBacklog, SinkResult, SinkSpec
 
-__all__ = ["configured_sinks", "push_backlog", "sinks"]
+__all__ = ["configured_sinks", "push_backlog", "register_sinks", "sinks"]
 
 
 def configured_sinks(app: App) -> list[SinkSpec]:
@@ -25,6 +25,16 @@ def configured_sinks(app: App) -> list[SinkSpec]:
     from .sinks import load_sinks
 
     return load_sinks(app.settings.config)
+
+
+def register_sinks(app: App, specs: list[SinkSpec]) -> None:
+    """Make the config's sinks the ones new articles are queued for. Without a config file
+    (another working directory, say) the registered sinks stay as they are: a run that did
+    not read the sinks must not stop queueing for them."""
+    from pathlib import Path
+
+    if specs or Path(app.settings.config).exists():
+        app.creating_store.sync_sinks([s.name for s in specs], now=utcnow())
 
 
 def push_backlog(app: App, specs: list[SinkSpec]) -> list[SinkResult]:
@@ -134,9 +144,8 @@ def sinks_replay(app: App, name: str, since: str) -> None:
         )
     when = parse_since(since)
     assert when is not None
-    store = app.store
-    store.sync_sinks([s.name for s in specs], now=utcnow())
-    queued = store.replay(name, since=when, now=utcnow())
+    register_sinks(app, specs)
+    queued = app.store.replay(name, since=when, now=utcnow())
     click.echo(f"{plural(queued, 'article')} queued for {name}")
 
 
@@ -149,7 +158,7 @@ def sinks_deliver(app: App) -> None:
     if not specs:
         click.echo(f"no sinks in {app.settings.config} (README: Push sinks)")
         return
-    app.store.sync_sinks([s.name for s in specs], now=utcnow())
+    register_sinks(app, specs)
     results = push_backlog(app, specs)
     for r in results:
         if r.busy:

@@ -40,7 +40,8 @@ def run_daemon(
     metrics_host: str = "127.0.0.1",
     sinks: Sequence[SinkSpec] = (),
 ) -> None:
-    """`sinks`: pushed to after every pass (ingest.sinks)."""
+    """`sinks`: pushed to after every pass (ingest.sinks; registered with the store by
+    the caller)."""
     asyncio.run(_main(store, settings, tick_s, metrics_port, metrics_host, sinks))
 
 
@@ -103,7 +104,6 @@ async def _main(
         finally:
             running.discard(task)
 
-    store.sync_sinks([s.name for s in sinks], now=datetime.now(UTC))
     scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
     scheduler.add_job(
         tick,

@@ -349,3 +349,20 @@ def test_redis_and_nats_down_leave_the_run_green_and_drain_once_reachable(
     assert sorted(e["key"] for e in redis_entries(stream)) == sorted(farm.article_keys())
     assert sorted(k for k, _ in nats_messages(js_stream)) == sorted(farm.article_keys())
     assert "sink_backlog: nats 0, redis 0" in farm.ingest("stats").output
+
+
+def test_a_run_without_a_config_file_keeps_queueing_for_the_registered_sinks(
+    farm: Farm, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_config(farm.config, [hook(receiver)])
+    farm.feed("news", 2)
+    assert farm.ingest("run").exit_code == 0 and len(receiver.keys()) == 2
+    farm.server.update("/news.xml", body=rss("news", "https://site.example/", make_items(1, 4)))
+    elsewhere = tmp_path / "elsewhere"  # no config/feeds.toml here
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    r = farm.runner.invoke(cli, ["--db", farm.db, "run", "--all"], env=ENV)
+    assert r.exit_code == 0 and "2 new" in r.stdout
+    assert "hook: 2 waiting" in farm.ingest("sinks", "status").output  # queued, not lost
+    assert farm.ingest("run").exit_code == 0
+    assert sorted(receiver.keys()) == sorted(farm.article_keys())
