@@ -32,7 +32,7 @@ def queue(tx: Conn, events: Sequence[tuple[int, str, str]], now_s: str) -> None:
            SELECT s.name, e.aid, e.hash, e.kind, %s FROM sinks s
            CROSS JOIN unnest(%s::bigint[], %s::text[], %s::text[]) WITH ORDINALITY
              AS e(aid, hash, kind, n)
-           WHERE s.active ORDER BY s.name, e.n""",
+           WHERE s.active = 1 ORDER BY s.name, e.n""",
         (now_s, ids, hashes, kinds),
     )
 
@@ -42,9 +42,7 @@ class PgOutbox(PgBase):
 
     def sync_sinks(self, names: Sequence[str], *, now: datetime) -> list[str]:
         wanted = list(dict.fromkeys(names))
-        known: dict[str, bool] = dict(
-            self.conn.execute("SELECT name, active FROM sinks").fetchall()
-        )
+        known: dict[str, int] = dict(self.conn.execute("SELECT name, active FROM sinks").fetchall())
         new = [n for n in wanted if n not in known]
         changed = new or any(bool(active) != (name in wanted) for name, active in known.items())
         if not changed:
@@ -55,7 +53,9 @@ class PgOutbox(PgBase):
                     "INSERT INTO sinks (name, added_at) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                     (name, to_iso(now)),
                 )
-            tx.execute("UPDATE sinks SET active = (name = ANY(%s))", (wanted,))
+            tx.execute(
+                "UPDATE sinks SET active = CASE WHEN name = ANY(%s) THEN 1 ELSE 0 END", (wanted,)
+            )
         return new
 
     def lease_sink(self, sink: str, *, owner: str, now: datetime, lease_s: float) -> bool:
@@ -160,7 +160,7 @@ class PgOutbox(PgBase):
         rows = self.conn.execute(
             """WITH names AS (SELECT name FROM sinks UNION SELECT sink FROM outbox
                               UNION SELECT sink FROM dead_letters)
-               SELECT n.name, COALESCE(s.active, FALSE),
+               SELECT n.name, COALESCE(s.active, 0),
                  (SELECT COUNT(*) FROM outbox o WHERE o.sink = n.name),
                  (SELECT COUNT(*) FROM dead_letters d WHERE d.sink = n.name),
                  COALESCE(s.delivered, 0),

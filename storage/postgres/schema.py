@@ -200,7 +200,7 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE sinks (
         name TEXT PRIMARY KEY,
-        active BOOLEAN NOT NULL DEFAULT TRUE,
+        active INTEGER NOT NULL DEFAULT 1,
         added_at TEXT NOT NULL,
         lease_owner TEXT,
         lease_until_ms BIGINT NOT NULL DEFAULT 0,
