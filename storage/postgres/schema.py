@@ -198,7 +198,7 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 2: the push sinks' outbox, as SQLite's (its migration 7: storage/sqlite/schema.py)
     """
-    CREATE TABLE sinks (
+    CREATE TABLE IF NOT EXISTS sinks (
         name TEXT PRIMARY KEY,
         active INTEGER NOT NULL DEFAULT 1,
         added_at TEXT NOT NULL,
@@ -208,7 +208,7 @@ MIGRATIONS: tuple[str, ...] = (
         last_delivered_at TEXT,
         last_error TEXT
     );
-    CREATE TABLE outbox (
+    CREATE TABLE IF NOT EXISTS outbox (
         id BIGSERIAL PRIMARY KEY,
         sink TEXT NOT NULL,
         article_id BIGINT NOT NULL,
@@ -219,8 +219,8 @@ MIGRATIONS: tuple[str, ...] = (
         due_ms BIGINT NOT NULL DEFAULT 0,
         last_error TEXT
     );
-    CREATE INDEX outbox_sink ON outbox (sink, id);
-    CREATE TABLE dead_letters (
+    CREATE INDEX IF NOT EXISTS outbox_sink ON outbox (sink, id);
+    CREATE TABLE IF NOT EXISTS dead_letters (
         id BIGINT PRIMARY KEY,
         sink TEXT NOT NULL,
         article_id BIGINT NOT NULL,
@@ -231,7 +231,7 @@ MIGRATIONS: tuple[str, ...] = (
         last_error TEXT,
         failed_at TEXT NOT NULL
     );
-    CREATE INDEX dead_letters_sink ON dead_letters (sink, id)
+    CREATE INDEX IF NOT EXISTS dead_letters_sink ON dead_letters (sink, id)
     """,
 )
 

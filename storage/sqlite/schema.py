@@ -208,7 +208,7 @@ MIGRATIONS: tuple[str, ...] = (
     # articles, one row per (active sink, new or revised article); times due and leases in
     # epoch milliseconds (retries back off by less than a second in tests)
     """
-    CREATE TABLE sinks (
+    CREATE TABLE IF NOT EXISTS sinks (
         name TEXT PRIMARY KEY,
         active INTEGER NOT NULL DEFAULT 1,
         added_at TEXT NOT NULL,
@@ -218,7 +218,7 @@ MIGRATIONS: tuple[str, ...] = (
         last_delivered_at TEXT,
         last_error TEXT
     );
-    CREATE TABLE outbox (
+    CREATE TABLE IF NOT EXISTS outbox (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         sink TEXT NOT NULL,
         article_id INTEGER NOT NULL,
@@ -229,8 +229,8 @@ MIGRATIONS: tuple[str, ...] = (
         due_ms INTEGER NOT NULL DEFAULT 0,
         last_error TEXT
     );
-    CREATE INDEX outbox_sink ON outbox(sink, id);
-    CREATE TABLE dead_letters (
+    CREATE INDEX IF NOT EXISTS outbox_sink ON outbox(sink, id);
+    CREATE TABLE IF NOT EXISTS dead_letters (
         id INTEGER PRIMARY KEY,
         sink TEXT NOT NULL,
         article_id INTEGER NOT NULL,
@@ -241,7 +241,7 @@ MIGRATIONS: tuple[str, ...] = (
         last_error TEXT,
         failed_at TEXT NOT NULL
     );
-    CREATE INDEX dead_letters_sink ON dead_letters(sink, id)
+    CREATE INDEX IF NOT EXISTS dead_letters_sink ON dead_letters(sink, id)
     """,
 )
 # a story's representative: its earliest full-text article (>= FULL_TEXT_WORDS words), else
