@@ -366,3 +366,18 @@ def test_a_run_without_a_config_file_keeps_queueing_for_the_registered_sinks(
     assert "hook: 2 waiting" in farm.ingest("sinks", "status").output  # queued, not lost
     assert farm.ingest("run").exit_code == 0
     assert sorted(receiver.keys()) == sorted(farm.article_keys())
+
+
+def test_a_failed_delivery_waits_out_its_backoff(farm: Farm, receiver: Receiver) -> None:
+    receiver.statuses = [500]
+    write_config(farm.config, [hook(receiver, retry_backoff="1h")])
+    farm.feed("news", 2)
+    assert "answered HTTP 500" in farm.ingest("run").stderr
+    assert len(receiver.deliveries) == 1
+    r = farm.ingest("run")  # an hour has not passed: not tried again
+    assert r.exit_code == 0 and "warning" not in r.output
+    assert farm.ingest("sinks", "deliver").output == "hook: 0 articles delivered\n"
+    assert len(receiver.deliveries) == 1
+    status = farm.ingest("sinks", "status").output
+    assert "hook: 2 waiting, 0 dead, 0 delivered" in status
+    assert "last error: " + receiver.url + " answered HTTP 500" in status
