@@ -10,15 +10,14 @@ from datetime import datetime
 
 from ingest.sinks.types import OutboxItem, SinkBacklog
 from ingest.timeutil import to_iso
+from storage._outbox import BACKLOG, REPLAY, epoch_ms
 from storage.leases import lease_taken
 
 from .base import Conn, PgBase
 
 __all__ = ["PgOutbox", "queue"]
 
-
-def _ms(dt: datetime) -> int:
-    return int(dt.timestamp() * 1000)
+_REPLAY = REPLAY.format(p="%s")
 
 
 def queue(tx: Conn, events: Sequence[tuple[int, str, str]], now_s: str) -> None:
@@ -67,11 +66,11 @@ class PgOutbox(PgBase):
             if row is None:
                 return False
             holder, until = row
-            if lease_taken(holder, int(until), owner, _ms(now)):
+            if lease_taken(holder, int(until), owner, epoch_ms(now)):
                 return False
             tx.execute(
                 "UPDATE sinks SET lease_owner = %s, lease_until_ms = %s WHERE name = %s",
-                (owner, _ms(now) + int(lease_s * 1000), sink),
+                (owner, epoch_ms(now) + int(lease_s * 1000), sink),
             )
             return True
 
@@ -87,7 +86,7 @@ class PgOutbox(PgBase):
         rows = self.conn.execute(
             """SELECT id, sink, article_id, content_hash, kind, attempts, queued_at FROM outbox
                WHERE sink = %s AND due_ms <= %s ORDER BY id LIMIT %s""",
-            (sink, _ms(now), limit),
+            (sink, epoch_ms(now), limit),
         ).fetchall()
         return [OutboxItem(int(r[0]), r[1], int(r[2]), r[3], r[4], int(r[5]), r[6]) for r in rows]
 
@@ -117,7 +116,7 @@ class PgOutbox(PgBase):
             tx.execute(
                 """UPDATE outbox SET attempts = attempts + 1, due_ms = %s, last_error = %s
                    WHERE sink = %s AND id = ANY(%s)""",
-                (_ms(retry_at), error, sink, chosen),
+                (epoch_ms(retry_at), error, sink, chosen),
             )
             cur = tx.execute(
                 """WITH gone AS (DELETE FROM outbox WHERE sink = %s AND attempts >= %s
@@ -142,30 +141,14 @@ class PgOutbox(PgBase):
                     INSERT INTO outbox (sink, article_id, content_hash, kind, queued_at, due_ms)
                     SELECT sink, article_id, content_hash, kind, queued_at, %s FROM back
                     ORDER BY id""".encode(),
-                [*params, _ms(now)],
+                [*params, epoch_ms(now)],
             )
             return int(cur.rowcount)
 
     def replay(self, sink: str, *, since: datetime, now: datetime) -> int:
         with self._tx() as tx:
-            cur = tx.execute(
-                """INSERT INTO outbox (sink, article_id, content_hash, kind, queued_at)
-                   SELECT %s, id, content_hash, 'new', %s FROM articles
-                   WHERE first_seen_at >= %s ORDER BY id""",
-                (sink, to_iso(now), to_iso(since)),
-            )
+            cur = tx.execute(_REPLAY, (sink, to_iso(now), to_iso(since)))
             return int(cur.rowcount)
 
     def sink_backlogs(self) -> list[SinkBacklog]:
-        rows = self.conn.execute(
-            """WITH names AS (SELECT name FROM sinks UNION SELECT sink FROM outbox
-                              UNION SELECT sink FROM dead_letters)
-               SELECT n.name, COALESCE(s.active, 0),
-                 (SELECT COUNT(*) FROM outbox o WHERE o.sink = n.name),
-                 (SELECT COUNT(*) FROM dead_letters d WHERE d.sink = n.name),
-                 COALESCE(s.delivered, 0),
-                 (SELECT MIN(queued_at) FROM outbox o WHERE o.sink = n.name),
-                 s.last_delivered_at, s.last_error
-               FROM names n LEFT JOIN sinks s ON s.name = n.name ORDER BY n.name"""
-        ).fetchall()
-        return [SinkBacklog.from_row(r) for r in rows]
+        return [SinkBacklog.from_row(r) for r in self.conn.execute(BACKLOG).fetchall()]

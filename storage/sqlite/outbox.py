@@ -14,15 +14,14 @@ from datetime import datetime
 
 from ingest.sinks.types import OutboxItem, SinkBacklog
 from ingest.timeutil import to_iso
+from storage._outbox import BACKLOG, REPLAY, epoch_ms
 from storage.leases import lease_taken
 
 from .base import SQLiteBase
 
 __all__ = ["SQLiteOutbox", "queue"]
 
-
-def _ms(dt: datetime) -> int:
-    return int(dt.timestamp() * 1000)
+_REPLAY = REPLAY.format(p="?")
 
 
 def queue(tx: sqlite3.Connection, events: Sequence[tuple[int, str, str]], now_s: str) -> None:
@@ -68,11 +67,11 @@ class SQLiteOutbox(SQLiteBase):
             if row is None:
                 return False
             holder, until = row
-            if lease_taken(holder, int(until), owner, _ms(now)):
+            if lease_taken(holder, int(until), owner, epoch_ms(now)):
                 return False
             tx.execute(
                 "UPDATE sinks SET lease_owner = ?, lease_until_ms = ? WHERE name = ?",
-                (owner, _ms(now) + int(lease_s * 1000), sink),
+                (owner, epoch_ms(now) + int(lease_s * 1000), sink),
             )
             return True
 
@@ -88,7 +87,7 @@ class SQLiteOutbox(SQLiteBase):
         rows = self.conn.execute(
             """SELECT id, sink, article_id, content_hash, kind, attempts, queued_at FROM outbox
                WHERE sink = ? AND due_ms <= ? ORDER BY id LIMIT ?""",
-            (sink, _ms(now), limit),
+            (sink, epoch_ms(now), limit),
         ).fetchall()
         return [OutboxItem(*row) for row in rows]
 
@@ -119,7 +118,7 @@ class SQLiteOutbox(SQLiteBase):
             tx.execute(
                 """UPDATE outbox SET attempts = attempts + 1, due_ms = ?, last_error = ?
                    WHERE sink = ? AND id IN (SELECT value FROM json_each(?))""",
-                (_ms(retry_at), error, sink, chosen),
+                (epoch_ms(retry_at), error, sink, chosen),
             )
             tx.execute(
                 """INSERT OR REPLACE INTO dead_letters (id, sink, article_id, content_hash,
@@ -146,30 +145,14 @@ class SQLiteOutbox(SQLiteBase):
                 f"""INSERT INTO outbox (sink, article_id, content_hash, kind, queued_at,
                     due_ms) SELECT sink, article_id, content_hash, kind, queued_at, ?
                     FROM dead_letters {where} ORDER BY id""",
-                (_ms(now), *params),
+                (epoch_ms(now), *params),
             )
             return int(tx.execute(f"DELETE FROM dead_letters {where}", params).rowcount)
 
     def replay(self, sink: str, *, since: datetime, now: datetime) -> int:
         with self._tx() as tx:
-            cur = tx.execute(
-                """INSERT INTO outbox (sink, article_id, content_hash, kind, queued_at)
-                   SELECT ?, id, content_hash, 'new', ? FROM articles
-                   WHERE first_seen_at >= ? ORDER BY id""",
-                (sink, to_iso(now), to_iso(since)),
-            )
+            cur = tx.execute(_REPLAY, (sink, to_iso(now), to_iso(since)))
             return int(cur.rowcount)
 
     def sink_backlogs(self) -> list[SinkBacklog]:
-        rows = self.conn.execute(
-            """WITH names AS (SELECT name FROM sinks UNION SELECT sink FROM outbox
-                              UNION SELECT sink FROM dead_letters)
-               SELECT n.name, COALESCE(s.active, 0),
-                 (SELECT COUNT(*) FROM outbox o WHERE o.sink = n.name),
-                 (SELECT COUNT(*) FROM dead_letters d WHERE d.sink = n.name),
-                 COALESCE(s.delivered, 0),
-                 (SELECT MIN(queued_at) FROM outbox o WHERE o.sink = n.name),
-                 s.last_delivered_at, s.last_error
-               FROM names n LEFT JOIN sinks s ON s.name = n.name ORDER BY n.name"""
-        ).fetchall()
-        return [SinkBacklog.from_row(r) for r in rows]
+        return [SinkBacklog.from_row(r) for r in self.conn.execute(BACKLOG).fetchall()]
