@@ -19,6 +19,7 @@ from ingest.errors import ConfigError
 from ingest.models import ArticleRecord
 from ingest.settings import Settings
 from ingest.sinks import OutboxItem, SinkSpec, load_sinks, retry_delay, sign, sink_specs
+from ingest.sinks._config import shown_url
 from ingest.sinks._senders import make_sender
 
 SRC = "feeds.toml"
@@ -121,6 +122,20 @@ def test_secrets_come_from_the_environment_and_never_show(tmp_path: Path) -> Non
     ):
         load_sinks(path, {})
     assert load_sinks(tmp_path / "missing.toml", {}) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://h.example/in", "https://h.example/in"),
+        ("https://h.example/in?token=abc&x=1", "https://h.example/in?token=***&x=***"),
+        ("https://h.example/in?flag#frag", "https://h.example/in?flag#frag"),
+        ("redis://:pw@h:6379/0", "redis://:***@h:6379/0"),
+        ("https://u:pw@h.example/in?k=v", "https://u:***@h.example/in?k=***"),
+    ],
+)
+def test_urls_show_without_their_secrets(url: str, shown: str) -> None:
+    assert shown_url(url) == shown
 
 
 def test_a_run_with_a_bad_sink_stops_before_it_starts(

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from ingest.errors import ConfigError, mask_url
 from ingest.settings import expand_env, parse_duration, read_toml
 
-__all__ = ["SINK_TYPES", "SinkSpec", "load_sinks", "sink_specs"]
+__all__ = ["SINK_TYPES", "SinkSpec", "load_sinks", "shown_url", "sink_specs"]
 
 SINK_TYPES = ("webhook", "redis", "nats")
 _COMMON = {"type", "name", "url", "batch_size", "timeout", "max_attempts", "retry_backoff"}
@@ -29,6 +29,18 @@ _SCHEMES = {
 }
 _Bad = Callable[[str, str], ConfigError]  # (key, reason) -> the error naming the sink
 _PACKAGES = {"redis": ("redis", "redis"), "nats": ("nats", "nats")}  # sink type: module, extra
+
+
+def shown_url(url: str) -> str:
+    """`url` as messages and listings show it: the password of its user info and the values
+    of its query (webhook URLs often carry a token there) as "***"."""
+    masked = mask_url(url)
+    base, sep, query = masked.partition("?")
+    if not sep:
+        return masked
+    query, hash_, fragment = query.partition("#")
+    pairs = [f"{k}=***" if eq else k for k, eq, _ in (p.partition("=") for p in query.split("&"))]
+    return f"{base}?{'&'.join(pairs)}{hash_}{fragment}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +64,7 @@ class SinkSpec:
     def target(self) -> str:
         """Where it delivers, secrets masked ("redis://:***@host:6379/0 stream news")."""
         where = {"redis": f" stream {self.stream}", "nats": f" subject {self.subject}"}
-        return mask_url(self.url) + where.get(self.type, "")
+        return shown_url(self.url) + where.get(self.type, "")
 
 
 def load_sinks(path: Path | str, environ: Mapping[str, str] | None = None) -> list[SinkSpec]:
@@ -119,11 +131,11 @@ def _one(item: object, source: str, i: int) -> SinkSpec:
     try:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
-        raise bad("url", f"invalid URL {mask_url(url)!r}: {exc}") from None
+        raise bad("url", f"invalid URL {shown_url(url)!r}: {exc}") from None
     schemes = _SCHEMES[kind]
     if parts.scheme.lower() not in schemes or not (parts.hostname or parts.scheme == "unix"):
         shown = " or ".join(f"{s}://" for s in schemes)
-        raise bad("url", f"expected a {shown} URL with a host, got {mask_url(url)!r}")
+        raise bad("url", f"expected a {shown} URL with a host, got {shown_url(url)!r}")
     texts: dict[str, str | None] = {}
     for key in ("secret", "stream", "subject"):
         value = item.get(key)

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from ingest.errors import in_words, mask_url
+from ingest.errors import in_words
 from ingest.timeutil import utcnow
 
-from ._config import SinkSpec
+from ._config import SinkSpec, shown_url
 from ._senders import Sender, SinkError, make_sender
 
 if TYPE_CHECKING:
@@ -78,9 +78,9 @@ def _reason(exc: Exception, spec: SinkSpec) -> str:
     if isinstance(exc, SinkError):
         return str(exc)
     if isinstance(exc, TimeoutError):
-        return f"{mask_url(spec.url)}: no answer within {spec.timeout_s:g} s"
+        return f"{shown_url(spec.url)}: no answer within {spec.timeout_s:g} s"
     log.debug("sink %s: unexpected failure", spec.name, exc_info=True)
-    return f"{mask_url(spec.url)}: {in_words(exc)}"
+    return f"{shown_url(spec.url)}: {in_words(exc)}"
 
 
 async def _drain(store: Store, spec: SinkSpec, settings: Settings, owner: str) -> SinkResult:

@@ -18,10 +18,10 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ingest.errors import IngestError, in_words, mask_url
+from ingest.errors import IngestError, in_words
 from ingest.models import ArticleRecord
 
-from ._config import SinkSpec
+from ._config import SinkSpec, shown_url
 from .types import OutboxItem
 
 if TYPE_CHECKING:
@@ -115,11 +115,11 @@ class _Webhook:
             response = await self.client.send(request)
             await response.aclose()
         except httpx.HTTPError as exc:
-            raise SinkError(f"{mask_url(self.spec.url)}: {in_words(exc)}") from exc
+            raise SinkError(f"{shown_url(self.spec.url)}: {in_words(exc)}") from exc
         except Exception as exc:  # netguard's refusal (a private address) among others
-            raise SinkError(f"{mask_url(self.spec.url)}: {exc}") from exc
+            raise SinkError(f"{shown_url(self.spec.url)}: {exc}") from exc
         if not 200 <= response.status_code < 300:
-            raise SinkError(f"{mask_url(self.spec.url)} answered HTTP {response.status_code}")
+            raise SinkError(f"{shown_url(self.spec.url)} answered HTTP {response.status_code}")
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -147,9 +147,9 @@ class _Redis:
         try:
             await pipe.execute()
         except redis.ConnectionError as exc:
-            raise SinkError(f"{mask_url(self.spec.url)}: cannot connect: {_why(exc)}") from exc
+            raise SinkError(f"{shown_url(self.spec.url)}: cannot connect: {_why(exc)}") from exc
         except (redis.RedisError, OSError) as exc:
-            raise SinkError(f"{mask_url(self.spec.url)}: {in_words(exc)}") from exc
+            raise SinkError(f"{shown_url(self.spec.url)}: {in_words(exc)}") from exc
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -198,7 +198,7 @@ class _Nats:
                 reason = f"cannot connect: {_why(self.last_error or exc)}"
             elif isinstance(exc, nats.js.errors.NoStreamResponseError):
                 reason = f"no JetStream stream takes subject {self.spec.subject}"
-            raise SinkError(f"{mask_url(self.spec.url)}: {reason}") from exc
+            raise SinkError(f"{shown_url(self.spec.url)}: {reason}") from exc
 
     async def aclose(self) -> None:
         if self.nc is not None and not self.nc.is_closed:
