@@ -66,7 +66,7 @@ def test_a_version_3_database_gains_the_two_level_story_index(tmp_path: Path) ->
     )
     conn.close()
     store = SQLiteStore(path)
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 7
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 8
     tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"story_band", "story_band_new", "story_index_meta"} <= tables
     store.close()
