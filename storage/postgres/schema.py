@@ -196,6 +196,60 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX story_band_article ON story_band (article_id)
     """,
+    # 2: WebSub subscriptions, one a feed (ingest.websub), and the lease end a subscribed feed is
+    # polled rarely until (`push_until`, read with the feed by every claim)
+    """
+    CREATE TABLE websub (
+        feed_url TEXT PRIMARY KEY,
+        callback_id TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        hub TEXT,
+        topic TEXT,
+        secret TEXT,
+        lease_until TEXT,
+        checked_at TEXT,
+        requested_at TEXT,
+        error TEXT
+    );
+    ALTER TABLE feeds ADD COLUMN push_until TEXT
+    """,
+    # 3: the push sinks' outbox, as SQLite's (its migration 8: storage/sqlite/schema.py)
+    """
+    CREATE TABLE IF NOT EXISTS sinks (
+        name TEXT PRIMARY KEY,
+        active INTEGER NOT NULL DEFAULT 1,
+        added_at TEXT NOT NULL,
+        lease_owner TEXT,
+        lease_until_ms BIGINT NOT NULL DEFAULT 0,
+        delivered BIGINT NOT NULL DEFAULT 0,
+        last_delivered_at TEXT,
+        last_error TEXT
+    );
+    CREATE TABLE IF NOT EXISTS outbox (
+        id BIGSERIAL PRIMARY KEY,
+        sink TEXT NOT NULL,
+        article_id BIGINT NOT NULL,
+        content_hash TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        queued_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        due_ms BIGINT NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    CREATE INDEX IF NOT EXISTS outbox_sink ON outbox (sink, id);
+    CREATE TABLE IF NOT EXISTS dead_letters (
+        id BIGINT PRIMARY KEY,
+        sink TEXT NOT NULL,
+        article_id BIGINT NOT NULL,
+        content_hash TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        queued_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_error TEXT,
+        failed_at TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS dead_letters_sink ON dead_letters (sink, id)
+    """,
 )
 
 

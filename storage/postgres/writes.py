@@ -32,7 +32,7 @@ from ingest.models import (
     WriteSummary,
 )
 from ingest.stories import Signature
-from ingest.timeutil import to_iso
+from ingest.timeutil import to_iso, utcnow
 from storage.common import (
     FETCH_COLUMNS,
     FULLER_COLUMNS,
@@ -50,6 +50,7 @@ from storage.common import (
     revised_values,
 )
 
+from . import outbox
 from .base import Conn, lock_key
 from .schema import ARTICLE_ID_LOCK
 from .stories import ELECT, PgStories
@@ -296,6 +297,7 @@ class PgWrites(PgStories):
         new_ids: list[int] = []
         counts = {"updated": 0, "unchanged": 0}
         filtered = 0
+        pushed: list[tuple[int, str, str]] = []  # for the sinks' outbox
         for a, sig in articles:
             if a.filtered:
                 stored = tx.execute(
@@ -308,8 +310,12 @@ class PgWrites(PgStories):
             outcome, article_id = self._upsert(tx, a, sig, window_days, known)
             if outcome == "new":
                 new_ids.append(article_id)
+                pushed.append((article_id, a.content_hash, "new"))
             else:
                 counts[outcome] += 1
+                if outcome == "updated":
+                    pushed.append((article_id, a.content_hash, "revised"))
+        outbox.queue(tx, pushed, now_s or str(to_iso(utcnow())))
         return WriteSummary(
             feed_url=feed_url,
             new=len(new_ids),

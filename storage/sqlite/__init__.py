@@ -7,8 +7,10 @@
     stories.py      a new article's story: candidates in, `ingest.dedupe.decide` applied
     story_index.py  the story index (LSH band keys in two levels)
     writes.py       a fetch's articles, sources, feed state, history; prune; FTS catch-up
+    outbox.py       new and revised articles waiting for the push sinks, dead letters
     reads.py        typed reads
     portable.py     tables as rows, for `store copy`
+    websub.py       WebSub subscriptions
 
 Concurrency: writers take `BEGIN IMMEDIATE`; feeds are claimed with a lease (owner + expiry)
 so overlapping runs never fetch one feed at once and a killed run's lease simply expires.
@@ -21,12 +23,14 @@ from storage.common import HISTORY_KEEP, host_key
 from storage.sqlite_guard import guarded
 
 from .feeds import SQLiteFeeds
+from .outbox import SQLiteOutbox
 from .portable import SQLitePortable
 from .schema import MIGRATIONS
+from .websub import SQLiteWebSub
 
 __all__ = ["ARTICLE_FIELDS", "HISTORY_KEEP", "MIGRATIONS", "SQLiteStore", "host_key"]
 
 
 @guarded  # a failing disk or file: one StoreError line naming the file (issue #17)
-class SQLiteStore(SQLiteFeeds, SQLitePortable):
+class SQLiteStore(SQLiteFeeds, SQLiteOutbox, SQLitePortable, SQLiteWebSub):
     """The Store protocol on one SQLite file."""

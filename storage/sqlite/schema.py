@@ -12,6 +12,9 @@ Tables (see README "Record schema" for the downstream view):
     fetches          recent fetch history per feed
     tombstones       pruned items that must not come back
     articles_fts     FTS5 over title, summary, content_text
+    sinks            the push sinks known, their lease and delivery counts
+    outbox           (sink, article version) waiting to be pushed (storage/sqlite/outbox.py)
+    dead_letters     outbox items that failed max_attempts times (`ingest sinks retry`)
     story_sig, story_band, story_band_new, story_index_meta: the story index (story_index.py)
 """
 
@@ -200,6 +203,62 @@ MIGRATIONS: tuple[str, ...] = (
     # tombstones`, `articles unprune --since`)
     """
     CREATE INDEX IF NOT EXISTS tombstones_deleted ON tombstones(deleted_at)
+    """,
+    # 7: WebSub subscriptions, one a feed (ingest.websub), and the lease end a subscribed feed
+    # is polled rarely until (`push_until`, read with the feed by every claim)
+    """
+    CREATE TABLE websub (
+        feed_url TEXT PRIMARY KEY,
+        callback_id TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        hub TEXT,
+        topic TEXT,
+        secret TEXT,
+        lease_until TEXT,
+        checked_at TEXT,
+        requested_at TEXT,
+        error TEXT
+    ) WITHOUT ROWID;
+    ALTER TABLE feeds ADD COLUMN push_until TEXT
+    """,
+    # 8: the push sinks' outbox (ingest/sinks): written in the transaction that stores the
+    # articles, one row per (active sink, new or revised article); times due and leases in
+    # epoch milliseconds (retries back off by less than a second in tests)
+    """
+    CREATE TABLE IF NOT EXISTS sinks (
+        name TEXT PRIMARY KEY,
+        active INTEGER NOT NULL DEFAULT 1,
+        added_at TEXT NOT NULL,
+        lease_owner TEXT,
+        lease_until_ms INTEGER NOT NULL DEFAULT 0,
+        delivered INTEGER NOT NULL DEFAULT 0,
+        last_delivered_at TEXT,
+        last_error TEXT
+    );
+    CREATE TABLE IF NOT EXISTS outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        sink TEXT NOT NULL,
+        article_id INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        queued_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        due_ms INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    CREATE INDEX IF NOT EXISTS outbox_sink ON outbox(sink, id);
+    CREATE TABLE IF NOT EXISTS dead_letters (
+        id INTEGER PRIMARY KEY,
+        sink TEXT NOT NULL,
+        article_id INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        queued_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_error TEXT,
+        failed_at TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS dead_letters_sink ON dead_letters(sink, id)
     """,
 )
 # a story's representative: its earliest full-text article (>= FULL_TEXT_WORDS words), else

@@ -22,7 +22,7 @@ from ingest.models import (
     WriteSummary,
 )
 from ingest.stories import Signature, band_keys
-from ingest.timeutil import to_iso
+from ingest.timeutil import to_iso, utcnow
 from storage.common import (
     FETCH_COLUMNS,
     FULLER_COLUMNS,
@@ -39,7 +39,7 @@ from storage.common import (
     revised_values,
 )
 
-from . import story_index
+from . import outbox, story_index
 from .batch import Known
 from .schema import ELECT, FULL_TEXT_WORDS
 from .stories import SQLiteStories
@@ -224,6 +224,7 @@ class SQLiteWrites(SQLiteStories):
         if not articles:  # a 304 or an unchanged body: nothing to look up
             return WriteSummary(feed_url=feed_url)
         known = self._known(tx, feed_url, [a for a, _ in articles if not a.filtered])
+        pushed: list[tuple[int, str, str]] = []  # for the sinks' outbox
         for article, sig in articles:
             if article.filtered:
                 filtered += self._record_filtered(tx, article, now_s or to_iso(article.fetched_at))
@@ -231,11 +232,14 @@ class SQLiteWrites(SQLiteStories):
             outcome, article_id = self._upsert_article(tx, article, sig, window_days, known)
             if outcome == "new":
                 new_ids.append(article_id)
+                pushed.append((article_id, article.content_hash, "new"))
             elif outcome == "updated":
                 updated += 1
+                pushed.append((article_id, article.content_hash, "revised"))
             else:
                 unchanged += 1
         known.flush(tx)
+        outbox.queue(tx, pushed, now_s or str(to_iso(utcnow())))
         return WriteSummary(
             feed_url=feed_url,
             new=len(new_ids),
