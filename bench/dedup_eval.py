@@ -94,7 +94,8 @@ from bench.dedup_metrics import (
     pair_metrics_within,
 )
 from ingest import stories
-from ingest.chains import CENTROID, MAX_SPAN, QUORUM, SAMPLE, Member, join_story
+from ingest.dedupe import Member, StoryState, decide
+from ingest.dedupe import chains as chain_rule
 from ingest.stories import (
     CANDIDATES,
     Signature,
@@ -146,8 +147,8 @@ class Result:
     story: dict[str, Metrics] = field(default_factory=dict)  # duplicate sets: story_id as copies
     details: dict[str, PairDetail] = field(default_factory=dict)
     details_all_pairs: dict[str, PairDetail] = field(default_factory=dict)  # UCI: every pair
-    # the "no chains" rule applied offline (ingest.chains; the store does not apply it yet):
-    # per form of the rule, figures per split; pair details of the default form
+    # other forms of the chain rule (CHAIN_RULES: single links, as before #18): per form,
+    # figures per split; pair details of the first
     chains: dict[str, dict[str, Metrics]] = field(default_factory=dict)
     chains_details: dict[str, PairDetail] = field(default_factory=dict)
     target: bool = True  # False: informational, no target reads it
@@ -158,38 +159,63 @@ class Result:
 
 @dataclass(frozen=True, slots=True)
 class ChainRule:
-    """The "no chains" rule of `ingest.chains`, applied offline (the store does not yet)."""
+    """A form of the "no chains" rule (`ingest.dedupe.chains`) for one run: None fields keep
+    the module's values. `single_link` runs without the rule (the store before #18)."""
 
-    quorum: float = QUORUM
-    sample: int = SAMPLE
-    max_span: timedelta | None = MAX_SPAN
-    centroid: float | None = None
-    # what-if: ingest.stories.EVENT_COSINE (full texts) for this run only, to see what the
-    # rule lets the pairwise threshold win back (it is set in the process while it runs)
+    single_link: bool = False
+    quorum: float | None = None
+    support: float | None = None
+    sample: int | None = None
+    max_span: timedelta | None = None
+    max_reports: int | None = None
+    # what-if: ingest.stories.EVENT_COSINE (full texts) for this run only
     event_cosine: float | None = None
 
     def label(self) -> str:
-        span = f"{self.max_span.days} d" if self.max_span else "none"
-        how = f"mean cos >= {self.centroid:g}" if self.centroid else f"quorum {self.quorum:g}"
-        cos = f", cos {self.event_cosine:g}" if self.event_cosine else ""
-        return f"{how}, {self.sample} rep., {span}{cos}"
+        if self.single_link:
+            return "single link (before #18)"
+        parts = []
+        if self.quorum is not None:
+            parts.append(f"quorum {self.quorum:g}")
+        if self.support is not None:
+            parts.append(f"support {self.support:g}")
+        if self.sample is not None:
+            parts.append(f"{self.sample} rep.")
+        if self.max_span is not None:
+            parts.append(f"span {self.max_span}")
+        if self.max_reports is not None:
+            parts.append(f"max reports {self.max_reports}")
+        if self.event_cosine is not None:
+            parts.append(f"event cos {self.event_cosine:g}")
+        return "no chains: " + (", ".join(parts) or "defaults")
+
+    @contextmanager
+    def applied(self) -> Iterator[None]:
+        """The module values of this form, for the run."""
+        values: dict[tuple[object, str], object] = {}
+        if self.event_cosine is not None:
+            values[(stories, "EVENT_COSINE")] = self.event_cosine
+        for name, v in (
+            ("QUORUM", self.quorum),
+            ("SUPPORT", self.support),
+            ("SAMPLE", self.sample),
+            ("MAX_SPAN", self.max_span),
+            ("MAX_REPORTS", self.max_reports),
+        ):
+            if v is not None:
+                values[(chain_rule, name)] = v
+        old = {k: getattr(*k) for k in values}
+        for (mod, name), v in values.items():
+            setattr(mod, name, v)
+        try:
+            yield
+        finally:
+            for (mod, name), v in old.items():
+                setattr(mod, name, v)
 
 
-# the forms of the rule measured beside ours on the event sets, the default first; the
-# last with the full-text event threshold loosened to the loosest value whose ECB+ precision
-# with the rule stays >= 0.95 on the tuning split (5 orders; of 0.30, 0.35 .. 0.41: 0.38)
-CHAIN_RULES = (ChainRule(), ChainRule(centroid=CENTROID), ChainRule(event_cosine=0.38))
-
-
-@contextmanager
-def _event_cosine(value: float | None) -> Iterator[None]:
-    old = stories.EVENT_COSINE
-    if value is not None:
-        stories.EVENT_COSINE = value
-    try:
-        yield
-    finally:
-        stories.EVENT_COSINE = old
+# forms measured beside ours on the event sets (informational): the store before #18
+CHAIN_RULES = (ChainRule(single_link=True),)
 
 
 def run_index(
@@ -199,14 +225,16 @@ def run_index(
     audit: list[bool] | None = None,
     chains: ChainRule | None = None,
 ) -> tuple[list[str], list[str], float]:
-    """Ingest `docs` in order through the real index, as `storage.sqlite` does (candidates
-    from `window` before each article's date, all when None or undated); return
-    (duplicate-group labels, story labels, seconds per article).  With `audit`, each
-    decision is also taken without `match`'s pre-check (untimed) and whether the two differ
-    is appended to it.  With `chains`, an event-level join is put to the whole story
-    (`ingest.chains.join_story`)."""
-    with _event_cosine(chains.event_cosine if chains else None):
-        return _run_index(docs, limit, window, audit, chains)
+    """Ingest `docs` in order through the real index and the real decision, as
+    `storage.sqlite` does (candidates from `window` before each article's date, all when
+    None or undated; `ingest.dedupe.decide` with the story state and `duplicate_of` of what
+    was decided before); return (copy-group labels: each article's `duplicate_of`, else its
+    own id; story labels; seconds per article). With `audit`, each single-link match is
+    also taken without `match`'s pre-check (untimed) and whether the two differ is
+    appended to it. `chains`: another form of the chain rule for this run."""
+    rule = chains or ChainRule()
+    with rule.applied():
+        return _run_index(docs, limit, window, audit, rule.single_link)
 
 
 def _run_index(
@@ -214,33 +242,26 @@ def _run_index(
     limit: int,
     window: timedelta | None,
     audit: list[bool] | None,
-    chains: ChainRule | None,
+    single_link: bool,
 ) -> tuple[list[str], list[str], float]:
     conn = sqlite3.connect(":memory:")
     story_index.ensure_schema(conn)
-    parent = list(range(len(docs)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
     story: list[int] = []
-    merged: dict[int, int] = {}  # story -> the story it was folded into (Match.merge)
+    dup_of: list[int | None] = []
+    merged: dict[int, int] = {}  # story -> the story it was folded into
     sigs: list[Signature] = []
     members: dict[int, list[int]] = defaultdict(list)  # story (as kept) -> its articles
+    copies: dict[int, list[int]] = defaultdict(list)  # original -> its copies
 
     def home(sid: int) -> int:
         while sid in merged:
             sid = merged[sid]
         return sid
 
-    def members_of(sid: int) -> list[Member]:
-        return [
-            Member(j, sigs[j], docs[j].published_at, find(j) if find(j) != j else None)
-            for j in members[home(sid)]
-        ]
+    def story_of(sid: int) -> StoryState:
+        return StoryState.of(
+            [Member(j, sigs[j], docs[j].published_at, dup_of[j]) for j in members[home(sid)]]
+        )
 
     untimed = 0.0
     t0 = time.perf_counter()
@@ -249,42 +270,38 @@ def _run_index(
         sigs.append(sig)
         since = d.published_at - window if window and d.published_at else None
         cands = story_index.candidates(conn, band_keys(sig), since, limit, min_shared_keys(sig))
-        if chains is None:
-            m = match(sig, cands, published_at=d.published_at)
-        else:
-            m = join_story(
-                sig,
-                cands,
-                members_of,
-                published_at=d.published_at,
-                quorum=chains.quorum,
-                sample=chains.sample,
-                max_span=chains.max_span,
-                centroid=chains.centroid,
-            )
-        if audit is not None and chains is None:
+        dec = decide(
+            i,
+            sig,
+            cands,
+            published_at=d.published_at,
+            story_of=None if single_link else story_of,
+            copy_of=dup_of.__getitem__,
+        )
+        if audit is not None:
             t1 = time.perf_counter()
+            m = match(sig, cands, published_at=d.published_at)
             audit.append(m != match(sig, cands, published_at=d.published_at, precheck=False))
             untimed += time.perf_counter() - t1
-        if m is None:
-            story.append(i)
-        else:
-            # as the store does: the oldest of the stories involved keeps its id
-            into = min(home(x) for x in (m.story_id, *m.merge))
-            for x in (m.story_id, *m.merge):
-                if home(x) != into:
-                    members[into] += members.pop(home(x), [])
-                    merged[home(x)] = into
-            story.append(into)
-            if m.level == "duplicate":
-                parent[find(i)] = find(m.article_id)
-            for _, other in m.copies:
-                parent[find(other)] = find(i)
-        members[story[-1]].append(i)
-        story_index.add(conn, i, story[-1], sig, d.published_at)
+        into = home(dec.story_id)
+        for x in dec.fold:  # as the store does: the oldest story keeps its id
+            if home(x) != into:
+                members[into] += members.pop(home(x), [])
+                merged[home(x)] = into
+        story.append(into)
+        dup_of.append(dec.duplicate_of)
+        for old in dec.repoint:
+            for j in (old, *copies.pop(old, [])):
+                dup_of[j] = dec.duplicate_of
+                copies[dec.duplicate_of].append(j)  # type: ignore[index]
+        if dec.duplicate_of is not None:
+            copies[dec.duplicate_of].append(i)
+        members[into].append(i)
+        story_index.add(conn, i, into, sig, d.published_at)
     per = (time.perf_counter() - t0 - untimed) / max(1, len(docs))
     conn.close()
-    return [str(find(i)) for i in range(len(docs))], [str(home(s)) for s in story], per
+    groups = [str(i if x is None else x) for i, x in enumerate(dup_of)]
+    return groups, [str(home(s)) for s in story], per
 
 
 # --------------------------------------------------------------------------- runs
@@ -437,11 +454,11 @@ def _fmt(res: Result) -> str:
     if res.story:
         lines += _rows("ours, story_id as copies", res.story)
     for label, per in res.chains.items():
-        lines += _rows(f"no chains: {label}", per)
+        lines += _rows(label, per)
     lines += [f"  {n}" for n in res.notes]
     lines += [f"  {n}" for n in _detail_lines(res, res.details)]
     if res.chains_details:
-        lines.append(f"  the same with no chains ({next(iter(res.chains))}; offline):")
+        lines.append(f"  the same, {next(iter(res.chains))}:")
         lines += [f"  {n}" for n in _detail_lines(res, res.chains_details, "  ")]
     if res.details_all_pairs:
         lines.append("  the same over all pairs (informational; UCI labels split crawls):")

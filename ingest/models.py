@@ -356,6 +356,7 @@ ARTICLE_FIELDS = (
     "word_count",
     "content_hash",
     "story_id",
+    "duplicate_of",
 )
 
 
@@ -401,6 +402,9 @@ class ArticleRecord(_Record):
     word_count: int
     content_hash: str
     story_id: int | None
+    # the earliest stored article whose text this one copies (the copy level of its story;
+    # None: no copy). Copies of copies point at that original too
+    duplicate_of: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

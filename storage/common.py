@@ -285,11 +285,11 @@ def article_record(row: Sequence[Any]) -> ArticleRecord:
     """A row of the `ARTICLE_FIELDS` columns, as a record (JSON lists decoded)."""
     (aid, feed_url, guid, url, canonical, title, authors, published, updated, fetched,
      summary, html, text, language, tags, image, enclosures, words, content_hash,
-     story_id) = row  # fmt: skip
+     story_id, duplicate_of) = row  # fmt: skip
     return ArticleRecord(
         aid, feed_url, guid, url, canonical, title, _json_list(authors), published, updated,
         fetched, summary, html, text, language, _json_list(tags), image,
-        _json_list(enclosures), words, content_hash, story_id,
+        _json_list(enclosures), words, content_hash, story_id, duplicate_of,
     )  # fmt: skip
 
 

@@ -54,8 +54,8 @@ __all__ = ["PgWrites"]
 RETRIES = 5  # a transaction chosen as a deadlock victim is run again this often
 Sig = Signature | bytes | Prepared | None
 _INSERT_ARTICLE = (
-    f"INSERT INTO articles ({', '.join(VALUE_COLUMNS)}, first_seen_at, id, story_id) "
-    f"VALUES ({', '.join(['%s'] * (len(VALUE_COLUMNS) + 3))})"
+    f"INSERT INTO articles ({', '.join(VALUE_COLUMNS)}, first_seen_at, id, story_id,"
+    f" duplicate_of) VALUES ({', '.join(['%s'] * (len(VALUE_COLUMNS) + 4))})"
 )
 _UPDATE_TEXT = ("title", "summary", "content_html", "content_text", "word_count", "image_url",
                 "authors", "language")  # fmt: skip
@@ -380,7 +380,10 @@ class PgWrites(PgStories):
         story = self._decide_story(tx, a, article_id, decoded, keys, window_days)
         self._apply_story_before(tx, story, article_id, now_s or "")
         row_values = sig.values if isinstance(sig, Prepared) else article_values(a)
-        tx.execute(_INSERT_ARTICLE, (*row_values, now_s, article_id, story.story_id))
+        tx.execute(
+            _INSERT_ARTICLE,
+            (*row_values, now_s, article_id, story.story_id, story.duplicate_of),
+        )
         self._apply_story_after(tx, story, a, article_id, now_s or "")
         if decoded is not None:
             when = a.published_at or a.fetched_at

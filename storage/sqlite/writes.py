@@ -353,9 +353,9 @@ class SQLiteWrites(SQLiteStories):
             ).fetchone()[0]
         article_id = known.next_id
         known.next_id += 1
-        story_id = self._assign_story(tx, a, article_id, sig, window_days, known)
+        story = self._assign_story(tx, a, article_id, sig, window_days, known)
         row = sig.values if isinstance(sig, Prepared) else article_values(a)
-        known.new_articles.append((*row, now_s, article_id, story_id))
+        known.new_articles.append((*row, now_s, article_id, story.story_id, story.duplicate_of))
         if not self._DEFER_WRITES:
             known.write_pending(tx)
         known.add_source(a, article_id, now_s)

@@ -1,0 +1,44 @@
+"""What the chain rule reads of a story (`ingest.dedupe.StoryState`), in SQL both backends
+run: the latest members' signatures from the story index, with each one's `duplicate_of`;
+how many of the story's articles are no copy; its earliest publication date. Reads only:
+the rule itself is `ingest.dedupe.chains`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ingest.dedupe import Member, StoryState
+from ingest.dedupe.chains import SAMPLE
+
+__all__ = ["LATEST_ROWS", "read_story_state"]
+
+#: members read per story asked: the rule asks the SAMPLE latest reports, and an article's
+#: copies are members too
+LATEST_ROWS = 8 * SAMPLE
+
+
+def _dt(ts: int | None) -> datetime | None:
+    return None if not ts else datetime.fromtimestamp(int(ts), UTC)
+
+
+def read_story_state(tx: Any, story_id: int, mark: str) -> StoryState:
+    """The state of story `story_id` on an open connection `tx` (sqlite3 or psycopg; `mark`:
+    its parameter marker, "?" or "%s")."""
+    reports, began = tx.execute(
+        "SELECT SUM(CASE WHEN a.duplicate_of IS NULL THEN 1 ELSE 0 END),"
+        " MIN(NULLIF(s.published_at, 0))"
+        f" FROM articles a JOIN story_sig s ON s.article_id = a.id WHERE a.story_id = {mark}",
+        (story_id,),
+    ).fetchone()
+    rows = tx.execute(
+        "SELECT s.article_id, s.sig, s.published_at, a.duplicate_of"
+        f" FROM articles a JOIN story_sig s ON s.article_id = a.id WHERE a.story_id = {mark}"
+        f" ORDER BY s.published_at DESC, s.article_id DESC LIMIT {LATEST_ROWS}",
+        (story_id,),
+    ).fetchall()
+    latest = [
+        Member(int(aid), bytes(sig), _dt(ts), None if dup is None else int(dup))
+        for aid, sig, ts, dup in rows
+    ]
+    return StoryState(latest, int(reports or 0), _dt(began))
