@@ -429,6 +429,14 @@ class StorySource(_Record):
     score: float | None
     reason: str | None
     outlet: str | None  # the feed's title, else its host
+    # the earliest article whose text this source's article copies (None: its own report)
+    duplicate_of: int | None = None
+
+    @property
+    def copy(self) -> bool:
+        """Whether this source carries a copy of another article of the story, rather
+        than its own report (another feed carrying the same URL is a copy too)."""
+        return self.duplicate_of is not None or self.level == "same_url"
 
 
 @dataclass(frozen=True, slots=True)

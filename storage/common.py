@@ -320,7 +320,7 @@ def feed_state_record(r: dict[str, Any]) -> FeedState:
 def story_view(story: dict[str, Any], sources: Sequence[dict[str, Any]]) -> StoryView:
     """A story row (story_id, title, url, first_seen_at, n_articles, n_sources,
     representative_id) and its source rows (article_id, feed_url, feed_title, url,
-    first_seen_at, level, score, reason, ordered by article) as one view: the outlet is the
+    first_seen_at, level, score, reason, duplicate_of, ordered by article) as one view: the outlet is the
     feed's title, else its host; a second feed carrying one article is linked by its URL."""
     out = []
     seen: set[int] = set()
@@ -339,6 +339,7 @@ def story_view(story: dict[str, Any], sources: Sequence[dict[str, Any]]) -> Stor
                 score=score,
                 reason=reason,
                 outlet=src["feed_title"] or outlet(src["feed_url"]),
+                duplicate_of=src.get("duplicate_of"),
             )
         )
     return StoryView(

@@ -179,9 +179,10 @@ def test_ecb_leads_are_first_sentences_with_the_cluster_labels() -> None:
     assert len({d.gold for d in leads}) > 80 and {d.split for d in leads} == {"tune", "test"}
 
 
-def test_run_index_applies_the_no_chains_rule_offline() -> None:
-    """Single links chain a Sbarro report into a Mt. Gox story through "Mt. Gox files for
-    Chapter 11 bankruptcy"; with the rule the Sbarro reports make their own story."""
+def test_run_index_applies_the_no_chains_rule() -> None:
+    """Single links (the store before #18) chain a Sbarro report into a Mt. Gox story
+    through "Mt. Gox files for Chapter 11 bankruptcy"; with the rule (the store's decision,
+    the default) the Sbarro reports make their own story."""
     heads = [
         ("Mt. Gox bitcoin exchange files for bankruptcy in Tokyo", "gox"),
         ("Bitcoin exchange Mt. Gox seeks bankruptcy protection in Tokyo court", "gox"),
@@ -190,11 +191,10 @@ def test_run_index_applies_the_no_chains_rule_offline() -> None:
         ("Pizza chain Sbarro files for bankruptcy a second time", "sbarro"),
     ]
     docs = [Doc(str(i), t, "", g, T0 + timedelta(minutes=2 * i)) for i, (t, g) in enumerate(heads)]
-    _, single, _ = dedup_eval.run_index(docs, window=timedelta(days=3))
+    single_link = dedup_eval.ChainRule(single_link=True)
+    _, single, _ = dedup_eval.run_index(docs, window=timedelta(days=3), chains=single_link)
     assert len(set(single)) == 1  # the chain
-    _, ruled, _ = dedup_eval.run_index(
-        docs, window=timedelta(days=3), chains=dedup_eval.ChainRule()
-    )
+    _, ruled, _ = dedup_eval.run_index(docs, window=timedelta(days=3))
     assert ruled == ["0", "0", "0", "3", "3"]
 
 
@@ -220,4 +220,4 @@ def test_a_what_if_event_threshold_is_set_for_the_run_only() -> None:
     rule = dedup_eval.ChainRule(event_cosine=0.3)
     assert dedup_eval.run_index(docs, chains=rule)[1] == ["0", "0"]
     assert before == stories.EVENT_COSINE
-    assert rule.label().endswith("cos 0.3")
+    assert rule.label().endswith("event cos 0.3")

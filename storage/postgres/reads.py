@@ -141,7 +141,7 @@ class PgReads(PgWrites):
         for story in stories:
             sources = self._rows(
                 """SELECT a.id AS article_id, src.feed_url, f.title AS feed_title, src.url,
-                       src.first_seen_at, l.level, l.score, l.reason
+                       src.first_seen_at, l.level, l.score, l.reason, a.duplicate_of
                    FROM articles a JOIN article_sources src ON src.article_id = a.id
                    LEFT JOIN story_links l ON l.article_id = a.id
                    LEFT JOIN feeds f ON f.url = src.feed_url
