@@ -4,10 +4,12 @@
     (the data folder also from $INGEST_NEWSDATA)
 
 Runs the real path -- `signature` -> `band_keys` -> `story_index.candidates` (a SQLite
-index, limit CANDIDATES) -> `match` -> `story_index.add` -- over each data set, then scores the
-grouping it produced against the labels:
+index, limit CANDIDATES) -> `ingest.dedupe.decide` (the stores' story decision: the
+no-chains rule, `duplicate_of`) -> `story_index.add` -- over each data set, then scores the
+grouping it produced against the labels (`ChainRule`: another form of the rule for a
+comparison row, or single links as before #18):
 
-- duplicates (level "duplicate" links only): BBC and ECB+ articles plus 1-3 republished
+- duplicates (`duplicate_of` groups): BBC and ECB+ articles plus 1-3 republished
   variants of a sample of them (`bench.variants`).  Gold: an original and its variants are
   one group; so are real copies among the originals (the same text under two ids, or half
   the 8-word sequences of one verbatim in the other).  Every other article -- same category
@@ -19,9 +21,8 @@ grouping it produced against the labels:
   smoothed idf over the whole set, stop words removed, l2) that links each article to its
   most similar earlier one (within the same window) when the cosine reaches a threshold:
   at 0.5, and at the threshold with the highest recall at precision >= 0.95 *on the tuning
-  split*.  One more line per event data set, informational only (no target reads it): the
-  baseline at matched precision -- per split, the threshold with the highest recall whose
-  precision on that split is >= ours there -- beside our P/R.
+  split*; and the baseline at matched precision -- per split, the threshold with the
+  highest recall whose precision on that split is >= ours there -- beside our P/R.
 
 - a second same-event set of short texts: ECB+ cut to each article's first sentence
   (`bench.dedup_data.load_ecb_leads`), mean over ECB_ORDERS arrival orders.
@@ -30,8 +31,10 @@ Splits (`bench.dedup_data`, fixed; samples, variants and orders from random.Rand
 thresholds (ours in `ingest.stories`, the baseline's here) are chosen on "tune" (BBC rows
 0, 2, 4 ... of the file, ECB+ odd topics, UCI stories of even xxh32 hash); "test" is held
 out and printed first; "all" is both.  Targets are checked on test and all (exit status 1
-when missed, 2 when the data is absent): duplicates precision >= 0.995 and recall >= 0.97;
-same event precision >= 0.95 and recall above the tuned baseline's on the same split.
+when missed, 2 when the data is absent): copies (`duplicate_of`) precision >= 0.995 and
+recall >= 0.97; same event precision >= 0.95 and recall above the baseline's at matched
+precision on the same split (#18; the baseline tuned to P >= 0.95 on "tune" is printed
+beside it, informational).
 
 Printed for each set, pairwise and B-cubed P / R / F1 (`bench.dedup_metrics`), and the
 predicted same-story pairs split two ways: identical headlines against the rest (precision
@@ -403,15 +406,26 @@ def eval_events(
     res.chains = chains
     res.chains_details = chains_details
     res.target = target
-    tuned = next(v for k, v in base.items() if not k.endswith("0.50"))
+    matched = matched_precision(sweep, m)
     res.ok = not target or all(
-        m[k].precision >= EVENT_PRECISION and m[k].recall > tuned[k].recall for k in ("test", "all")
+        m[k].precision >= EVENT_PRECISION
+        and (matched[k] is None or m[k].recall > matched[k][1].recall)  # type: ignore[index]
+        for k in ("test", "all")
     )
     if orders > 1:
         res.notes.append(f"mean over {orders} arrival orders")
     res.notes.append(f"{per * 1000:.2f} ms per article")
     res.notes.append(_audit_note(audit))
-    res.notes.append(matched_note(m, matched_precision(sweep, m)))
+    res.notes.append(matched_note(m, matched))
+    label, tuned = next((k, v) for k, v in base.items() if not k.endswith("0.50"))
+    res.notes.append(
+        f"informational: recall against {label}, at its own (lower) precision: "
+        + ", ".join(
+            f"{k} ours {m[k].recall:.3f} vs {tuned[k].recall:.3f}"
+            + ("" if m[k].recall > tuned[k].recall else " (under)")
+            for k in ("test", "all")
+        )
+    )
     return res
 
 

@@ -1,7 +1,8 @@
 """What the chain rule reads of a story (`ingest.dedupe.StoryState`), in SQL both backends
 run: the latest members' signatures from the story index, with each one's `duplicate_of`;
-how many of the story's articles are no copy; its earliest publication date. Reads only:
-the rule itself is `ingest.dedupe.chains`."""
+how many of the story's articles are no copy; its earliest publication date (the rule
+itself is `ingest.dedupe.chains`). And `duplicate_of` kept pointing at a stored article when
+retention deletes an original (`repoint_pruned_copies`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 from ingest.dedupe import Member, StoryState
 from ingest.dedupe.chains import SAMPLE
 
-__all__ = ["LATEST_ROWS", "read_story_state"]
+__all__ = ["LATEST_ROWS", "read_story_state", "repoint_pruned_copies"]
 
 #: members read per story asked: the rule asks the SAMPLE latest reports, and an article's
 #: copies are members too
@@ -42,3 +43,20 @@ def read_story_state(tx: Any, story_id: int, mark: str) -> StoryState:
         for aid, sig, ts, dup in rows
     ]
     return StoryState(latest, int(reports or 0), _dt(began))
+
+
+def repoint_pruned_copies(tx: Any, mark: str) -> None:
+    """After articles were deleted: the copies of a deleted original point at the earliest
+    copy left, which becomes the group's original (`duplicate_of` never names a deleted
+    article)."""
+    orphans = tx.execute(
+        "SELECT duplicate_of, MIN(id) FROM articles WHERE duplicate_of IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM articles o WHERE o.id = articles.duplicate_of)"
+        " GROUP BY duplicate_of"
+    ).fetchall()
+    for old, new in orphans:
+        tx.execute(
+            f"UPDATE articles SET duplicate_of = CASE WHEN id = {mark} THEN NULL ELSE {mark} END"
+            f" WHERE duplicate_of = {mark}",
+            (new, new, old),
+        )

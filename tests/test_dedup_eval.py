@@ -146,7 +146,7 @@ def test_matched_precision_takes_the_highest_recall_at_our_precision_per_split()
     assert test is not None and test[0] == pytest.approx(0.5)
     assert dedup_baseline.matched_precision(sweep, {"tune": _m(0.99, 0.1)}) == {"tune": None}
     note = dedup_baseline.matched_note(ours, got)
-    assert note.startswith("informational, not a target")
+    assert note.startswith("target: tf-idf at matched precision")
     assert "tune ours 0.800/0.300 vs tf-idf t=0.60 0.800/0.400" in note
 
 
@@ -164,8 +164,9 @@ def test_small_run_on_real_data() -> None:
     assert bbc_dup.ours["all"].precision >= 0.95 and bbc_dup.ours["all"].recall >= 0.8
     assert results[2].baseline  # the tf-idf baseline is computed beside ours
     assert any("tune" in k for k in results[2].baseline)  # its threshold: tuning split only
-    for r in results[2:]:  # one informational matched-precision line per event data set
-        assert sum(n.startswith("informational, not a target") for n in r.notes) == 1
+    for r in results[2:]:  # one matched-precision line per event data set, and the tuned one
+        assert sum(n.startswith("target: tf-idf at matched precision") for n in r.notes) == 1
+        assert sum(n.startswith("informational: recall against tfidf@") for n in r.notes) == 1
     assert results[0].story and results[2].details["all"].copy_vs_copies is not None
     assert "ECB+ lead" in results[4].name
     text = "\n".join(dedup_eval._fmt(r) for r in results)

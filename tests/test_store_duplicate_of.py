@@ -184,3 +184,18 @@ def test_an_existing_store_gets_duplicate_of_from_its_duplicate_links(
     original = before["Gale shuts northern ports"]
     assert original is None and set(before.values()) == {None, before["Storm closes harbours"]}
     assert before["Storm closes harbours"] == before["Ports shut by gale"] is not None
+
+
+def test_pruning_an_original_makes_its_earliest_copy_the_original(store: Store) -> None:
+    record(store, A, _art(A, "w1", "Gale shuts northern ports", WIRE, minutes=-200 * 24 * 60))
+    copy = "NORTH BAY (Wire) - " + WIRE
+    # republished months later: found through a story window that reaches back that far
+    record(store, B, _art(B, "w2", "Storm closes harbours", copy, 1), window_days=365)
+    record(store, C, _art(C, "w3", "Ports shut by gale", copy + " More.", 2), window_days=365)
+    rows = _by_title(store)
+    assert rows["Ports shut by gale"].duplicate_of == rows["Gale shuts northern ports"].id
+    assert store.prune(NOW - timedelta(days=100)) == 1
+    rows = _by_title(store)
+    first = rows["Storm closes harbours"]
+    assert first.duplicate_of is None
+    assert rows["Ports shut by gale"].duplicate_of == first.id

@@ -89,9 +89,7 @@ def decide(
     duplicate_of = None
     repoint: tuple[int, ...] = ()
     if found.level == "duplicate":
-        roots = {
-            _root(a, copy_of) for a in (found.article_id, *(a for _, a in found.copies))
-        }
+        roots = {_root(a, copy_of) for a in (found.article_id, *(a for _, a in found.copies))}
         duplicate_of = min(roots)
         repoint = tuple(sorted(roots - {duplicate_of}))
     return StoryDecision(

@@ -43,6 +43,7 @@ from storage.common import (
     host_key,
     iso,
 )
+from storage.story_state import repoint_pruned_copies
 
 from .base import Conn, lock_key
 from .schema import ARTICLE_ID_LOCK
@@ -438,6 +439,7 @@ class PgWrites(PgStories):
             tx.execute("DELETE FROM article_sources WHERE article_id = ANY(%s)", (ids,))
             tx.execute("DELETE FROM story_links WHERE article_id = ANY(%s)", (ids,))
             tx.execute("DELETE FROM articles WHERE id = ANY(%s)", (ids,))
+            repoint_pruned_copies(tx, "%s")
             tx.execute(
                 "DELETE FROM stories WHERE NOT EXISTS"
                 " (SELECT 1 FROM articles a WHERE a.story_id = stories.id)"

@@ -91,10 +91,10 @@ class SQLiteStories(SQLiteBase):
         """A stored (or queued) article's `duplicate_of`."""
         for row in known.new_articles:  # queued: (..., id, story_id, duplicate_of)
             if row[-3] == article_id:
-                return row[-1]  # type: ignore[no-any-return]
+                return None if row[-1] is None else int(row[-1])
         found = tx.execute("SELECT duplicate_of FROM articles WHERE id = ?", (article_id,))
-        row = found.fetchone()
-        return None if row is None else row[0]  # type: ignore[no-any-return]
+        stored = found.fetchone()
+        return None if stored is None or stored[0] is None else int(stored[0])
 
     def _apply_story(
         self,

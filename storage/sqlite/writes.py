@@ -33,6 +33,7 @@ from storage.common import (
     host_key,
     iso,
 )
+from storage.story_state import repoint_pruned_copies
 
 from . import story_index
 from .batch import Known
@@ -449,6 +450,7 @@ class SQLiteWrites(SQLiteStories):
                 tx.execute("DELETE FROM article_sources WHERE article_id = ?", (article_id,))
                 tx.execute("DELETE FROM story_links WHERE article_id = ?", (article_id,))
                 tx.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+            repoint_pruned_copies(tx, "?")
             # stories: drop the empty ones, re-elect representatives that were pruned
             tx.execute("DELETE FROM stories WHERE id NOT IN (SELECT story_id FROM articles "
                        "WHERE story_id IS NOT NULL)")  # fmt: skip
