@@ -199,3 +199,36 @@ def test_pruning_an_original_makes_its_earliest_copy_the_original(store: Store) 
     first = rows["Storm closes harbours"]
     assert first.duplicate_of is None
     assert rows["Ports shut by gale"].duplicate_of == first.id
+
+
+def test_exports_and_story_list_say_which_article_is_a_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo's wire story: Coast Daily and Harbor Herald link the same URL (one article),
+    Valley Times carries the same text under its own URL (a copy of it)."""
+    import csv
+    import io
+    import json
+
+    from click.testing import CliRunner
+
+    from ingest import demo
+    from ingest.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "demo.db"
+    assert demo.main(db) == 0
+    capsys.readouterr()
+    runner = CliRunner()
+    lines = runner.invoke(cli, ["--db", str(db), "articles", "export"]).output.splitlines()
+    records = {r["title"]: r for r in map(json.loads, lines)}
+    wire = next(r for t, r in records.items() if t.startswith("Gale shuts"))
+    copy = next(r for t, r in records.items() if t.startswith("Storm forces closure"))
+    assert copy["duplicate_of"] == wire["id"] and copy["story_id"] == wire["story_id"]
+    assert [t for t, r in records.items() if r["duplicate_of"] is not None] == [copy["title"]]
+    out = runner.invoke(cli, ["--db", str(db), "articles", "export", "--format", "csv"]).output
+    rows = {r["title"]: r for r in csv.DictReader(io.StringIO(out))}
+    assert rows[copy["title"]]["duplicate_of"] == str(wire["id"])
+    assert rows[wire["title"]]["duplicate_of"] == ""
+    listed = runner.invoke(cli, ["--db", str(db), "stories", "list", "--min-sources", "2"]).output
+    assert f"[duplicate 1.00] (copy of {wire['id']})" in listed
