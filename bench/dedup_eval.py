@@ -98,6 +98,7 @@ from bench.dedup_metrics import (
 )
 from ingest import stories
 from ingest.dedupe import Member, StoryState, decide
+from ingest.dedupe.story import FULL_TEXT_WORDS
 from ingest.dedupe import chains as chain_rule
 from ingest.stories import (
     CANDIDATES,
@@ -221,6 +222,11 @@ class ChainRule:
 CHAIN_RULES = (ChainRule(single_link=True),)
 
 
+def _when(d: Doc) -> str:
+    """A date as the store compares it (ISO text; undated sorts first, as '')."""
+    return d.published_at.isoformat() if d.published_at else ""
+
+
 def run_index(
     docs: Sequence[Doc],
     limit: int = CANDIDATES,
@@ -253,6 +259,7 @@ def _run_index(
     dup_of: list[int | None] = []
     merged: dict[int, int] = {}  # story -> the story it was folded into
     sigs: list[Signature] = []
+    words = [len(d.text.split()) for d in docs]
     members: dict[int, list[int]] = defaultdict(list)  # story (as kept) -> its articles
     copies: dict[int, list[int]] = defaultdict(list)  # original -> its copies
 
@@ -262,8 +269,12 @@ def _run_index(
         return sid
 
     def story_of(sid: int) -> StoryState:
+        ids = members[home(sid)]
+        # the representative as the store elects it: the earliest full text, else the
+        # earliest article, ties to the lower id (`ingest.dedupe.better_representative`)
+        rep = min(ids, key=lambda j: (words[j] < FULL_TEXT_WORDS, _when(docs[j]), j))
         return StoryState.of(
-            [Member(j, sigs[j], docs[j].published_at, dup_of[j]) for j in members[home(sid)]]
+            [Member(j, sigs[j], docs[j].published_at, dup_of[j]) for j in ids], rep
         )
 
     untimed = 0.0

@@ -1,6 +1,7 @@
 """What the chain rule reads of a story (`ingest.dedupe.StoryState`), in SQL both backends
 run: the latest members' signatures from the story index, with each one's `duplicate_of`;
-how many of the story's articles are no copy; its earliest publication date (the rule
+how many of the story's articles are no copy; its earliest publication date; its
+representative's signature (the rule
 itself is `ingest.dedupe.chains`). And `duplicate_of` kept pointing at a stored article when
 retention deletes an original (`repoint_pruned_copies`)."""
 
@@ -38,11 +39,20 @@ def read_story_state(tx: Any, story_id: int, mark: str) -> StoryState:
         f" ORDER BY s.published_at DESC, s.article_id DESC LIMIT {LATEST_ROWS}",
         (story_id,),
     ).fetchall()
-    latest = [
-        Member(int(aid), bytes(sig), _dt(ts), None if dup is None else int(dup))
-        for aid, sig, ts, dup in rows
-    ]
-    return StoryState(latest, int(reports or 0), _dt(began))
+    rep = tx.execute(
+        "SELECT s.article_id, s.sig, s.published_at, a.duplicate_of FROM stories st"
+        " JOIN story_sig s ON s.article_id = st.representative_id"
+        f" JOIN articles a ON a.id = s.article_id WHERE st.id = {mark}",
+        (story_id,),
+    ).fetchone()
+    latest = [_member(row) for row in rows]
+    representative = None if rep is None else _member(rep)
+    return StoryState(latest, int(reports or 0), _dt(began), representative)
+
+
+def _member(row: tuple[Any, ...]) -> Member:
+    aid, sig, ts, dup = row
+    return Member(int(aid), bytes(sig), _dt(ts), None if dup is None else int(dup))
 
 
 def repoint_pruned_copies(tx: Any, mark: str) -> None:

@@ -137,3 +137,16 @@ def test_copies_join_whatever_the_story() -> None:
     cands = [Candidate(3, 1, original, T0), *_cands({1: 1, 2: 1})]
     got = join_story(copy, cands, lambda _: _state(members), published_at=WHEN)
     assert got is not None and got.level == "duplicate" and got.story_id == 1
+
+
+def test_the_representative_vouches_for_a_report_most_of_the_story_does_not_match() -> None:
+    """A Mt. Gox story whose latest reports a chain filled with other bankruptcies: another
+    Mt. Gox report agrees with the story's representative (its first Mt. Gox report) and
+    joins; a Sbarro report agrees with neither the representative nor most reports."""
+    members = _members(1, 3, 4, 9)
+    assert not event_join_ok(GOX_AGAIN, StoryState.of(members), published_at=WHEN)[0]
+    story = StoryState.of(members, representative=1)
+    ok, reason = event_join_ok(GOX_AGAIN, story, published_at=WHEN)
+    assert ok and reason.startswith("agrees with the representative"), reason
+    gox = StoryState.of(_members(1, 2, 3), representative=1)
+    assert not event_join_ok(SBARRO_AGAIN, gox, published_at=WHEN)[0]

@@ -9,10 +9,11 @@ and C's story now holds B, which C has nothing to do with (issue #18: a Mt. Gox 
 in a Sbarro bankruptcy and a Japanese Bitcoin tax ruling). The rule:
 
 - a copy (level "duplicate") joins as before: copies of copies are copies, transitive;
-- an event-level match joins the story only when the new article also agrees with at least
-  QUORUM of the story's reports -- an article and its copies are one report; the SAMPLE
-  latest reports are asked. A report agrees when the pair is a match of its own (`score`),
-  or, for full texts, when their similarity reaches SUPPORT (a looser bar than a match:
+- an event-level match joins the story only when the new article also agrees with the
+  story's representative (the article it shows: its earliest full text) or with at least
+  QUORUM of its reports -- an article and its copies are one report; the SAMPLE latest
+  reports are asked. An article agrees when the pair is a match of its own (`score`), or,
+  for two full texts, when their similarity reaches SUPPORT (a looser bar than a match:
   the single link already met the strict one);
 - an event story stays bounded: it takes no new report more than MAX_SPAN after its
   earliest article (undated stories are not bounded in time), nor once it holds
@@ -74,18 +75,22 @@ class Member:
 class StoryState:
     """What the rule reads of a story: `latest`, its latest members (at least the articles
     of its SAMPLE latest reports, copies included); `reports`, how many of its articles
-    are no copy; `began`, the earliest publication date of its articles (None: undated)."""
+    are no copy; `began`, the earliest publication date of its articles (None: undated);
+    `representative`, the article the story shows (None: unknown)."""
 
     latest: Sequence[Member]
     reports: int
     began: datetime | None = None
+    representative: Member | None = None
 
     @classmethod
-    def of(cls, members: Sequence[Member]) -> StoryState:
-        """The state of a story whose members are all at hand."""
+    def of(cls, members: Sequence[Member], representative: int | None = None) -> StoryState:
+        """The state of a story whose members are all at hand (`representative`: the id of
+        the one the story shows)."""
         dates = [d for m in members if (d := _utc(m.published_at)) is not None]
         reports = sum(1 for m in members if m.copy_of is None)
-        return cls(members, reports, min(dates, default=None))
+        rep = next((m for m in members if m.article_id == representative), None)
+        return cls(members, reports, min(dates, default=None), rep)
 
 
 def _utc(when: datetime | None) -> datetime | None:
@@ -147,8 +152,12 @@ def event_join_ok(
 
     asked = sorted(reports.values(), key=latest, reverse=True)[:sample]
     votes = sum(any(_agrees(sig, m, published_at, support) for m in group) for group in asked)
-    ok = votes >= quorum * len(asked)
-    return ok, f"agrees with {votes} of {len(asked)} reports"
+    if votes >= quorum * len(asked):
+        return True, f"agrees with {votes} of {len(asked)} reports"
+    rep = story.representative
+    if rep is not None and _agrees(sig, rep, published_at, support):
+        return True, f"agrees with the representative, {votes} of {len(asked)} reports"
+    return False, f"agrees with {votes} of {len(asked)} reports"
 
 
 def join_story(
