@@ -98,8 +98,8 @@ from bench.dedup_metrics import (
 )
 from ingest import stories
 from ingest.dedupe import Member, StoryState, decide
-from ingest.dedupe.story import FULL_TEXT_WORDS
 from ingest.dedupe import chains as chain_rule
+from ingest.dedupe.story import FULL_TEXT_WORDS
 from ingest.stories import (
     CANDIDATES,
     Signature,
