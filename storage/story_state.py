@@ -13,11 +13,32 @@ from typing import Any
 from ingest.dedupe import Member, StoryState
 from ingest.dedupe.chains import SAMPLE
 
-__all__ = ["LATEST_ROWS", "read_story_state", "repoint_pruned_copies"]
+__all__ = ["FILL_DUPLICATE_OF", "LATEST_ROWS", "read_story_state", "repoint_pruned_copies"]
 
 #: members read per story asked: the rule asks the SAMPLE latest reports, and an article's
 #: copies are members too
 LATEST_ROWS = 8 * SAMPLE
+
+
+#: the migration that adds `duplicate_of` fills it from the stored links (both backends): a
+#: "duplicate" link's matched article, followed up its own "duplicate" links to the earliest
+#: article still stored (a matched article is always stored before the one it matched)
+FILL_DUPLICATE_OF = """
+    WITH RECURSIVE up(article_id, root, depth) AS (
+        SELECT article_id, matched_article_id, 1 FROM story_links
+        WHERE level = 'duplicate' AND matched_article_id IS NOT NULL
+        UNION ALL
+        SELECT up.article_id, l.matched_article_id, up.depth + 1 FROM up
+        JOIN story_links l ON l.article_id = up.root
+        WHERE l.level = 'duplicate' AND l.matched_article_id IS NOT NULL
+            AND l.matched_article_id < up.root AND up.depth < 10000
+    )
+    UPDATE articles SET duplicate_of = (
+        SELECT min(up.root) FROM up JOIN articles o ON o.id = up.root
+        WHERE up.article_id = articles.id
+    )
+    WHERE id IN (SELECT article_id FROM story_links WHERE level = 'duplicate')
+"""
 
 
 def _dt(ts: int | None) -> datetime | None:

@@ -166,29 +166,16 @@ def join_story(
     story_of: Callable[[int], StoryState],
     *,
     published_at: datetime | None = None,
-    quorum: float | None = None,
-    support: float | None = None,
-    sample: int | None = None,
-    max_span: timedelta | None = None,
-    max_reports: int | None = None,
 ) -> Match | None:
     """`match`, with an event-level join put to the whole story (see the module
-    docstring): the best match whose story agrees, or None."""
+    docstring; the rule's values are the module's): the best match whose story agrees, or
+    None."""
     remaining = list(candidates)
     while remaining:
         found = match(sig, remaining, published_at=published_at)
         if found is None or found.level == "duplicate":
             return found
-        ok, _ = event_join_ok(
-            sig,
-            story_of(found.story_id),
-            published_at=published_at,
-            quorum=quorum,
-            support=support,
-            sample=sample,
-            max_span=max_span,
-            max_reports=max_reports,
-        )
+        ok, _ = event_join_ok(sig, story_of(found.story_id), published_at=published_at)
         if ok:
             return found
         remaining = [c for c in remaining if c.story_id != found.story_id]

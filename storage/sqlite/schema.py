@@ -18,6 +18,7 @@ Tables (see README "Record schema" for the downstream view):
 from __future__ import annotations
 
 from ingest.dedupe.story import FULL_TEXT_WORDS
+from storage.story_state import FILL_DUPLICATE_OF
 
 __all__ = ["ELECT", "FTS_COLUMNS", "FTS_TRIGGERS", "FULL_TEXT_WORDS", "MIGRATIONS"]
 
@@ -204,25 +205,12 @@ MIGRATIONS: tuple[str, ...] = (
     # 7: `duplicate_of`, the earliest article whose text an article copies (issue #18), filled
     # for stored articles from the copy level of their links: a "duplicate" link's matched
     # article, followed up its own "duplicate" links to the original (a matched article is
-    # always stored before the one it matched: the walk ends)
+    # always stored before the one it matched: the walk ends; `FILL_DUPLICATE_OF`)
     """
     ALTER TABLE articles ADD COLUMN duplicate_of INTEGER;
     CREATE INDEX articles_duplicate_of ON articles(duplicate_of) WHERE duplicate_of IS NOT NULL;
-    WITH RECURSIVE up(article_id, root, depth) AS (
-        SELECT article_id, matched_article_id, 1 FROM story_links
-        WHERE level = 'duplicate' AND matched_article_id IS NOT NULL
-        UNION ALL
-        SELECT up.article_id, l.matched_article_id, up.depth + 1 FROM up
-        JOIN story_links l ON l.article_id = up.root
-        WHERE l.level = 'duplicate' AND l.matched_article_id IS NOT NULL
-            AND l.matched_article_id < up.root AND up.depth < 10000
-    )
-    UPDATE articles SET duplicate_of = (
-        SELECT up.root FROM up JOIN articles o ON o.id = up.root
-        WHERE up.article_id = articles.id ORDER BY up.root LIMIT 1
-    )
-    WHERE id IN (SELECT article_id FROM story_links WHERE level = 'duplicate')
-    """,
+    """
+    + FILL_DUPLICATE_OF,
 )
 # a story's representative: its earliest full-text article (>= FULL_TEXT_WORDS words), else
 # its earliest article; ties to the lower id (in SQL over `stories`; `better_representative` applies
