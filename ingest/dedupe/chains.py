@@ -110,8 +110,8 @@ def _agrees(sig: Signature, m: Member, published_at: datetime | None, support: f
     level, value, _ = score(sig, other, _hours(published_at, m.published_at))
     if level is not None:
         return True
-    # headline-only pairs share a verb and a topic across events ("files for bankruptcy":
-    # a Sbarro and a Mt. Gox headline at 0.27): only a match of their own counts for them
+    # headline-only pairs share a verb and a topic across events (a Sbarro and a Mt. Gox
+    # headline on "files for bankruptcy", bench/README.md): only a match counts for them
     full = len(sig.terms) >= FEW_TERMS and len(other.terms) >= FEW_TERMS
     return full and value >= support
 
