@@ -32,38 +32,52 @@ def _wire(api: httpx.Client) -> dict[str, Any]:
     return wire
 
 
+def _copy_and_original(wire: dict[str, Any]) -> tuple[int, int]:
+    """(copy, original) article ids: the wire URL's article and Valley Times' own URL carry
+    the same text; whichever was stored first is the original (feeds are fetched in any
+    order)."""
+    by_outlet = {s["outlet"]: s for s in wire["sources"]}
+    linked, valley = by_outlet["Coast Daily"], by_outlet["Valley Times"]
+    assert by_outlet["Harbor Herald"]["article_id"] == linked["article_id"]  # the same URL
+    copy, original = (valley, linked) if valley["duplicate_of"] else (linked, valley)
+    assert copy["duplicate_of"] == original["article_id"] and original["duplicate_of"] is None
+    return copy["article_id"], original["article_id"]
+
+
 def test_records_and_story_reads_carry_duplicate_of(api: httpx.Client) -> None:
     wire = _wire(api)
-    by_outlet = {s["outlet"]: s for s in wire["sources"]}
-    original = wire["representative_id"]
-    assert wire["representative"]["id"] == original and wire["n_sources"] == 3
-    assert by_outlet["Valley Times"]["duplicate_of"] == original
-    assert by_outlet["Coast Daily"]["duplicate_of"] is None
-    copy = api.get(f"/api/articles/{by_outlet['Valley Times']['article_id']}").json()
+    copy_id, original = _copy_and_original(wire)
+    assert wire["representative"]["id"] == wire["representative_id"] and wire["n_sources"] == 3
+    copy = api.get(f"/api/articles/{copy_id}").json()
     assert copy["duplicate_of"] == original and copy["story_id"] == wire["story_id"]
+    assert api.get(f"/api/articles/{original}").json()["duplicate_of"] is None
     page = api.get("/api/articles", params={"limit": 500}).json()["items"]
     assert all("duplicate_of" in r for r in page)
     copies = {r["id"]: r["duplicate_of"] for r in page if r["duplicate_of"] is not None}
-    assert copies[copy["id"]] == original and all(v < k for k, v in copies.items())
+    assert copies[copy_id] == original and all(v < k for k, v in copies.items())
 
 
 def test_merged_feeds_mark_each_source_as_copy_or_own_report(api: httpx.Client) -> None:
     wire = _wire(api)
+    copy_id, original = _copy_and_original(wire)
     feed = api.get("/stories.json", params={"limit": 500}).json()
     (item,) = [i for i in feed["items"] if i["_ingest"]["story_id"] == wire["story_id"]]
     meta = item["_ingest"]
     assert (meta["representative_id"], meta["n_sources"]) == (wire["representative_id"], 3)
-    marks = {s["outlet"]: (s["copy"], s["duplicate_of"]) for s in meta["sources"]}
-    assert marks == {
-        "Coast Daily": (False, None),
-        "Harbor Herald": (True, None),  # the same URL from another feed: the same article
-        "Valley Times": (True, wire["representative_id"]),
-    }
+    seen: set[int] = set()
+    for src in meta["sources"]:
+        # a copy of the original's text, or the same URL from a second feed, is a copy
+        assert src["copy"] == (src["article_id"] == copy_id or src["article_id"] in seen), src
+        assert src["duplicate_of"] == (original if src["article_id"] == copy_id else None)
+        seen.add(src["article_id"])
+    assert sum(not s["copy"] for s in meta["sources"]) == 1  # one own report
     atom = feedparser.parse(api.get("/stories.atom", params={"limit": 500}).content)
     assert not atom.bozo, atom.get("bozo_exception")
     (entry,) = [e for e in atom.entries if e.id == f"tag:ingest,2026:story/{wire['story_id']}"]
-    titles = {link.get("title") for link in entry.links if link.rel == "related"}
-    assert "Valley Times (copy)" in titles
+    kinds = {s["outlet"]: "copy" if s["copy"] else "own report" for s in meta["sources"]}
     body = entry.content[0].value
-    assert "Coast Daily</a> <small>(own report)</small>" in body
-    assert "Valley Times</a> <small>(copy)</small>" in body
+    for outlet, kind in kinds.items():
+        assert f"{outlet}</a> <small>({kind})</small>" in body
+    titles = {link.get("title") for link in entry.links if link.rel == "related"}
+    assert titles and all(t.endswith(("(copy)", "(own report)")) for t in titles)
+    assert f"Valley Times ({kinds['Valley Times']})" in titles
