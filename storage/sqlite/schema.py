@@ -202,7 +202,24 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX IF NOT EXISTS tombstones_deleted ON tombstones(deleted_at)
     """,
-    # 7: `duplicate_of`, the earliest article whose text an article copies (issue #18), filled
+    # 7: WebSub subscriptions, one a feed (ingest.websub), and the lease end a subscribed feed
+    # is polled rarely until (`push_until`, read with the feed by every claim)
+    """
+    CREATE TABLE websub (
+        feed_url TEXT PRIMARY KEY,
+        callback_id TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        hub TEXT,
+        topic TEXT,
+        secret TEXT,
+        lease_until TEXT,
+        checked_at TEXT,
+        requested_at TEXT,
+        error TEXT
+    ) WITHOUT ROWID;
+    ALTER TABLE feeds ADD COLUMN push_until TEXT
+    """,
+    # 8: `duplicate_of`, the earliest article whose text an article copies (issue #18), filled
     # for stored articles from the copy level of their links: a "duplicate" link's matched
     # article, followed up its own "duplicate" links to the original (a matched article is
     # always stored before the one it matched: the walk ends; `FILL_DUPLICATE_OF`)
