@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 
 from ingest.errors import StoreError
+from storage.story_state import FILL_DUPLICATE_OF
 
 __all__ = ["MIGRATIONS", "migrate"]
 
@@ -250,6 +251,15 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX IF NOT EXISTS dead_letters_sink ON dead_letters (sink, id)
     """,
+    # 4: `duplicate_of`, the earliest article whose text an article copies (issue #18), filled
+    # for stored articles from the copy level of their links: a "duplicate" link's matched
+    # article, followed up its own "duplicate" links to the original (a matched article is
+    # always stored before the one it matched: the walk ends; `FILL_DUPLICATE_OF`)
+    """
+    ALTER TABLE articles ADD COLUMN duplicate_of BIGINT;
+    CREATE INDEX articles_duplicate_of ON articles (duplicate_of) WHERE duplicate_of IS NOT NULL;
+    """
+    + FILL_DUPLICATE_OF,
 )
 
 

@@ -49,6 +49,7 @@ from storage.common import (
     iso,
     revised_values,
 )
+from storage.story_state import repoint_pruned_copies
 
 from . import outbox
 from .base import Conn, lock_key
@@ -61,8 +62,8 @@ __all__ = ["PgWrites"]
 RETRIES = 5  # a transaction chosen as a deadlock victim is run again this often
 Sig = Signature | bytes | Prepared | None
 _INSERT_ARTICLE = (
-    f"INSERT INTO articles ({', '.join(VALUE_COLUMNS)}, first_seen_at, id, story_id) "
-    f"VALUES ({', '.join(['%s'] * (len(VALUE_COLUMNS) + 3))})"
+    f"INSERT INTO articles ({', '.join(VALUE_COLUMNS)}, first_seen_at, id, story_id,"
+    f" duplicate_of) VALUES ({', '.join(['%s'] * (len(VALUE_COLUMNS) + 4))})"
 )
 _INSERT_FETCH = (
     f"INSERT INTO fetches ({', '.join(FETCH_COLUMNS)}) "
@@ -387,7 +388,10 @@ class PgWrites(PgStories):
         story = self._decide_story(tx, a, article_id, decoded, keys, window_days)
         self._apply_story_before(tx, story, article_id, now_s or "")
         row_values = sig.values if isinstance(sig, Prepared) else article_values(a)
-        tx.execute(_INSERT_ARTICLE, (*row_values, now_s, article_id, story.story_id))
+        tx.execute(
+            _INSERT_ARTICLE,
+            (*row_values, now_s, article_id, story.story_id, story.duplicate_of),
+        )
         self._apply_story_after(tx, story, a, article_id, now_s or "")
         if decoded is not None:
             when = a.published_at or a.fetched_at
@@ -442,6 +446,7 @@ class PgWrites(PgStories):
             tx.execute("DELETE FROM article_sources WHERE article_id = ANY(%s)", (ids,))
             tx.execute("DELETE FROM story_links WHERE article_id = ANY(%s)", (ids,))
             tx.execute("DELETE FROM articles WHERE id = ANY(%s)", (ids,))
+            repoint_pruned_copies(tx, "%s")
             tx.execute(
                 "DELETE FROM stories WHERE NOT EXISTS"
                 " (SELECT 1 FROM articles a WHERE a.story_id = stories.id)"

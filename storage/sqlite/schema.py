@@ -21,6 +21,7 @@ Tables (see README "Record schema" for the downstream view):
 from __future__ import annotations
 
 from ingest.dedupe.story import FULL_TEXT_WORDS
+from storage.story_state import FILL_DUPLICATE_OF
 
 __all__ = ["ELECT", "FTS_COLUMNS", "FTS_TRIGGERS", "FULL_TEXT_WORDS", "MIGRATIONS"]
 
@@ -260,6 +261,15 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX IF NOT EXISTS dead_letters_sink ON dead_letters(sink, id)
     """,
+    # 9: `duplicate_of`, the earliest article whose text an article copies (issue #18), filled
+    # for stored articles from the copy level of their links: a "duplicate" link's matched
+    # article, followed up its own "duplicate" links to the original (a matched article is
+    # always stored before the one it matched: the walk ends; `FILL_DUPLICATE_OF`)
+    """
+    ALTER TABLE articles ADD COLUMN duplicate_of INTEGER;
+    CREATE INDEX articles_duplicate_of ON articles(duplicate_of) WHERE duplicate_of IS NOT NULL;
+    """
+    + FILL_DUPLICATE_OF,
 )
 # a story's representative: its earliest full-text article (>= FULL_TEXT_WORDS words), else
 # its earliest article; ties to the lower id (in SQL over `stories`; `better_representative` applies

@@ -38,6 +38,7 @@ from storage.common import (
     iso,
     revised_values,
 )
+from storage.story_state import repoint_pruned_copies
 
 from . import outbox, story_index
 from .batch import Known
@@ -353,9 +354,9 @@ class SQLiteWrites(SQLiteStories):
             ).fetchone()[0]
         article_id = known.next_id
         known.next_id += 1
-        story_id = self._assign_story(tx, a, article_id, sig, window_days, known)
+        story = self._assign_story(tx, a, article_id, sig, window_days, known)
         row = sig.values if isinstance(sig, Prepared) else article_values(a)
-        known.new_articles.append((*row, now_s, article_id, story_id))
+        known.new_articles.append((*row, now_s, article_id, story.story_id, story.duplicate_of))
         if not self._DEFER_WRITES:
             known.write_pending(tx)
         known.add_source(a, article_id, now_s)
@@ -438,6 +439,7 @@ class SQLiteWrites(SQLiteStories):
                 tx.execute("DELETE FROM article_sources WHERE article_id = ?", (article_id,))
                 tx.execute("DELETE FROM story_links WHERE article_id = ?", (article_id,))
                 tx.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+            repoint_pruned_copies(tx, "?")
             # stories: drop the empty ones, re-elect representatives that were pruned
             tx.execute("DELETE FROM stories WHERE id NOT IN (SELECT story_id FROM articles "
                        "WHERE story_id IS NOT NULL)")  # fmt: skip
