@@ -21,6 +21,7 @@ import click
 from .cli_app import App, UsageProblem, handle_errors, known_feed
 from .cli_articles import articles, stories
 from .cli_feeds import feeds
+from .cli_sinks import configured_sinks, push_backlog, register_sinks, sinks
 from .cli_text import plural
 from .errors import ConfigError, StoreError
 from .settings import env_warnings, load_settings
@@ -77,6 +78,7 @@ def cli(ctx: click.Context, db: str | None, config: str | None, log_format: str 
 cli.add_command(feeds)
 cli.add_command(articles)
 cli.add_command(stories)
+cli.add_command(sinks)
 
 
 # ------------------------------------------------------------------------------ run
@@ -189,14 +191,18 @@ def run(
     if not verbose:  # the summary names every failed feed: per-fetch lines only with -v
         logging.getLogger("ingest").setLevel(max(logging.ERROR, logging.getLogger("ingest").level))
 
+    sink_specs = configured_sinks(app)  # (a bad [[sinks]] entry stops the run before it starts)
     store = app.creating_store
+    register_sinks(app, sink_specs)
     try:
         wanted = [known_feed(store, u) for u in dict.fromkeys(urls)]
     except UsageProblem as exc:
         raise click.BadParameter(exc.message, param_hint="'--feed'") from None
     due = wanted or store.due_urls(datetime.now(UTC), every=force)
     if not due:
-        sys.exit(_nothing_due(store, quiet))
+        code = _nothing_due(store, quiet)
+        push_backlog(app, sink_specs)  # what an earlier run committed and did not deliver
+        sys.exit(code)
     from .workers import run_pass
 
     app.close()  # worker processes are forked with no store connection open
@@ -215,6 +221,8 @@ def run(
         if progress is not None:
             progress.close()
     _print_report(report, timings, quiet and not report.interrupted)
+    if not report.interrupted:
+        push_backlog(app, sink_specs)  # after the store step: a failing sink only warns
     done = {o.url for o in report.outcomes}
     skipped = [u for u in due if u not in done]
     if report.interrupted:
@@ -250,9 +258,12 @@ def daemon(app: App, metrics_port: int | None, metrics_host: str, tick: str) -> 
         tick_s = parse_duration(tick)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--tick'") from None
+    sink_specs = configured_sinks(app)
+    register_sinks(app, sink_specs)
     run_daemon(
         app.creating_store,
         app.settings,
+        sinks=sink_specs,
         tick_s=tick_s,
         metrics_port=metrics_port,
         metrics_host=metrics_host,
@@ -318,7 +329,12 @@ def store_copy(source: str, target: str) -> None:
 @handle_errors
 def stats(app: App, as_json: bool) -> None:
     """Counts of feeds, articles, sources and stories (reads only)."""
-    data = app.reader.stats().as_dict()
+    store = app.reader
+    data = store.stats().as_dict()
+    backlogs = store.sink_backlogs()
+    if backlogs:  # the push sinks' outbox (README "Push sinks")
+        data["sink_backlog"] = {b.sink: b.pending for b in backlogs}
+        data["sink_dead_letters"] = {b.sink: b.dead for b in backlogs}
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return

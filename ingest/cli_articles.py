@@ -223,4 +223,5 @@ def stories_list(app: App, since: str | None, min_sources: int, limit: int, as_j
         click.echo(f"story {s.story_id}: {s.title}  ({n})")
         for src in s.sources:
             how = f" [{src.level} {src.score:.2f}]" if src.score is not None else ""
-            click.echo(f"    {src.outlet or '?':<28} {src.url}{how}")
+            copy = f" (copy of {src.duplicate_of})" if src.duplicate_of is not None else ""
+            click.echo(f"    {src.outlet or '?':<28} {src.url}{how}{copy}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from storage import Store
 
     from .metrics import Metrics
+    from .sinks import SinkSpec
 
 __all__ = ["run_daemon"]
 
@@ -36,8 +38,11 @@ def run_daemon(
     tick_s: float = 15.0,
     metrics_port: int | None = None,
     metrics_host: str = "127.0.0.1",
+    sinks: Sequence[SinkSpec] = (),
 ) -> None:
-    asyncio.run(_main(store, settings, tick_s, metrics_port, metrics_host))
+    """`sinks`: pushed to after every pass (ingest.sinks; registered with the store by
+    the caller)."""
+    asyncio.run(_main(store, settings, tick_s, metrics_port, metrics_host, sinks))
 
 
 async def _main(
@@ -46,6 +51,7 @@ async def _main(
     tick_s: float,
     metrics_port: int | None,
     metrics_host: str,
+    sinks: Sequence[SinkSpec] = (),
 ) -> None:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -84,6 +90,8 @@ async def _main(
                     on_outcome=observe,
                     fetcher=fetcher,
                 )
+            if sinks:
+                await _push(store, settings, sinks, metrics)
             if metrics is not None:
                 now = datetime.now(UTC)
                 due = store.next_due_at()
@@ -119,3 +127,20 @@ async def _main(
     if metrics is not None:
         metrics.close()
     log.info("daemon stopped")
+
+
+async def _push(
+    store: Store, settings: Settings, sinks: Sequence[SinkSpec], metrics: Metrics | None
+) -> None:
+    """After a pass: the outbox drained (a failing sink: one warning line, the pass goes on)."""
+    from .sinks import deliver
+
+    results = await deliver(store, sinks, settings, owner=lease_owner())
+    backlogs = store.sink_backlogs()
+    pending = {b.sink: b.pending for b in backlogs}
+    for r in results:
+        line = r.warning(pending.get(r.sink, 0))
+        if line:
+            log.warning("%s", line)
+    if metrics is not None:
+        metrics.sinks_done(results, backlogs)

@@ -65,6 +65,7 @@ from .errors import (
     in_words,
     mask_url,
 )
+from .loopwatch import LoopWatch
 from .models import Feed, FeedOptions, FetchResult
 from .netguard import AddressBlockedError
 from .settings import Settings
@@ -235,6 +236,7 @@ class Fetcher:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._gate = _HostGate(settings.per_host_concurrency, settings.per_host_delay_s)
+        self._watch = LoopWatch()
         env = os.environ
         tls = _tls(settings.ca_bundle, env.get("SSL_CERT_FILE", ""), env.get("SSL_CERT_DIR", ""))
         self.transport = GuardedTransport(
@@ -423,7 +425,7 @@ class Fetcher:
             async with self._gate.slot(dest.host) as waited:
                 try:
                     async with asyncio.timeout(budget):
-                        hop = await self._hop(dest, ask, conditional, own, url)
+                        hop = await self._hop_watched(dest, ask, conditional, own, url)
                 except TimeoutError:
                     raise TimeoutError_(
                         url,
@@ -457,6 +459,24 @@ class Fetcher:
                 all_permanent = False
             seen.append(nxt)
             current = nxt
+
+    async def _hop_watched(
+        self, dest: httpx.URL, ask: _Ask, conditional: dict[str, str], own: bool, url: str
+    ) -> tuple[int, str, dict[str, str], bytes | None, int, str | None]:
+        """`_hop`, sent once more when it timed out after this process's event loop itself
+        stalled for at least half the shorter timeout meanwhile: the server had no fair
+        chance to answer (see ingest.loopwatch). The total timeout still bounds both."""
+        since = self._watch.enter()
+        try:
+            try:
+                return await self._hop(dest, ask, conditional, own, url)
+            except TimeoutError_:
+                s = self.settings
+                if self._watch.stalled(since) < min(s.connect_timeout_s, s.read_timeout_s) / 2:
+                    raise
+            return await self._hop(dest, ask, conditional, own, url)
+        finally:
+            self._watch.leave()
 
     async def _hop(
         self,

@@ -15,6 +15,7 @@ from .errors import ConfigError
 
 if TYPE_CHECKING:
     from .pipeline import FeedOutcome
+    from .sinks import SinkBacklog, SinkResult
 
 __all__ = ["Metrics"]
 
@@ -40,6 +41,18 @@ class Metrics:
             "ingest_queue_lag_seconds", "How late the most overdue feed is", registry=r
         )
         self.last_tick = Gauge("ingest_last_tick_timestamp", "End of the last tick", registry=r)
+        self.sink_backlog = Gauge(
+            "ingest_sink_backlog", "Articles waiting in a push sink's outbox", ["sink"], registry=r
+        )
+        self.sink_dead = Gauge(
+            "ingest_sink_dead_letters", "A push sink's dead letters", ["sink"], registry=r
+        )
+        self.sink_delivered = Counter(
+            "ingest_sink_delivered", "Articles delivered to a push sink", ["sink"], registry=r
+        )
+        self.sink_failures = Counter(
+            "ingest_sink_failures", "Failed delivery attempts per push sink", ["sink"], registry=r
+        )
         self.healthy_within_s = healthy_within_s
         self._last_tick_mono = time.monotonic()
         self._server: ThreadingHTTPServer | None = None
@@ -59,6 +72,15 @@ class Metrics:
         self.queue_lag.set(max(0.0, lag_s))
         self.last_tick.set(time.time())
         self._last_tick_mono = time.monotonic()
+
+    def sinks_done(self, results: list[SinkResult], backlogs: list[SinkBacklog]) -> None:
+        for r in results:
+            self.sink_delivered.labels(r.sink).inc(r.delivered)
+            if r.error is not None:
+                self.sink_failures.labels(r.sink).inc()
+        for b in backlogs:
+            self.sink_backlog.labels(b.sink).set(b.pending)
+            self.sink_dead.labels(b.sink).set(b.dead)
 
     def health(self) -> tuple[bool, dict[str, object]]:
         age = time.monotonic() - self._last_tick_mono

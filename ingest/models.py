@@ -380,6 +380,7 @@ ARTICLE_FIELDS = (
     "word_count",
     "content_hash",
     "story_id",
+    "duplicate_of",
 )
 
 
@@ -425,6 +426,9 @@ class ArticleRecord(_Record):
     word_count: int
     content_hash: str
     story_id: int | None
+    # the earliest stored article whose text this one copies (the copy level of its story;
+    # None: no copy). Copies of copies point at that original too
+    duplicate_of: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,6 +453,14 @@ class StorySource(_Record):
     score: float | None
     reason: str | None
     outlet: str | None  # the feed's title, else its host
+    # the earliest article whose text this source's article copies (None: its own report)
+    duplicate_of: int | None = None
+
+    @property
+    def copy(self) -> bool:
+        """Whether this source carries a copy of another article of the story, rather
+        than its own report (another feed carrying the same URL is a copy too)."""
+        return self.duplicate_of is not None or self.level == "same_url"
 
 
 @dataclass(frozen=True, slots=True)

@@ -402,12 +402,12 @@ def load_settings(
         table = doc.get("settings", {})
         if not isinstance(table, dict):
             raise ConfigError(str(path), "settings", "must be a table ([settings])")
-        unknown = set(doc) - {"settings", "feeds"}
+        unknown = set(doc) - {"settings", "feeds", "sinks"}  # [[sinks]]: ingest.sinks
         if unknown:
             raise ConfigError(
                 str(path),
                 sorted(unknown)[0],
-                "unknown top-level key (expected [settings] and [[feeds]])",
+                "unknown top-level key (expected [settings], [[feeds]] and [[sinks]])",
             )
         values.update(_apply(table, str(path), from_env=False))
     values.update(_env_settings(env))

@@ -677,6 +677,18 @@ def _shared_name_weight(a: Signature, b: Signature) -> int:
     return best
 
 
+def _one_subject_each(a: Signature, b: Signature) -> bool:
+    """Two headlines that differ in exactly one term each, both rare names: one headline
+    template about two subjects ("Quiznos|Sbarro files for Chapter 11 bankruptcy", #18)."""
+    wa = dict(zip(a.terms, a.weights, strict=True))
+    wb = dict(zip(b.terms, b.weights, strict=True))
+    only_a = [w for t, w in wa.items() if t not in wb]
+    only_b = [w for t, w in wb.items() if t not in wa]
+    return len(only_a) == len(only_b) == 1 and all(
+        w & _NAME and (w & _WMASK) >= ONE_NAME_WEIGHT for w in (*only_a, *only_b)
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _Scores:
     lead: float  # containment of the shorter lead in the longer (exact)
@@ -745,6 +757,8 @@ def _score(
     # topic at a cosine of 0.26 .. 0.34; EVENT_COSINE 0.41 was tuned with this rule)
     few = len(a.terms) < FEW_TERMS and len(b.terms) < FEW_TERMS
     if few and s.names < EVENT_NAMES_FEW:
+        return None, max(s.contain, s.terms), "", False
+    if few and _one_subject_each(a, b):
         return None, max(s.contain, s.terms), "", False
     if not few and s.names < EVENT_NAMES:
         return None, max(s.contain, s.terms), "", False

@@ -15,12 +15,13 @@ from pathlib import Path
 
 from ingest.errors import StoreError
 
-from .interface import FeedsAndClaims, FetchWriter, Reader, Store, StoryIndex
+from .interface import FeedsAndClaims, FetchWriter, Outbox, Reader, Store, StoryIndex
 from .leases import dead_owner, lease_owner, redact_url, run_token
 
 __all__ = [
     "FeedsAndClaims",
     "FetchWriter",
+    "Outbox",
     "Reader",
     "Store",
     "StoryIndex",

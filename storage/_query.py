@@ -129,7 +129,7 @@ def stories_query(
 def story_sources_query(d: Dialect, story_id: int) -> tuple[str, dict[str, Any]]:
     """One story's source rows (as `common.story_view` reads them)."""
     sql = f"""SELECT a.id AS article_id, src.feed_url, f.title AS feed_title, src.url,
-                  src.first_seen_at, l.level, l.score, l.reason
+                  src.first_seen_at, l.level, l.score, l.reason, a.duplicate_of
               FROM articles a JOIN article_sources src ON src.article_id = a.id
               LEFT JOIN story_links l ON l.article_id = a.id
               LEFT JOIN feeds f ON f.url = src.feed_url

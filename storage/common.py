@@ -385,11 +385,11 @@ def article_record(row: Sequence[Any]) -> ArticleRecord:
     """A row of the `ARTICLE_FIELDS` columns, as a record (JSON lists decoded)."""
     (aid, feed_url, guid, url, canonical, title, authors, published, updated, fetched,
      summary, html, text, language, tags, image, enclosures, words, content_hash,
-     story_id) = row  # fmt: skip
+     story_id, duplicate_of) = row  # fmt: skip
     return ArticleRecord(
         aid, feed_url, guid, url, canonical, title, _json_list(authors), published, updated,
         fetched, summary, html, text, language, _json_list(tags), image,
-        _json_list(enclosures), words, content_hash, story_id,
+        _json_list(enclosures), words, content_hash, story_id, duplicate_of,
     )  # fmt: skip
 
 
@@ -420,8 +420,9 @@ def feed_state_record(r: dict[str, Any]) -> FeedState:
 def story_view(story: dict[str, Any], sources: Sequence[dict[str, Any]]) -> StoryView:
     """A story row (story_id, title, url, first_seen_at, n_articles, n_sources,
     representative_id) and its source rows (article_id, feed_url, feed_title, url,
-    first_seen_at, level, score, reason, ordered by article) as one view: the outlet is the
-    feed's title, else its host; a second feed carrying one article is linked by its URL."""
+    first_seen_at, level, score, reason, duplicate_of, ordered by article) as one view: the
+    outlet is the feed's title, else its host; a second feed carrying one article is linked
+    by its URL."""
     out = []
     seen: set[int] = set()
     for src in sources:
@@ -439,6 +440,7 @@ def story_view(story: dict[str, Any], sources: Sequence[dict[str, Any]]) -> Stor
                 score=score,
                 reason=reason,
                 outlet=src["feed_title"] or outlet(src["feed_url"]),
+                duplicate_of=src.get("duplicate_of"),
             )
         )
     return StoryView(

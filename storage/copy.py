@@ -21,6 +21,7 @@ __all__ = ["TABLES", "CopyReport", "PortableStore", "copy_between", "copy_store"
 TABLES = (
     "feeds", "articles", "article_sources", "stories", "story_links", "story_merges",
     "filtered", "fetches", "tombstones", "story_sig", "story_band", "websub",
+    "sinks", "outbox", "dead_letters",
 )  # fmt: skip
 BATCH = 1000
 

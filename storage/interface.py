@@ -1,8 +1,9 @@
-"""The store interface: what the pipeline and the CLI need from a backend, in four parts.
+"""The store interface: what the pipeline and the CLI need from a backend, in five parts.
 
     FeedsAndClaims   the feed list, and leasing due feeds to workers
     FetchWriter      writing one fetch's (or several fetches') outcome in one transaction
     Reader           typed reads for the CLI and downstream tools (ingest.models records)
+    Outbox           new and revised articles waiting for the push sinks (ingest.sinks)
     StoryIndex       the candidates for a new article's story (inside a write transaction)
 
 Every backend implements `Store` (all but the index, which each keeps behind its writes);
@@ -39,9 +40,18 @@ if TYPE_CHECKING:
         WriteSummary,
     )
     from ingest.settings import FeedSpec
+    from ingest.sinks.types import OutboxItem, SinkBacklog
     from ingest.stories import Candidate, Signature
 
-__all__ = ["FeedsAndClaims", "FetchWriter", "Reader", "Store", "StoryIndex", "WebSubState"]
+__all__ = [
+    "FeedsAndClaims",
+    "FetchWriter",
+    "Outbox",
+    "Reader",
+    "Store",
+    "StoryIndex",
+    "WebSubState",
+]
 
 
 class FeedsAndClaims(Protocol):
@@ -273,7 +283,63 @@ class WebSubState(Protocol):
         ...
 
 
-class Store(FeedsAndClaims, FetchWriter, Reader, WebSubState, Protocol):
+class Outbox(Protocol):
+    """The push sinks' outbox. The write that stores new or revised articles queues one
+    item per (active sink, article) in the same transaction, so what was committed is
+    delivered even when the process dies before delivering it (at least once: a consumer
+    de-duplicates by `OutboxItem.key`). Every method is one transaction."""
+
+    def sync_sinks(self, names: Sequence[str], *, now: datetime) -> list[str]:
+        """Make `names` the active sinks (writes queue for these from now on: a sink added
+        later receives only articles stored after it was added); a sink no longer named
+        stops receiving and keeps its backlog. Returns the names that were new."""
+        ...
+
+    def lease_sink(self, sink: str, *, owner: str, now: datetime, lease_s: float) -> bool:
+        """Take (or extend) the right to deliver `sink`'s items until `now` + `lease_s`:
+        False while another owner holds it (two runs never send one item at once)."""
+        ...
+
+    def release_sink(self, sink: str, owner: str) -> None: ...
+
+    def outbox_due(self, sink: str, *, now: datetime, limit: int) -> list[OutboxItem]:
+        """Up to `limit` of `sink`'s items due at `now` (not backed off), oldest first."""
+        ...
+
+    def outbox_done(self, sink: str, ids: Sequence[int], *, now: datetime) -> None:
+        """Items delivered: they leave the outbox and count as delivered."""
+        ...
+
+    def outbox_failed(
+        self,
+        sink: str,
+        ids: Sequence[int],
+        *,
+        error: str,
+        now: datetime,
+        retry_at: datetime,
+        max_attempts: int,
+    ) -> int:
+        """A failed attempt at items: each is due again at `retry_at`, or, at its
+        `max_attempts`-th failure, moves to the dead letters. Returns how many moved."""
+        ...
+
+    def retry_dead(self, sink: str | None = None, *, now: datetime) -> int:
+        """Move dead letters (of `sink`, else all) back to the outbox, due now, their
+        attempts reset; returns how many."""
+        ...
+
+    def replay(self, sink: str, *, since: datetime, now: datetime) -> int:
+        """Queue for `sink` every stored article first seen at or after `since` (as new:
+        a sink added after them receives them too); returns how many."""
+        ...
+
+    def sink_backlogs(self) -> list[SinkBacklog]:
+        """Every sink the store knows (and any with items left), by name."""
+        ...
+
+
+class Store(FeedsAndClaims, FetchWriter, Reader, Outbox, WebSubState, Protocol):
     """A whole backend."""
 
     def check(self) -> list[str]:

@@ -12,7 +12,7 @@ import socket
 import uuid
 from urllib.parse import urlsplit
 
-__all__ = ["dead_owner", "lease_owner", "redact_url", "run_token"]
+__all__ = ["dead_owner", "lease_owner", "lease_taken", "redact_url", "run_token"]
 
 
 def lease_owner(run: str | None = None) -> str:
@@ -43,6 +43,12 @@ def dead_owner(owner: str) -> bool:
     except PermissionError:  # alive (or a zombie), someone else's
         pass
     return _zombie(pid)
+
+
+def lease_taken(holder: str | None, until_ms: int, owner: str, now_ms: int) -> bool:
+    """Whether a lease held by `holder` until `until_ms` keeps `owner` out at `now_ms`: held
+    by another owner, not expired, and that owner is not known dead."""
+    return holder not in (None, owner) and until_ms >= now_ms and not dead_owner(str(holder))
 
 
 def _zombie(pid: int) -> bool:

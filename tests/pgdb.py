@@ -11,6 +11,7 @@ ADMIN_URL = os.environ.get("INGEST_TEST_PG", "postgresql://postgres@127.0.0.1:54
 TABLES = (
     "feeds", "articles", "article_sources", "stories", "story_links", "story_merges",
     "filtered", "fetches", "tombstones", "story_sig", "story_band", "websub",
+    "sinks", "outbox", "dead_letters",
 )  # fmt: skip
 
 

@@ -198,7 +198,7 @@ def test_empty_store_reads(run) -> None:  # type: ignore[no-untyped-def]
     assert header == [
         "id,feed_url,guid,url,canonical_url,title,authors,published_at,updated_at,fetched_at,"
         "summary,content_html,content_text,language,tags,image_url,enclosures,word_count,"
-        "content_hash,story_id"
+        "content_hash,story_id,duplicate_of"
     ]
     assert run("articles", "search", "anything").output == "no matches\n"
     stats = json.loads(run("stats", "--json").output)

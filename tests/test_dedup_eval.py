@@ -146,7 +146,7 @@ def test_matched_precision_takes_the_highest_recall_at_our_precision_per_split()
     assert test is not None and test[0] == pytest.approx(0.5)
     assert dedup_baseline.matched_precision(sweep, {"tune": _m(0.99, 0.1)}) == {"tune": None}
     note = dedup_baseline.matched_note(ours, got)
-    assert note.startswith("informational, not a target")
+    assert note.startswith("target: tf-idf at matched precision")
     assert "tune ours 0.800/0.300 vs tf-idf t=0.60 0.800/0.400" in note
 
 
@@ -164,8 +164,9 @@ def test_small_run_on_real_data() -> None:
     assert bbc_dup.ours["all"].precision >= 0.95 and bbc_dup.ours["all"].recall >= 0.8
     assert results[2].baseline  # the tf-idf baseline is computed beside ours
     assert any("tune" in k for k in results[2].baseline)  # its threshold: tuning split only
-    for r in results[2:]:  # one informational matched-precision line per event data set
-        assert sum(n.startswith("informational, not a target") for n in r.notes) == 1
+    for r in results[2:]:  # one matched-precision line per event data set, and the tuned one
+        assert sum(n.startswith("target: tf-idf at matched precision") for n in r.notes) == 1
+        assert sum(n.startswith("informational: recall against tfidf@") for n in r.notes) == 1
     assert results[0].story and results[2].details["all"].copy_vs_copies is not None
     assert "ECB+ lead" in results[4].name
     text = "\n".join(dedup_eval._fmt(r) for r in results)
@@ -179,9 +180,10 @@ def test_ecb_leads_are_first_sentences_with_the_cluster_labels() -> None:
     assert len({d.gold for d in leads}) > 80 and {d.split for d in leads} == {"tune", "test"}
 
 
-def test_run_index_applies_the_no_chains_rule_offline() -> None:
-    """Single links chain a Sbarro report into a Mt. Gox story through "Mt. Gox files for
-    Chapter 11 bankruptcy"; with the rule the Sbarro reports make their own story."""
+def test_run_index_applies_the_no_chains_rule() -> None:
+    """Single links (the store before #18) chain a Sbarro report into a Mt. Gox story
+    through "Mt. Gox files for Chapter 11 bankruptcy"; with the rule (the store's decision,
+    the default) the Sbarro reports make their own story."""
     heads = [
         ("Mt. Gox bitcoin exchange files for bankruptcy in Tokyo", "gox"),
         ("Bitcoin exchange Mt. Gox seeks bankruptcy protection in Tokyo court", "gox"),
@@ -190,11 +192,10 @@ def test_run_index_applies_the_no_chains_rule_offline() -> None:
         ("Pizza chain Sbarro files for bankruptcy a second time", "sbarro"),
     ]
     docs = [Doc(str(i), t, "", g, T0 + timedelta(minutes=2 * i)) for i, (t, g) in enumerate(heads)]
-    _, single, _ = dedup_eval.run_index(docs, window=timedelta(days=3))
+    single_link = dedup_eval.ChainRule(single_link=True)
+    _, single, _ = dedup_eval.run_index(docs, window=timedelta(days=3), chains=single_link)
     assert len(set(single)) == 1  # the chain
-    _, ruled, _ = dedup_eval.run_index(
-        docs, window=timedelta(days=3), chains=dedup_eval.ChainRule()
-    )
+    _, ruled, _ = dedup_eval.run_index(docs, window=timedelta(days=3))
     assert ruled == ["0", "0", "0", "3", "3"]
 
 
@@ -220,4 +221,4 @@ def test_a_what_if_event_threshold_is_set_for_the_run_only() -> None:
     rule = dedup_eval.ChainRule(event_cosine=0.3)
     assert dedup_eval.run_index(docs, chains=rule)[1] == ["0", "0"]
     assert before == stories.EVENT_COSINE
-    assert rule.label().endswith("cos 0.3")
+    assert rule.label().endswith("event cos 0.3")

@@ -11,8 +11,10 @@ from factories import article
 from test_stories import BRIDGE, FERRY, FERRY_OTHER
 
 from ingest.dedupe import (
+    Member,
     RecordDecision,
     StoryDecision,
+    StoryState,
     better_representative,
     candidate_since,
     decide,
@@ -90,6 +92,60 @@ def test_decide(
     else:
         assert d.reason and d.score is not None and 0 < d.score <= 1
         assert all(s > d.story_id for s in d.fold)
+
+
+@pytest.mark.parametrize(
+    ("cands", "copy_of", "duplicate_of", "repoint"),
+    [
+        # an event report copies nothing
+        ([(5, 50, "ferry_other")], {}, None, ()),
+        # a copy of an original points at it
+        ([(7, 70, "ferry_ad")], {}, 7, ()),
+        # a copy of a copy points at the copy's original (transitive)
+        ([(7, 70, "ferry_ad")], {7: 3}, 3, ()),
+        # a copy of two copy groups: the earliest original wins, the other group follows it
+        ([(11, 11, "ferry_news"), (10, 10, "ferry_ad")], {11: 4, 10: 6}, 4, (6,)),
+        ([(11, 11, "ferry_news"), (10, 10, "ferry_ad")], {}, 10, (11,)),
+        # copies of one group: nothing to repoint
+        ([(11, 10, "ferry_news"), (10, 10, "ferry_ad")], {11: 10}, 10, ()),
+    ],
+    ids=["event", "copy", "copy-of-copy", "two-groups", "two-originals", "one-group"],
+)
+def test_decide_duplicate_of(
+    cands: list[tuple[int, int, str]],
+    copy_of: dict[int, int],
+    duplicate_of: int | None,
+    repoint: tuple[int, ...],
+) -> None:
+    d = decide(NEW, SIGS["ferry"], _cands(cands), published_at=WHEN, copy_of=copy_of.get)
+    assert (d.duplicate_of, d.repoint) == (duplicate_of, repoint)
+
+
+# the Mt. Gox story: two Mt. Gox reports and a Sbarro report one wrong link put there
+GOX = signature("Mt. Gox bitcoin exchange files for bankruptcy in Tokyo", "")
+GOX2 = signature("Bitcoin exchange Mt. Gox seeks bankruptcy protection in Tokyo court", "")
+SBARRO = signature("Sbarro files for Chapter 11 bankruptcy", "")
+
+
+def _gox_story(_: int) -> StoryState:
+    return StoryState.of([Member(1, GOX, WHEN), Member(2, GOX2, WHEN), Member(3, SBARRO, WHEN)])
+
+
+@pytest.mark.parametrize(
+    ("title", "story"),
+    [
+        ("Tokyo court takes Mt. Gox bitcoin exchange bankruptcy", 1),  # the story agrees
+        ("Pizza chain Sbarro files for bankruptcy a second time", NEW),  # one member agrees
+    ],
+    ids=["story-agrees", "chain-refused"],
+)
+def test_decide_puts_an_event_join_to_the_whole_story(title: str, story: int) -> None:
+    cands = [Candidate(i, 1, sig, WHEN) for i, sig in ((1, GOX), (2, GOX2), (3, SBARRO))]
+    sig = signature(title, "")
+    single = decide(NEW, sig, cands, published_at=WHEN)
+    assert single.story_id == 1  # single links join either
+    d = decide(NEW, sig, cands, published_at=WHEN, story_of=_gox_story)
+    assert d.story_id == story and d.duplicate_of is None
 
 
 @pytest.mark.parametrize(

@@ -62,11 +62,13 @@ def test_a_version_3_database_gains_the_two_level_story_index(tmp_path: Path) ->
            DROP INDEX feeds_host_leased;
            DROP INDEX feeds_force;
            ALTER TABLE feeds DROP COLUMN host_key;
+           DROP INDEX articles_duplicate_of;
+           ALTER TABLE articles DROP COLUMN duplicate_of;
            PRAGMA user_version = 3;"""
     )
     conn.close()
     store = SQLiteStore(path)
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 7
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 9
     tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"story_band", "story_band_new", "story_index_meta"} <= tables
     store.close()
@@ -87,6 +89,8 @@ def test_a_version_4_database_gets_the_host_of_each_feed(tmp_path: Path) -> None
            DROP INDEX feeds_host_leased;
            DROP INDEX feeds_force;
            ALTER TABLE feeds DROP COLUMN host_key;
+           DROP INDEX articles_duplicate_of;
+           ALTER TABLE articles DROP COLUMN duplicate_of;
            PRAGMA user_version = 4;"""
     )
     conn.close()

@@ -574,3 +574,85 @@ def test_websub_subscriptions_and_the_feeds_push_until(store: Store) -> None:
     assert store.drop_subscription(A) is False
     assert [s.feed_url for s in store.subscriptions()] == [B]
     assert store.check() == []
+
+
+# ------------------------------------------------------------------ the push sinks' outbox
+
+
+def _due(store: Store, sink: str, now: object = None) -> list[tuple[int, str, str]]:
+    items = store.outbox_due(sink, now=now or NOW + timedelta(days=1), limit=100)  # type: ignore[arg-type]
+    return [(i.article_id, i.content_hash, i.kind) for i in items]
+
+
+def test_the_outbox_queues_new_and_revised_articles_for_each_active_sink(store: Store) -> None:
+    record(store, A, article(A, "g0"))  # before any sink: queued for none
+    assert store.sink_backlogs() == []
+    assert store.sync_sinks(["hook", "redis"], now=NOW) == ["hook", "redis"]
+    assert store.sync_sinks(["hook", "redis"], now=NOW) == []
+    record(store, A, article(A, "g1"), owner="me")
+    (g1,) = [r.id for r in store.articles(feed_url=A) if r.guid == "g1"]
+    assert _due(store, "hook") == _due(store, "redis") == [(g1, "hash-g1", "new")]
+    record(store, A, article(A, "g1"))  # unchanged: nothing more
+    record(store, A, article(A, "g1", content_hash="hash-g1b", title="Title g1, revised"))
+    assert _due(store, "hook")[-1] == (g1, "hash-g1b", "revised")
+    assert len(_due(store, "hook")) == 2
+    # a sink added later receives only what is stored after; one removed keeps its backlog
+    store.sync_sinks(["hook", "nats"], now=NOW)
+    record(store, B, article(B, "g2"))
+    assert [k for _, _, k in _due(store, "nats")] == ["new"]
+    assert len(_due(store, "redis")) == 2
+    backlog = {b.sink: b for b in store.sink_backlogs()}
+    assert {s: (b.active, b.pending) for s, b in backlog.items()} == {
+        "hook": (True, 3),
+        "nats": (True, 1),
+        "redis": (False, 2),
+    }
+
+
+def test_the_outbox_leases_acknowledges_backs_off_and_dead_letters(store: Store) -> None:
+    store.sync_sinks(["hook"], now=NOW)
+    record(store, A, article(A, "g1"), article(A, "g2"), article(A, "g3"))
+    assert store.lease_sink("hook", owner="one", now=NOW, lease_s=60)
+    assert not store.lease_sink("hook", owner="two", now=NOW, lease_s=60)
+    assert store.lease_sink("hook", owner="one", now=NOW, lease_s=60)  # renewed
+    assert store.lease_sink("hook", owner="two", now=NOW + timedelta(seconds=61), lease_s=60)
+    store.release_sink("hook", "two")
+    assert not store.lease_sink("nope", owner="one", now=NOW, lease_s=60)
+    items = store.outbox_due("hook", now=NOW, limit=100)
+    assert [i.attempts for i in items] == [0, 0, 0]
+    assert items[0].key == f"{items[0].article_id}:hash-g1"
+    store.outbox_done("hook", [items[0].id], now=NOW)
+    rest = [i.id for i in items[1:]]
+    later = NOW + timedelta(seconds=30)
+    dead = store.outbox_failed(
+        "hook", rest, error="HTTP 500", now=NOW, retry_at=later, max_attempts=2
+    )
+    assert dead == 0
+    assert store.outbox_due("hook", now=NOW, limit=100) == []  # backed off
+    again = store.outbox_due("hook", now=later, limit=100)
+    assert [i.attempts for i in again] == [1, 1]
+    dead = store.outbox_failed(
+        "hook", rest, error="HTTP 500", now=later, retry_at=later, max_attempts=2
+    )
+    assert dead == 2
+    (b,) = store.sink_backlogs()
+    assert (b.pending, b.dead, b.delivered, b.last_error) == (0, 2, 1, "HTTP 500")
+    assert store.retry_dead("other", now=later) == 0
+    assert store.retry_dead("hook", now=later) == 2
+    back = store.outbox_due("hook", now=later, limit=100)
+    assert [(i.attempts, i.content_hash) for i in back] == [(0, "hash-g2"), (0, "hash-g3")]
+    assert min(i.id for i in back) > max(rest)  # behind anything already waiting
+    store.outbox_done("hook", [i.id for i in back], now=later)
+    (b,) = store.sink_backlogs()
+    assert (b.pending, b.dead, b.delivered, b.last_error) == (0, 0, 3, None)
+
+
+def test_replay_queues_what_was_stored_before_a_sink_was_added(store: Store) -> None:
+    record(store, A, article(A, "g1"))  # first seen at NOW
+    store.sync_sinks(["late"], now=NOW)
+    record(store, B, article(B, "g2"))
+    assert [k for _, _, k in _due(store, "late")] == ["new"]  # g2 only
+    assert store.replay("late", since=NOW - timedelta(days=1), now=NOW) == 2
+    due = _due(store, "late")
+    assert [h for _, h, _ in due] == ["hash-g2", "hash-g1", "hash-g2"]
+    assert store.replay("late", since=NOW + timedelta(days=3650), now=NOW) == 0

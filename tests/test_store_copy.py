@@ -22,7 +22,9 @@ pytestmark = pytest.mark.postgres
 
 
 def _fill(store: Store) -> None:
-    """Articles, a second source, a story of copies, a filtered item, history, a tombstone."""
+    """Articles, a second source, a story of copies, a filtered item, history, a tombstone,
+    a push sink's outbox and a dead letter."""
+    store.sync_sinks(["hook"], now=NOW)
     store.add_feed(FeedSpec(url=A, title="Alpha", tags=("x",)))
     store.add_feed(FeedSpec(url=B))
     claim(store)
@@ -35,6 +37,8 @@ def _fill(store: Store) -> None:
                              content_text="Wire: " + text, word_count=201),
            article(feed_url=B, identity="b2", canonical_url="https://a.example/a2"))  # fmt: skip
     assert store.prune(NOW - timedelta(days=90)) == 1
+    first = store.outbox_due("hook", now=NOW, limit=1)[0].id
+    store.outbox_failed("hook", [first], error="HTTP 500", now=NOW, retry_at=NOW, max_attempts=1)
 
 
 def _view(store: Store) -> dict[str, object]:
@@ -45,6 +49,11 @@ def _view(store: Store) -> dict[str, object]:
         "history": [[h.as_dict() for h in store.fetch_history(u)] for u in (A, B)],
         "filtered": [f.as_dict() for f in store.filtered()],
         "stats": {k: v for k, v in store.stats().as_dict().items() if k != "db_bytes"},
+        "sinks": store.sink_backlogs(),
+        "outbox": [
+            (i.id, i.article_id, i.content_hash, i.kind)
+            for i in store.outbox_due("hook", now=NOW + timedelta(days=1), limit=100)
+        ],
     }
 
 
@@ -67,6 +76,10 @@ def test_sqlite_to_postgres_and_back_loses_nothing(tmp_path: Path, pg_url: str) 
         done = record(pg, A, article(identity="old", published_at=NOW - timedelta(days=400)),
                       article(identity="a3"))  # fmt: skip
         assert done.new == 1 and done.new_ids[0] > before["stats"]["last_article_id"]  # type: ignore[attr-defined,index]
+        assert len(before["outbox"]) == 3  # type: ignore[arg-type]
+        queued = pg.outbox_due("hook", now=NOW + timedelta(days=1), limit=100)
+        assert queued[-1].id > max(i[0] for i in before["outbox"])  # type: ignore[attr-defined]
+        assert pg.retry_dead("hook", now=NOW) == 1
     finally:
         pg.close()
 

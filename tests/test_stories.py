@@ -208,10 +208,9 @@ def test_sample_containment_is_exact_for_short_texts() -> None:
 @pytest.mark.parametrize(
     ("a", "b", "level"),
     [
-        pytest.param(
-            "Quiznos files for Chapter 11 bankruptcy", "Sbarro files for Chapter 11 bankruptcy",
-            None, marks=pytest.mark.xfail(strict=True, reason="v3 known limit: headline-only "
-            "items sharing 4 of 5 words are grouped (weighted cosine, names overlap 0.2)")),
+        # one headline template, two subjects: each differs from the other only by a rare name
+        ("Quiznos files for Chapter 11 bankruptcy", "Sbarro files for Chapter 11 bankruptcy",
+         None),
         ("Apple and Comcast in talks over a TV streaming service",
          "Comcast, Apple reported to be in talks about TV streaming service", "event"),
     ],

@@ -107,6 +107,8 @@ def test_a_version_1_database_is_migrated(tmp_path: Path) -> None:
            DROP INDEX feeds_host_leased;
            DROP INDEX feeds_force;
            ALTER TABLE feeds DROP COLUMN host_key;
+           DROP INDEX articles_duplicate_of;
+           ALTER TABLE articles DROP COLUMN duplicate_of;
            PRAGMA user_version = 1;"""
     )
     conn.commit()

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from lxml import etree
 from markupsafe import Markup
 
-from ingest.models import ArticleRecord
+from ingest.models import ArticleRecord, StorySource
 from ingest.timeutil import from_iso
 
 from . import reads
@@ -56,12 +56,8 @@ def story_html(story: ServedStory) -> str:
     """The entry's body: the representative's summary and a list of every source."""
     rep, sources = story.representative, story.view.sources
     items = Markup("").join(
-        Markup('<li><a href="{}">{}</a>{}</li>').format(
-            src.url or src.feed_url,
-            src.outlet or src.feed_url,
-            Markup(" <small>({})</small>").format(src.level)
-            if src.level not in (None, "self")
-            else "",
+        Markup('<li><a href="{}">{}</a> <small>({})</small></li>').format(
+            src.url or src.feed_url, src.outlet or src.feed_url, _kind(src)
         )
         for src in sources
     )
@@ -73,6 +69,11 @@ def story_html(story: ServedStory) -> str:
             count, "" if count == 1 else "s", items
         )
     )
+
+
+def _kind(src: StorySource) -> str:
+    """A source as a reader sees it: a copy of another article, or a report of its own."""
+    return "copy" if src.copy else "own report"
 
 
 def _updated(story: ServedStory) -> datetime:
@@ -123,10 +124,13 @@ def atom_feed(stories: Sequence[ServedStory], *, self_url: str, home_url: str) -
             _sub(entry, "link", href=_xml(view.url), rel="alternate", type="text/html")
         for src in view.sources:
             if src.url and src.url != view.url:
-                title = _xml(src.outlet or src.feed_url)
+                title = _xml(f"{src.outlet or src.feed_url} ({_kind(src)})")
                 _sub(entry, "link", href=_xml(src.url), rel="related", title=title)
         _sub(entry, "content", story_html(story), type="html")
     return bytes(etree.tostring(feed, xml_declaration=True, encoding="utf-8", pretty_print=True))
+
+
+_SOURCE_KEYS = ("article_id", "outlet", "url", "feed_url", "level", "score", "duplicate_of")
 
 
 def json_feed(stories: Sequence[ServedStory], *, self_url: str, home_url: str) -> dict[str, Any]:
@@ -141,8 +145,13 @@ def json_feed(stories: Sequence[ServedStory], *, self_url: str, home_url: str) -
             "date_modified": _stamp(_updated(story)),
             "_ingest": {
                 "story_id": view.story_id,
+                "representative_id": view.representative_id,
+                "n_sources": view.n_sources,
                 "sources": [
-                    {k: getattr(src, k) for k in ("outlet", "url", "feed_url", "level", "score")}
+                    {
+                        **{k: getattr(src, k) for k in _SOURCE_KEYS},
+                        "copy": src.copy,
+                    }
                     for src in view.sources
                 ],
             },

@@ -31,6 +31,11 @@ class Article(BaseModel):
     word_count: int
     content_hash: str
     story_id: int | None
+    duplicate_of: int | None = Field(
+        None,
+        description="The earliest article whose text this one copies (the copy level), or null:"
+        " its own report. story_id is the same-event level.",
+    )
 
 
 class ArticlePage(BaseModel):
@@ -51,6 +56,9 @@ class Source(BaseModel):
     level: str | None = Field(description="self, same_url, duplicate or event")
     score: float | None
     reason: str | None
+    duplicate_of: int | None = Field(
+        None, description="The article this source's copies, or null: its own report."
+    )
 
 
 class Story(BaseModel):
@@ -60,6 +68,7 @@ class Story(BaseModel):
     first_seen_at: str
     n_articles: int
     n_sources: int
+    representative_id: int = Field(description="The article whose title and URL the story shows.")
     representative: Article | None
     sources: list[Source]
 

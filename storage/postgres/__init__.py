@@ -8,6 +8,7 @@ stories.py      a new article's story: candidates in, `ingest.dedupe.decide` app
 writes.py       a fetch's articles, sources, feed state, history (idempotent); prune
 reads.py        typed reads, full-text search
 websub.py       WebSub subscriptions
+outbox.py       new and revised articles waiting for the push sinks, dead letters
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from __future__ import annotations
 from storage.interface import Store
 
 from .feeds import PgFeeds
+from .outbox import PgOutbox
 from .portable import PgPortable
 from .websub import PgWebSub
 
 __all__ = ["PostgresStore", "open_postgres"]
 
 
-class PostgresStore(PgFeeds, PgPortable, PgWebSub):
+class PostgresStore(PgFeeds, PgOutbox, PgPortable, PgWebSub):
     """The Store protocol on one PostgreSQL database."""
 
 

@@ -10,7 +10,7 @@ from .reads import PgReads
 __all__ = ["PgPortable"]
 
 _GENERATED = {"search"}  # computed by the database: never copied
-_SERIAL = ("articles", "filtered", "fetches")  # id sequences to move past the copied ids
+_SERIAL = ("articles", "filtered", "fetches", "outbox")  # id sequences to move past the copied ids
 
 
 class PgPortable(PgReads):

@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 
 from ingest.errors import StoreError
+from storage.story_state import FILL_DUPLICATE_OF
 
 __all__ = ["MIGRATIONS", "migrate"]
 
@@ -213,6 +214,52 @@ MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE feeds ADD COLUMN push_until TEXT
     """,
+    # 3: the push sinks' outbox, as SQLite's (its migration 8: storage/sqlite/schema.py)
+    """
+    CREATE TABLE IF NOT EXISTS sinks (
+        name TEXT PRIMARY KEY,
+        active INTEGER NOT NULL DEFAULT 1,
+        added_at TEXT NOT NULL,
+        lease_owner TEXT,
+        lease_until_ms BIGINT NOT NULL DEFAULT 0,
+        delivered BIGINT NOT NULL DEFAULT 0,
+        last_delivered_at TEXT,
+        last_error TEXT
+    );
+    CREATE TABLE IF NOT EXISTS outbox (
+        id BIGSERIAL PRIMARY KEY,
+        sink TEXT NOT NULL,
+        article_id BIGINT NOT NULL,
+        content_hash TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        queued_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        due_ms BIGINT NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    CREATE INDEX IF NOT EXISTS outbox_sink ON outbox (sink, id);
+    CREATE TABLE IF NOT EXISTS dead_letters (
+        id BIGINT PRIMARY KEY,
+        sink TEXT NOT NULL,
+        article_id BIGINT NOT NULL,
+        content_hash TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        queued_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_error TEXT,
+        failed_at TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS dead_letters_sink ON dead_letters (sink, id)
+    """,
+    # 4: `duplicate_of`, the earliest article whose text an article copies (issue #18), filled
+    # for stored articles from the copy level of their links: a "duplicate" link's matched
+    # article, followed up its own "duplicate" links to the original (a matched article is
+    # always stored before the one it matched: the walk ends; `FILL_DUPLICATE_OF`)
+    """
+    ALTER TABLE articles ADD COLUMN duplicate_of BIGINT;
+    CREATE INDEX articles_duplicate_of ON articles (duplicate_of) WHERE duplicate_of IS NOT NULL;
+    """
+    + FILL_DUPLICATE_OF,
 )
 
 

@@ -12,6 +12,7 @@ from ingest.dedupe.story import FULL_TEXT_WORDS
 from ingest.models import Article
 from ingest.stories import CANDIDATES, Signature, min_shared_keys
 from storage.common import iso
+from storage.story_state import read_story_state
 
 from .base import Conn, PgBase
 from .story_index import PgStoryIndex
@@ -41,7 +42,14 @@ class PgStories(PgBase):
         if sig is not None:
             since = candidate_since(when, window_days)
             cands = PgStoryIndex(tx).candidates(keys, since, CANDIDATES, min_shared_keys(sig))
-        d = decide(article_id, sig, cands, published_at=when)
+        d = decide(
+            article_id,
+            sig,
+            cands,
+            published_at=when,
+            story_of=lambda story_id: read_story_state(tx, story_id, "%s"),
+            copy_of=lambda aid: self._duplicate_of(tx, aid),
+        )
         if d.founds:
             return d
         # the stories' rows are locked (in id order) before they are changed; one folded by
@@ -62,8 +70,21 @@ class PgStories(PgBase):
         homes = sorted({int(merged.get(s, s)) for s in ids})
         return dataclasses.replace(d, story_id=homes[0], fold=tuple(homes[1:]))
 
+    def _duplicate_of(self, tx: Conn, article_id: int) -> int | None:
+        """A stored article's `duplicate_of`."""
+        row = tx.execute("SELECT duplicate_of FROM articles WHERE id = %s", (article_id,))
+        found = row.fetchone()
+        return None if found is None or found[0] is None else int(found[0])
+
     def _apply_story_before(self, tx: Conn, d: StoryDecision, article_id: int, now_s: str) -> None:
-        """What a decision changes before the new article's row is written: folds."""
+        """What a decision changes before the new article's row is written: folds, and copy
+        groups joined to an earlier original."""
+        if d.repoint:
+            tx.execute(
+                "UPDATE articles SET duplicate_of = %(to)s"
+                " WHERE id = ANY(%(ids)s) OR duplicate_of = ANY(%(ids)s)",
+                {"to": d.duplicate_of, "ids": list(d.repoint)},
+            )
         for old in d.fold:
             tx.execute(
                 """UPDATE story_sig SET story_id = %s WHERE article_id IN

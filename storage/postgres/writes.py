@@ -32,7 +32,7 @@ from ingest.models import (
     WriteSummary,
 )
 from ingest.stories import Signature
-from ingest.timeutil import to_iso
+from ingest.timeutil import to_iso, utcnow
 from storage.common import (
     FETCH_COLUMNS,
     FULLER_COLUMNS,
@@ -49,7 +49,9 @@ from storage.common import (
     iso,
     revised_values,
 )
+from storage.story_state import repoint_pruned_copies
 
+from . import outbox
 from .base import Conn, lock_key
 from .schema import ARTICLE_ID_LOCK
 from .stories import ELECT, PgStories
@@ -60,8 +62,8 @@ __all__ = ["PgWrites"]
 RETRIES = 5  # a transaction chosen as a deadlock victim is run again this often
 Sig = Signature | bytes | Prepared | None
 _INSERT_ARTICLE = (
-    f"INSERT INTO articles ({', '.join(VALUE_COLUMNS)}, first_seen_at, id, story_id) "
-    f"VALUES ({', '.join(['%s'] * (len(VALUE_COLUMNS) + 3))})"
+    f"INSERT INTO articles ({', '.join(VALUE_COLUMNS)}, first_seen_at, id, story_id,"
+    f" duplicate_of) VALUES ({', '.join(['%s'] * (len(VALUE_COLUMNS) + 4))})"
 )
 _INSERT_FETCH = (
     f"INSERT INTO fetches ({', '.join(FETCH_COLUMNS)}) "
@@ -296,6 +298,7 @@ class PgWrites(PgStories):
         new_ids: list[int] = []
         counts = {"updated": 0, "unchanged": 0}
         filtered = 0
+        pushed: list[tuple[int, str, str]] = []  # for the sinks' outbox
         for a, sig in articles:
             if a.filtered:
                 stored = tx.execute(
@@ -308,8 +311,12 @@ class PgWrites(PgStories):
             outcome, article_id = self._upsert(tx, a, sig, window_days, known)
             if outcome == "new":
                 new_ids.append(article_id)
+                pushed.append((article_id, a.content_hash, "new"))
             else:
                 counts[outcome] += 1
+                if outcome == "updated":
+                    pushed.append((article_id, a.content_hash, "revised"))
+        outbox.queue(tx, pushed, now_s or str(to_iso(utcnow())))
         return WriteSummary(
             feed_url=feed_url,
             new=len(new_ids),
@@ -381,7 +388,10 @@ class PgWrites(PgStories):
         story = self._decide_story(tx, a, article_id, decoded, keys, window_days)
         self._apply_story_before(tx, story, article_id, now_s or "")
         row_values = sig.values if isinstance(sig, Prepared) else article_values(a)
-        tx.execute(_INSERT_ARTICLE, (*row_values, now_s, article_id, story.story_id))
+        tx.execute(
+            _INSERT_ARTICLE,
+            (*row_values, now_s, article_id, story.story_id, story.duplicate_of),
+        )
         self._apply_story_after(tx, story, a, article_id, now_s or "")
         if decoded is not None:
             when = a.published_at or a.fetched_at
@@ -436,6 +446,7 @@ class PgWrites(PgStories):
             tx.execute("DELETE FROM article_sources WHERE article_id = ANY(%s)", (ids,))
             tx.execute("DELETE FROM story_links WHERE article_id = ANY(%s)", (ids,))
             tx.execute("DELETE FROM articles WHERE id = ANY(%s)", (ids,))
+            repoint_pruned_copies(tx, "%s")
             tx.execute(
                 "DELETE FROM stories WHERE NOT EXISTS"
                 " (SELECT 1 FROM articles a WHERE a.story_id = stories.id)"

@@ -7,6 +7,7 @@
     stories.py      a new article's story: candidates in, `ingest.dedupe.decide` applied
     story_index.py  the story index (LSH band keys in two levels)
     writes.py       a fetch's articles, sources, feed state, history; prune; FTS catch-up
+    outbox.py       new and revised articles waiting for the push sinks, dead letters
     reads.py        typed reads
     portable.py     tables as rows, for `store copy`
     websub.py       WebSub subscriptions
@@ -22,6 +23,7 @@ from storage.common import HISTORY_KEEP, host_key
 from storage.sqlite_guard import guarded
 
 from .feeds import SQLiteFeeds
+from .outbox import SQLiteOutbox
 from .portable import SQLitePortable
 from .schema import MIGRATIONS
 from .websub import SQLiteWebSub
@@ -30,5 +32,5 @@ __all__ = ["ARTICLE_FIELDS", "HISTORY_KEEP", "MIGRATIONS", "SQLiteStore", "host_
 
 
 @guarded  # a failing disk or file: one StoreError line naming the file (issue #17)
-class SQLiteStore(SQLiteFeeds, SQLitePortable, SQLiteWebSub):
+class SQLiteStore(SQLiteFeeds, SQLiteOutbox, SQLitePortable, SQLiteWebSub):
     """The Store protocol on one SQLite file."""

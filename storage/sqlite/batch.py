@@ -15,8 +15,8 @@ from . import story_index
 __all__ = ["INSERT_ARTICLE", "Known"]
 
 INSERT_ARTICLE = (
-    f"INSERT INTO articles ({', '.join(VALUE_COLUMNS)}, first_seen_at, id, story_id) "
-    f"VALUES ({', '.join('?' * (len(VALUE_COLUMNS) + 3))})"
+    f"INSERT INTO articles ({', '.join(VALUE_COLUMNS)}, first_seen_at, id, story_id,"
+    f" duplicate_of) VALUES ({', '.join('?' * (len(VALUE_COLUMNS) + 4))})"
 )
 
 

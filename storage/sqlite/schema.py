@@ -12,12 +12,16 @@ Tables (see README "Record schema" for the downstream view):
     fetches          recent fetch history per feed
     tombstones       pruned items that must not come back
     articles_fts     FTS5 over title, summary, content_text
+    sinks            the push sinks known, their lease and delivery counts
+    outbox           (sink, article version) waiting to be pushed (storage/sqlite/outbox.py)
+    dead_letters     outbox items that failed max_attempts times (`ingest sinks retry`)
     story_sig, story_band, story_band_new, story_index_meta: the story index (story_index.py)
 """
 
 from __future__ import annotations
 
 from ingest.dedupe.story import FULL_TEXT_WORDS
+from storage.story_state import FILL_DUPLICATE_OF
 
 __all__ = ["ELECT", "FTS_COLUMNS", "FTS_TRIGGERS", "FULL_TEXT_WORDS", "MIGRATIONS"]
 
@@ -218,6 +222,54 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     ALTER TABLE feeds ADD COLUMN push_until TEXT
     """,
+    # 8: the push sinks' outbox (ingest/sinks): written in the transaction that stores the
+    # articles, one row per (active sink, new or revised article); times due and leases in
+    # epoch milliseconds (retries back off by less than a second in tests)
+    """
+    CREATE TABLE IF NOT EXISTS sinks (
+        name TEXT PRIMARY KEY,
+        active INTEGER NOT NULL DEFAULT 1,
+        added_at TEXT NOT NULL,
+        lease_owner TEXT,
+        lease_until_ms INTEGER NOT NULL DEFAULT 0,
+        delivered INTEGER NOT NULL DEFAULT 0,
+        last_delivered_at TEXT,
+        last_error TEXT
+    );
+    CREATE TABLE IF NOT EXISTS outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        sink TEXT NOT NULL,
+        article_id INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        queued_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        due_ms INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    CREATE INDEX IF NOT EXISTS outbox_sink ON outbox(sink, id);
+    CREATE TABLE IF NOT EXISTS dead_letters (
+        id INTEGER PRIMARY KEY,
+        sink TEXT NOT NULL,
+        article_id INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        queued_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_error TEXT,
+        failed_at TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS dead_letters_sink ON dead_letters(sink, id)
+    """,
+    # 9: `duplicate_of`, the earliest article whose text an article copies (issue #18), filled
+    # for stored articles from the copy level of their links: a "duplicate" link's matched
+    # article, followed up its own "duplicate" links to the original (a matched article is
+    # always stored before the one it matched: the walk ends; `FILL_DUPLICATE_OF`)
+    """
+    ALTER TABLE articles ADD COLUMN duplicate_of INTEGER;
+    CREATE INDEX articles_duplicate_of ON articles(duplicate_of) WHERE duplicate_of IS NOT NULL;
+    """
+    + FILL_DUPLICATE_OF,
 )
 # a story's representative: its earliest full-text article (>= FULL_TEXT_WORDS words), else
 # its earliest article; ties to the lower id (in SQL over `stories`; `better_representative` applies

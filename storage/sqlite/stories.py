@@ -8,10 +8,17 @@ import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ingest.dedupe import StoryDecision, better_representative, candidate_since, decide
+from ingest.dedupe import (
+    StoryDecision,
+    StoryState,
+    better_representative,
+    candidate_since,
+    decide,
+)
 from ingest.models import Article
 from ingest.stories import CANDIDATES, Signature, band_keys, min_shared_keys
 from storage.common import Prepared, iso
+from storage.story_state import read_story_state
 
 from .base import SQLiteBase
 from .batch import Known
@@ -35,9 +42,9 @@ class SQLiteStories(SQLiteBase):
         sig: Signature | bytes | Prepared | None,
         window_days: int,
         known: Known,
-    ) -> int:
-        """Decide the story of a new article (before its row is written); returns its id.
-        A new story takes the id of its first article.
+    ) -> StoryDecision:
+        """Decide the story of a new article (before its row is written). A new story
+        takes the id of its first article.
 
         The rows it decides are queued in `known` and written with the batch's others. A
         lookup sees the store as if they had been written at once: the queue is written
@@ -60,12 +67,34 @@ class SQLiteStories(SQLiteBase):
                 known.write_index(tx)
             since = candidate_since(when, window_days)
             cands = SQLiteStoryIndex(tx).candidates(keys, since, CANDIDATES, min_shared_keys(sig))
-        decision = decide(article_id, sig, cands, published_at=when)
+        decision = decide(
+            article_id,
+            sig,
+            cands,
+            published_at=when,
+            story_of=lambda story_id: self._story_state(tx, story_id, known),
+            copy_of=lambda aid: self._duplicate_of(tx, aid, known),
+        )
         self._apply_story(tx, decision, a, article_id, known)
         if sig is not None:  # queued serialized: a few hundred may wait for the batch
             known.new_index.append((article_id, decision.story_id, when, blob, keys))
             known.pending_keys.update(keys)
-        return decision.story_id
+        return decision
+
+    def _story_state(self, tx: sqlite3.Connection, story_id: int, known: Known) -> StoryState:
+        """What the chain rule reads of a story (`ingest.dedupe.chains`): its latest
+        members' signatures, its count of reports, its earliest date."""
+        known.write_pending(tx)
+        return read_story_state(tx, story_id, "?")
+
+    def _duplicate_of(self, tx: sqlite3.Connection, article_id: int, known: Known) -> int | None:
+        """A stored (or queued) article's `duplicate_of`."""
+        for row in known.new_articles:  # queued: (..., id, story_id, duplicate_of)
+            if row[-3] == article_id:
+                return None if row[-1] is None else int(row[-1])
+        found = tx.execute("SELECT duplicate_of FROM articles WHERE id = ?", (article_id,))
+        stored = found.fetchone()
+        return None if stored is None or stored[0] is None else int(stored[0])
 
     def _apply_story(
         self,
@@ -84,6 +113,13 @@ class SQLiteStories(SQLiteBase):
         known.write_pending(tx)
         if d.fold:
             self._fold_stories(tx, d.story_id, d.fold, article_id, now_s)
+        if d.repoint:  # copy groups the new article joins to an earlier original
+            marks = ", ".join("?" * len(d.repoint))
+            tx.execute(
+                f"UPDATE articles SET duplicate_of = ? WHERE id IN ({marks})"
+                f" OR duplicate_of IN ({marks})",
+                (d.duplicate_of, *d.repoint, *d.repoint),
+            )
         known.new_links.append(
             (article_id, d.story_id, d.level, d.score, d.reason, d.matched_article_id)
         )

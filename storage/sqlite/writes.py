@@ -22,7 +22,7 @@ from ingest.models import (
     WriteSummary,
 )
 from ingest.stories import Signature, band_keys
-from ingest.timeutil import to_iso
+from ingest.timeutil import to_iso, utcnow
 from storage.common import (
     FETCH_COLUMNS,
     FULLER_COLUMNS,
@@ -38,8 +38,9 @@ from storage.common import (
     iso,
     revised_values,
 )
+from storage.story_state import repoint_pruned_copies
 
-from . import story_index
+from . import outbox, story_index
 from .batch import Known
 from .schema import ELECT, FULL_TEXT_WORDS
 from .stories import SQLiteStories
@@ -224,6 +225,7 @@ class SQLiteWrites(SQLiteStories):
         if not articles:  # a 304 or an unchanged body: nothing to look up
             return WriteSummary(feed_url=feed_url)
         known = self._known(tx, feed_url, [a for a, _ in articles if not a.filtered])
+        pushed: list[tuple[int, str, str]] = []  # for the sinks' outbox
         for article, sig in articles:
             if article.filtered:
                 filtered += self._record_filtered(tx, article, now_s or to_iso(article.fetched_at))
@@ -231,11 +233,14 @@ class SQLiteWrites(SQLiteStories):
             outcome, article_id = self._upsert_article(tx, article, sig, window_days, known)
             if outcome == "new":
                 new_ids.append(article_id)
+                pushed.append((article_id, article.content_hash, "new"))
             elif outcome == "updated":
                 updated += 1
+                pushed.append((article_id, article.content_hash, "revised"))
             else:
                 unchanged += 1
         known.flush(tx)
+        outbox.queue(tx, pushed, now_s or str(to_iso(utcnow())))
         return WriteSummary(
             feed_url=feed_url,
             new=len(new_ids),
@@ -349,9 +354,9 @@ class SQLiteWrites(SQLiteStories):
             ).fetchone()[0]
         article_id = known.next_id
         known.next_id += 1
-        story_id = self._assign_story(tx, a, article_id, sig, window_days, known)
+        story = self._assign_story(tx, a, article_id, sig, window_days, known)
         row = sig.values if isinstance(sig, Prepared) else article_values(a)
-        known.new_articles.append((*row, now_s, article_id, story_id))
+        known.new_articles.append((*row, now_s, article_id, story.story_id, story.duplicate_of))
         if not self._DEFER_WRITES:
             known.write_pending(tx)
         known.add_source(a, article_id, now_s)
@@ -434,6 +439,7 @@ class SQLiteWrites(SQLiteStories):
                 tx.execute("DELETE FROM article_sources WHERE article_id = ?", (article_id,))
                 tx.execute("DELETE FROM story_links WHERE article_id = ?", (article_id,))
                 tx.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+            repoint_pruned_copies(tx, "?")
             # stories: drop the empty ones, re-elect representatives that were pruned
             tx.execute("DELETE FROM stories WHERE id NOT IN (SELECT story_id FROM articles "
                        "WHERE story_id IS NOT NULL)")  # fmt: skip
