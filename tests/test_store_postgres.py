@@ -18,6 +18,7 @@ from ingest.settings import FeedSpec
 from ingest.stories import signature
 from storage import open_store
 from storage.postgres import PostgresStore
+from storage.postgres.base import LOCK_STRIPES
 from storage.postgres.schema import MIGRATIONS
 from storage.postgres.stories import PgStories
 
@@ -286,3 +287,47 @@ def test_a_lease_renewal_chosen_as_a_deadlock_victim_is_run_again(pg_url: str) -
     finally:
         writer.close()
         store.close()
+
+
+def test_a_large_write_holds_a_bounded_number_of_advisory_locks(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of 300 articles has thousands of band keys; one advisory lock each filled
+    the server's shared lock table (6,400 slots at the defaults) as soon as two or three
+    workers wrote at once ("out of shared memory"). Counted from another connection while
+    the write holds its locks."""
+    real = PgStories._decide_story
+    held: list[int] = []
+
+    def counting(self: PgStories, *args: object, **kw: object) -> object:
+        if not held:
+            pid = self.conn.info.backend_pid
+            with psycopg.connect(pg_url, autocommit=True) as watch:
+                row = watch.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1"
+                    " AND pid = %s",
+                    (pid,),
+                ).fetchone()
+            held.append(int(row[0]) if row else -1)
+        return real(self, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PgStories, "_decide_story", counting)
+    url = "https://a.example/feed"
+    store = open_store(pg_url)
+    try:
+        store.add_feed(FeedSpec(url=url))
+        feed = store.get_feed(url)
+        assert feed is not None
+        pairs = []
+        for i in range(300):
+            text = " ".join(_words(1000 + i, 120))
+            a = article(feed_url=url, identity=f"g{i}", content_text=text, word_count=120,
+                        content_hash=f"h{i}")  # fmt: skip
+            pairs.append((a, signature(a.title, a.content_text)))
+        store.record_fetch(feed, ok_result(url), decision(), owner="w", articles=pairs)
+        assert len(list(store.articles())) == 300
+    finally:
+        store.close()
+    # room for 20 workers writing at once in the server's default lock table
+    # (max_locks_per_transaction 64 x max_connections 100)
+    assert held and 0 < held[0] <= LOCK_STRIPES <= 64 * 100 // 20, held

@@ -16,7 +16,10 @@ from storage.leases import redact_url
 
 from .schema import migrate
 
-__all__ = ["PgBase", "lock_key"]
+__all__ = ["LOCK_STRIPES", "PgBase", "lock_key"]
+
+#: the most advisory write locks a transaction holds (`PgBase.lock`)
+LOCK_STRIPES = 256
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -89,8 +92,14 @@ class PgBase:
     @staticmethod
     def lock(tx: Conn, keys: Iterable[int]) -> None:
         """Take the transaction's advisory locks on `keys`, in ascending order (every writer
-        takes its set in that order, so two never wait on each other in a cycle)."""
-        ordered = sorted(set(keys))
+        takes its set in that order, so two never wait on each other in a cycle).
+
+        Keys are folded into LOCK_STRIPES stripes: each advisory lock held takes a slot of
+        the server's shared lock table (max_locks_per_transaction x max_connections, 6,400
+        at the defaults), and a batch of a few hundred articles has thousands of band keys:
+        two or three workers writing at once ran the server "out of shared memory". A
+        stripe covers every key folded into it, so what conflicted still conflicts."""
+        ordered = sorted({k % LOCK_STRIPES for k in keys})
         if ordered:
             tx.execute(
                 "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k",
