@@ -358,3 +358,9 @@ class Audit:
         with _cursor(self.db) as cur:
             cur.execute("SELECT url, last_attempt_at, next_poll_at, error_count, status FROM feeds")
             return [tuple(r) for r in cur.fetchall()]  # type: ignore[misc]
+
+    def fetch_records(self) -> list[tuple[str, str, str, str | None]]:
+        """Every fetch recorded: (feed URL, at, outcome, next_poll_at), oldest first."""
+        with _cursor(self.db) as cur:
+            cur.execute("SELECT feed_url, at, outcome, next_poll_at FROM fetches ORDER BY id")
+            return [tuple(r) for r in cur.fetchall()]  # type: ignore[misc]

@@ -189,31 +189,34 @@ def crash_once(
     kill lands within it)."""
     backend = "postgres" if is_pg(db) else "sqlite"
     audit = Audit(db)
-    farm.advance()
     env = _env()
     args = ["run", "--all", "--quiet"] if command == "run" else ["daemon", "--tick", "1s"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ingest", "--db", str(db), *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # its own process group: the kill takes its workers too
-    )
-    try:
-        phase, at_s, committed = _aim(
-            proc, probe, audit, target, rng, limit_s, pass_s if command == "run" else pass_s + 2
+    window_s = pass_s if command == "run" else pass_s + 2
+    for _attempt in range(3):  # a run that ended before its moment was not killed: again
+        farm.advance()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ingest", "--db", str(db), *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group: the kill takes its workers too
         )
-        if phase != "exited":
-            os.killpg(proc.pid, signal.SIGKILL)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        if proc.stderr:
-            proc.stderr.close()
+        try:
+            phase, at_s, committed = _aim(proc, probe, audit, target, rng, limit_s, window_s)
+            if phase != "exited":
+                os.killpg(proc.pid, signal.SIGKILL)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            if proc.stderr:
+                proc.stderr.close()
+        if phase != "exited" or proc.returncode != 0:
+            break
+        window_s = at_s * 0.8
     result = CrashResult(backend, command, target, phase, round(at_s, 2))
-    if phase == "exited" and proc.returncode != 0:
+    if phase == "exited":
         result.problems.append(f"{command} exited {proc.returncode} before the kill: {stderr}")
     # the group is dead; a PostgreSQL backend may still be rolling back its transaction
     _wait_for_backends(db)
