@@ -6,8 +6,8 @@
 feedparser splits an author string ("jane@x.media (Jane Doe)", "Jane Doe <jane@x.online>")
 with a pattern that allows only 2-4 letters of top-level domain, so ".media" / ".online"
 (real domains) are cut: e-mail "jane@x.medi", name "a (Jane Doe" (issue #18). Both parse
-paths (ingest.parse on feedparser's result, ingest.fastparse reproducing feedparser's
-split) hand the pair to `feedparser_author`, so they stay identical.
+paths (ingest.parse's feedparser path on feedparser's result, its lxml fast path
+reproducing feedparser's split) hand the pair to `feedparser_author`, so they stay identical.
 
 - With `raw`, the string the feed wrote (feedparser keeps it for the last author only), it
   is split again with a pattern that takes the whole domain.

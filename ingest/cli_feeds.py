@@ -18,6 +18,7 @@ import click
 from .cli_app import App, UsageProblem, confirm_deletion, handle_errors, known_feed
 from .cli_text import next_poll_short, next_poll_text, plural
 from .errors import ConfigError
+from .feedconfig import feed_spec
 from .feededit import (
     FeedEdit,
     Removal,
@@ -27,7 +28,7 @@ from .feededit import (
     given_options,
 )
 from .models import Feed
-from .settings import FeedSpec, feed_spec, parse_duration
+from .settings import FeedSpec, parse_duration
 
 __all__ = ["feeds"]
 
@@ -342,7 +343,7 @@ def feeds_sync(app: App, prune: bool, no_remove: bool, dry_run: bool, yes: bool)
     feeds, and remove the feeds that came from the config and are no longer in it. Feeds
     added with `feeds add` or `feeds import` stay unless --prune (which shows them and asks).
     Articles are never deleted. `make run` syncs with --no-remove."""
-    from .settings import load_feeds
+    from .feedconfig import load_feeds
 
     if prune and no_remove:
         raise UsageProblem("--prune and --no-remove contradict each other: give one")

@@ -8,8 +8,9 @@ from xml.sax.saxutils import quoteattr
 from lxml import etree
 
 from .errors import ConfigError
+from .feedconfig import split_userinfo
 from .models import Feed, FeedOptions
-from .settings import FeedSpec, split_userinfo
+from .settings import FeedSpec
 from .urls import validate_feed_url
 
 __all__ = ["export_opml", "parse_opml"]

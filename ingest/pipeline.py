@@ -2,12 +2,12 @@
 
     due feeds (store.claim_feeds)          lease the feeds that are due
       | fetch      (fetch.Fetcher)         conditional GET, limits, politeness, guards
-      | parse      (parse / fastparse)     bytes -> ParsedFeed of RawEntry
+      | parse      (parse)                 bytes -> ParsedFeed of RawEntry
       | normalize  (normalize)             RawEntry -> Article (+ identity, filters)
       | dedupe     (stories.signature)     story signatures of the items the store does not
                                            know yet; matching happens in the store
       | schedule   (schedule.next_poll)    when to come back, and why
-      | store      (store.record_fetches)  a few feeds per transaction (see _WriteBatch)
+      | store      (store.record_fetches)  a few feeds per transaction (see ingest._writebatch)
 
 `process_feed` is that pipe for one feed; `run_once` drives it over every due feed with
 bounded concurrency (`ingest.workers.run_pass`: over several processes, as `ingest run`
@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING
 
 from storage import lease_owner
 
+from . import _writebatch
+from ._writebatch import _WriteBatch
 from .errors import FeedError, ParseError, in_words
 from .hostqueue import HostQueue, host_of
 from .interrupts import ignore_sigint
@@ -143,9 +145,8 @@ def process_body(
     """parse | normalize for one body: pure CPU work (runs in a worker process when
     `parse_workers` > 0). Raises ParseError. The signatures come next (`signed`), once the
     store has said which identities it knows."""
-    from .fastparse import fast_parse
     from .normalize import normalize_feed
-    from .parse import parse
+    from .parse import fast_parse, parse
 
     t0 = time.perf_counter()
     parsed = fast_parse(body, url, headers) or parse(body, url, headers)
@@ -230,7 +231,7 @@ def _stream_huge(
     Returns the header, the last chunk (signed), what was written, the (new, known) counts
     of the written chunks, and the identities of the last chunk the store knows. None when
     the streaming parser declines the document (the list path takes it then)."""
-    from .fastparse import iter_fast_parse
+    from .parse import iter_fast_parse
     from .stream import normalize_stream
 
     assert result.body is not None
@@ -271,99 +272,6 @@ def _stream_huge(
     stage_s["store"] += t_store
     stage_s["parse"] += time.perf_counter() - t0 - t_store  # parse + normalize + dedupe
     return header, pending, earlier, (new, known), pending_seen
-
-
-class _WriteBatch:
-    """Fetch outcomes (feed state and articles) written several to a transaction
-    (`Store.record_fetches`).
-
-    A commit per feed cost both ways: each commit rewrites the story index's pages it
-    touched (random keys), and with two worker processes each commit is another turn at
-    the write lock, where SQLite's busy handler sleeps and stalls that worker's loop. A feed
-    waits here until its batch is written, then builds its outcome from what was written.
-
-    A batch is written when it holds STATE_BATCH feeds or BATCH_ARTICLES articles, or once
-    its oldest has waited STATE_BATCH_S (`run_once` checks; a slow feed must not hold up the
-    others) -- if the write lock is free: while another process writes, the batch grows and
-    this process goes on fetching and parsing (`Store.try_record_fetches`; waiting for the
-    lock cost the cold 1,000-feed bench ~10% of its time, in SQLite's busy-handler sleeps).
-    It waits for the lock when every feed in flight is waiting in the batch (nothing else
-    to do), or at twice those sizes or four times that age. A killed run loses what was not
-    written yet: those feeds are fetched again."""
-
-    def __init__(self, store: Store, owner: str, stage_s: dict[str, float]) -> None:
-        self.store = store
-        self.owner = owner
-        self.stage_s = stage_s
-        self.items: list[FetchWrite] = []
-        self.waiters: list[asyncio.Future[WriteSummary]] = []
-        self.articles = 0
-        self.active = 0  # process_feed calls in flight
-        self.since = 0.0  # when the oldest item came
-
-    async def write(self, item: FetchWrite) -> WriteSummary:
-        t0 = time.perf_counter()
-        item = self.store.prepare(item)  # before the write lock: both workers at once
-        self.stage_s["store"] += time.perf_counter() - t0
-        if not self.items:
-            self.since = time.monotonic()
-        waiter: asyncio.Future[WriteSummary] = asyncio.get_running_loop().create_future()
-        self.items.append(item)
-        self.waiters.append(waiter)
-        self.articles += len(item.articles)
-        n, size = len(self.items), self.articles
-        if n >= self.active or n >= 2 * STATE_BATCH or size >= 2 * BATCH_ARTICLES:
-            self.flush()
-        elif n >= STATE_BATCH or size >= BATCH_ARTICLES:
-            self.flush(wait=False)
-        return await waiter
-
-    def finished(self) -> None:
-        """A process_feed call ended: if all the others are waiting here, write now."""
-        self.active -= 1
-        if self.items and len(self.items) >= self.active:
-            self.flush()
-
-    def flush_if_old(self) -> None:
-        if self.items:
-            age = time.monotonic() - self.since
-            if age >= 4 * STATE_BATCH_S:
-                self.flush()
-            elif age >= STATE_BATCH_S:
-                self.flush(wait=False)
-
-    def flush(self, *, wait: bool = True) -> None:
-        """Write the batch; with `wait` False, only if the write lock is free (else it stays
-        queued, to be written by a later call)."""
-        if not self.items:
-            return
-        items, waiters = self.items, self.waiters
-        t0 = time.perf_counter()
-        try:
-            write = self.store.record_fetches if wait else self.store.try_record_fetches
-            summaries: list[WriteSummary] | Exception | None = write(items, owner=self.owner)
-        except Exception as exc:  # a store failure: every feed of the batch reports it
-            summaries = exc
-        finally:
-            self.stage_s["store"] += time.perf_counter() - t0
-        if summaries is None:
-            return  # another process is writing: the batch waits for a later call
-        self.items, self.waiters, self.articles = [], [], 0
-        outcomes: Sequence[WriteSummary | Exception] = (
-            [summaries] * len(waiters) if isinstance(summaries, Exception) else summaries
-        )
-        for waiter, outcome in zip(waiters, outcomes, strict=True):
-            if waiter.done():  # (a feed cancelled meanwhile no longer waits)
-                continue
-            if isinstance(outcome, Exception):
-                waiter.set_exception(outcome)
-            else:
-                waiter.set_result(outcome)
-
-
-STATE_BATCH = 25
-BATCH_ARTICLES = 250
-STATE_BATCH_S = 0.25
 
 
 async def process_feed(
@@ -607,7 +515,7 @@ async def run_once(
                     continue
                 # feeds waiting in the write batch do not finish: look again after
                 # STATE_BATCH_S, or sooner when a waiting feed's host comes due
-                timeout = STATE_BATCH_S
+                timeout = _writebatch.STATE_BATCH_S
                 if len(in_flight) < settings.concurrency:
                     due_in = waiting.wait_s(time.monotonic())
                     if due_in is not None:

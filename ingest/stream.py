@@ -1,6 +1,6 @@
 """Normalize a big feed in chunks, in constant memory (issue #6: a 50 MB feed without blow-up).
 
-    iter_fast_parse(body, url, headers)        (ingest.fastparse) -> (feed, entries) | None
+    iter_fast_parse(body, url, headers)        (ingest.parse) -> (feed, entries) | None
       | normalize_stream(feed, entries, ...)   -> chunks of Articles (identities, filters)
 
 `normalize_stream` is `ingest.normalize.normalize_feed` applied to successive chunks of

@@ -1,5 +1,6 @@
-"""What every backend shares that is not SQL: the stored forms of values, a feed's new state
-after a fetch (which columns change and to what), host keys. Pure; no connection here."""
+"""What every backend shares that is not SQL: the stored forms of values (the rows a backend
+writes, the records it reads back), a feed's new state after a fetch (which columns change
+and to what), host keys. Pure; no connection here."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import functools
 import json
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ingest.errors import FeedError, GoneError, StoreError
+from ingest.feededit import StoredFeed
 from ingest.models import (
     Article,
     ArticleRecord,
@@ -27,6 +29,7 @@ from ingest.models import (
     StorySource,
     StoryView,
 )
+from ingest.settings import FeedSpec
 from ingest.timeutil import from_iso, to_iso
 from storage.leases import run_token
 
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
     from ingest.stories import Signature
 
 __all__ = [
+    "FETCH_COLUMNS",
+    "FULLER_COLUMNS",
     "HISTORY_KEEP",
     "MAX_INDEX_KEYS",
     "POSTINGS_PER_KEY",
@@ -47,11 +52,18 @@ __all__ = [
     "feed_from_row",
     "feed_state",
     "feed_state_record",
+    "feed_update_params",
+    "fetch_values",
+    "filtered_values",
+    "fuller_values",
     "host_key",
     "iso",
+    "new_feed_values",
     "options_from_json",
     "options_to_json",
     "outlet",
+    "revised_values",
+    "stored_feeds",
     "story_view",
 ]
 
@@ -88,6 +100,12 @@ VALUE_COLUMNS = (
     "published_raw",
     "extra",
 )
+#: what a fuller copy of a stored article replaces (its id, first feed and dates stay)
+FULLER_COLUMNS = ("title", "summary", "content_html", "content_text", "word_count",
+                  "image_url", "authors", "language")  # fmt: skip
+#: the columns of a `fetches` (history) row that `fetch_values` gives, in its order
+FETCH_COLUMNS = ("feed_url", "at", "outcome", "http_status", "bytes", "new", "updated",
+                 "duration_ms", "error", "next_poll_at", "reason")  # fmt: skip
 # json.dumps(x, ensure_ascii=False, ...) builds an encoder per call; these are built once
 _json = json.JSONEncoder(ensure_ascii=False).encode
 _json_extra = json.JSONEncoder(ensure_ascii=False, default=str).encode
@@ -131,6 +149,51 @@ def article_values(a: Article) -> tuple[Any, ...]:
         a.date_source,
         a.published_raw,
         _json_extra(dict(a.extra)) if a.extra else "{}",
+    )
+
+
+def revised_values(a: Article) -> dict[str, Any]:
+    """The columns a revision of `a` rewrites (all but its feed and identity), by name."""
+    values = dict(zip(VALUE_COLUMNS, article_values(a), strict=True))
+    del values["feed_url"], values["identity"]
+    return values
+
+
+def fuller_values(a: Article) -> dict[str, Any]:
+    """The `FULLER_COLUMNS` of `a`, by name."""
+    values = dict(zip(VALUE_COLUMNS, article_values(a), strict=True))
+    return {k: values[k] for k in FULLER_COLUMNS}
+
+
+def filtered_values(a: Article, now_s: str | None) -> tuple[Any, ...]:
+    """A `filtered` row (feed_url, identity, title, url, reason, at) for a filtered-out
+    article; `at` is the fetch's time, else the article's."""
+    return (a.feed_url, a.identity, a.title, a.url, a.filtered, now_s or to_iso(a.fetched_at))
+
+
+def fetch_values(
+    feed_url: str,
+    now_s: str | None,
+    result: FetchResult,
+    decision: ScheduleDecision,
+    error: Exception | None,
+    *,
+    new: int,
+    updated: int,
+) -> tuple[Any, ...]:
+    """A fetch's history row, in `FETCH_COLUMNS` order."""
+    return (
+        feed_url,
+        now_s,
+        "error" if error else result.outcome,
+        result.status,
+        result.bytes_read,
+        new,
+        updated,
+        int(result.elapsed_s * 1000),
+        str(error) if error else None,
+        to_iso(decision.next_poll_at),
+        decision.reason,
     )
 
 
@@ -192,6 +255,42 @@ def entry_times(text: str) -> tuple[datetime, ...]:
     if times is None or any(t.tzinfo is not UTC for t in times):
         return tuple(t for t in map(from_iso, stamps) if t)
     return times
+
+
+def new_feed_values(spec: FeedSpec, source: str, now_s: str | None) -> tuple[Any, ...]:
+    """A new `feeds` row: (url, title, tags, options, source, added_at, host_key)."""
+    return (
+        spec.url,
+        spec.title,
+        json.dumps(list(spec.tags)),
+        options_to_json(spec.options),
+        source,
+        now_s,
+        host_key(spec.url),
+    )
+
+
+def feed_update_params(
+    spec: FeedSpec, options: str, *, changed: bool, reactivate: bool
+) -> dict[str, Any]:
+    """The named parameters of a known feed's update to `spec` (`options`: its options as
+    stored, `changed`: whether they differ from the stored ones)."""
+    return {
+        "title": spec.title,
+        "tags": json.dumps(list(spec.tags)),
+        "options": options,
+        "changed": changed,
+        "re": reactivate,
+        "url": spec.url,
+    }
+
+
+def stored_feeds(rows: Iterable[Sequence[Any]]) -> list[StoredFeed]:
+    """`feeds` rows of (url, title, tags, options, source) as `plan_sync` reads them."""
+    return [
+        StoredFeed(FeedSpec(r[0], r[1], tuple(json.loads(r[2])), options_from_json(r[3])), r[4])
+        for r in rows
+    ]
 
 
 def feed_from_row(r: dict[str, Any]) -> Feed:

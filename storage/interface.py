@@ -6,7 +6,8 @@
     StoryIndex       the candidates for a new article's story (inside a write transaction)
 
 Every backend implements `Store` (all but the index, which each keeps behind its writes);
-SQL never leaves the backend packages. The decisions a write applies (is an article new, a
+SQL stays in the backend packages, but for the read queries both dialects write alike
+(`storage._query`, given each backend's `Dialect`). The decisions a write applies (is an article new, a
 revision, another source; which story it joins) are made in `ingest.dedupe`, not here.
 """
 

@@ -23,8 +23,7 @@ from bench.farm import (
     start_farm_thread,
     write_opml,
 )
-from ingest.fastparse import fast_parse
-from ingest.parse import parse
+from ingest.parse import fast_parse, parse
 
 BASE = datetime(2026, 11, 24, 12, tzinfo=UTC)
 

@@ -169,7 +169,7 @@ def test_a_cause_with_an_errno_gives_its_words() -> None:
 
 def test_a_parser_crash_is_said_without_its_class(monkeypatch: pytest.MonkeyPatch) -> None:
     """The feedparser path turns an unexpected exception into a ParseError in words."""
-    import ingest.parse as parse_module
+    import ingest.parse._fallback as parse_module
 
     def boom(*_a: object, **_k: object) -> object:
         raise KeyError("entries")

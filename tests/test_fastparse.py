@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.fastparse import fallback_reason, fast_parse
 from ingest.models import Content, Enclosure, ParsedFeed
-from ingest.parse import parse
+from ingest.parse import fallback_reason, fast_parse, parse
 
 URL = "http://127.0.0.1:8080/feeds/world.xml"
 
@@ -279,7 +278,7 @@ def test_never_resolves_external_entities(tmp_path: Path) -> None:
     # even without the DOCTYPE pre-check, lxml is set up not to load it
     from lxml import etree
 
-    from ingest.fastparse import _setup
+    from ingest.parse._fast import _setup
 
     root = etree.fromstring(body, _setup())
     assert b"TOP-SECRET" not in etree.tostring(root)

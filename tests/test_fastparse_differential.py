@@ -16,9 +16,8 @@ import pytest
 from lxml import etree
 
 from ingest.errors import ParseError
-from ingest.fastparse import fallback_reason, fast_parse
 from ingest.normalize import normalize_feed
-from ingest.parse import parse
+from ingest.parse import fallback_reason, fast_parse, parse
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 URL = "http://127.0.0.1:8097/tests/feed.xml"

@@ -21,9 +21,9 @@ import pytest
 
 from bench.farm import generate_feed
 from ingest.errors import ParseError
-from ingest.fastparse import fast_parse, iter_fast_parse
 from ingest.models import Article, FeedOptions, FilterRule, ParsedFeed, RawEntry
 from ingest.normalize import normalize_feed
+from ingest.parse import fast_parse, iter_fast_parse
 from ingest.stream import normalize_stream
 
 URL = "http://127.0.0.1:8098/big.xml"
@@ -279,7 +279,7 @@ def test_chunk_below_one_is_refused() -> None:
 _CHILD = """
 import json, sys, time
 from datetime import UTC, datetime
-from ingest.fastparse import iter_fast_parse
+from ingest.parse import iter_fast_parse
 from ingest.models import FeedOptions
 from ingest.stream import normalize_stream
 

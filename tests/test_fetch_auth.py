@@ -17,9 +17,10 @@ from feedserver import FeedServer, Reply, Request
 
 from ingest.cli import cli
 from ingest.errors import CredentialsError
+from ingest.feedconfig import load_feeds
 from ingest.fetch import Fetcher
 from ingest.models import Feed, FeedOptions, FetchResult
-from ingest.settings import FeedSpec, Settings, load_feeds
+from ingest.settings import FeedSpec, Settings
 
 RSS = b"<rss version='2.0'><channel><title>private</title></channel></rss>"
 SECRET = "s3cret-Pa55"

@@ -30,10 +30,9 @@ from hypothesis import given
 from lxml import html as lxml_html
 
 from ingest.errors import ParseError
-from ingest.fastparse import fallback_reason, fast_parse
 from ingest.models import Article, Feed, FetchResult, ParsedFeed, ScheduleDecision
 from ingest.normalize import normalize_feed
-from ingest.parse import parse
+from ingest.parse import fallback_reason, fast_parse, parse
 from ingest.pipeline import process_body, signed
 from ingest.text import ALLOWED_TAGS
 from storage.sqlite import SQLiteStore

@@ -27,10 +27,9 @@ from w3lib.url import canonicalize_url
 
 from ingest import text as textmod
 from ingest.errors import ParseError
-from ingest.fastparse import fast_parse
 from ingest.identity import assign_identities, identity_keys
 from ingest.normalize import _flat_text, content_hash, normalize_feed
-from ingest.parse import parse
+from ingest.parse import fast_parse, parse
 from ingest.text import collapse_ws, html_to_text, sanitize, summarize
 from ingest.urls import _is_tracking, canonical_url
 

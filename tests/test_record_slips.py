@@ -14,10 +14,9 @@ from datetime import UTC, datetime
 import pytest
 
 from ingest.authors import feedparser_author
-from ingest.fastparse import fast_parse
 from ingest.models import Article
 from ingest.normalize import normalize_feed
-from ingest.parse import parse
+from ingest.parse import fast_parse, parse
 
 FEED_URL = "https://feeds.feedburner.com/SiteExample"
 FETCHED = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from ingest.errors import ConfigError
-from ingest.settings import Settings, env_warnings, load_feeds, load_settings, parse_duration
+from ingest.feedconfig import load_feeds
+from ingest.settings import Settings, env_warnings, load_settings, parse_duration
 
 
 def write(tmp_path: Path, text: str, name: str = "feeds.toml") -> Path:

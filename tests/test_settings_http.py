@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from ingest.errors import ConfigError
-from ingest.settings import load_feeds, load_settings
+from ingest.feedconfig import load_feeds
+from ingest.settings import load_settings
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -15,10 +15,11 @@ from factories import NOW, decision, ok_result
 from feedserver import FeedServer
 from samplefeeds import make_items, rss
 
-from ingest import pipeline
+from ingest import _writebatch, pipeline
+from ingest._writebatch import STATE_BATCH
 from ingest.errors import StoreError
 from ingest.models import FetchResult, FetchWrite
-from ingest.pipeline import STATE_BATCH, run_once
+from ingest.pipeline import run_once
 from ingest.settings import FeedSpec, Settings
 from storage.sqlite import SQLiteStore
 
@@ -117,7 +118,7 @@ def test_a_slow_run_writes_a_short_batch_before_it_ends(
     feed_server: FeedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A finished feed's state does not wait for the end of a long run."""
-    monkeypatch.setattr(pipeline, "STATE_BATCH_S", 0.2)
+    monkeypatch.setattr(_writebatch, "STATE_BATCH_S", 0.2)
     store = SQLiteStore(tmp_path / "t.db")
     fast = feed_server.route("/fast.xml", status=410)
     slow = feed_server.route("/slow.xml", status=410, delay_s=1.5)

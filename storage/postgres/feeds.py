@@ -8,18 +8,23 @@ updating at that moment (they are leased anyway)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg.rows import dict_row
 
-from ingest.feededit import Removal, StoredFeed, SyncPlan, plan_sync
+from ingest.feededit import Removal, SyncPlan, plan_sync
 from ingest.models import Feed, Held
 from ingest.settings import FeedSpec
 from ingest.timeutil import from_iso, to_iso
-from storage.common import feed_from_row, host_key, options_from_json, options_to_json
+from storage.common import (
+    feed_from_row,
+    feed_update_params,
+    new_feed_values,
+    options_to_json,
+    stored_feeds,
+)
 from storage.leases import dead_owner, run_token
 
 from .base import Conn, PgBase
@@ -38,15 +43,7 @@ class PgFeeds(PgBase):
             cur = tx.execute(
                 """INSERT INTO feeds (url, title, tags, options, source, added_at, host_key)
                    VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (url) DO NOTHING""",
-                (
-                    spec.url,
-                    spec.title,
-                    json.dumps(list(spec.tags)),
-                    options_to_json(spec.options),
-                    source,
-                    now,
-                    host_key(spec.url),
-                ),
+                new_feed_values(spec, source, now),
             )
             if cur.rowcount:
                 return True
@@ -79,14 +76,7 @@ class PgFeeds(PgBase):
                status = CASE WHEN %(re)s AND status IN ('gone', 'disabled') THEN 'ok'
                         ELSE status END
                WHERE url = %(url)s""",
-            {
-                "title": spec.title,
-                "tags": json.dumps(list(spec.tags)),
-                "options": options,
-                "changed": changed,
-                "re": reactivate,
-                "url": spec.url,
-            },
+            feed_update_params(spec, options, changed=changed, reactivate=reactivate),
         )
         return True
 
@@ -116,12 +106,7 @@ class PgFeeds(PgBase):
             rows = tx.execute(
                 "SELECT url, title, tags, options, source FROM feeds FOR UPDATE"
             ).fetchall()
-            stored = [
-                StoredFeed(
-                    FeedSpec(r[0], r[1], tuple(json.loads(r[2])), options_from_json(r[3])), r[4]
-                )
-                for r in rows
-            ]
+            stored = stored_feeds(rows)
             plan = plan_sync(stored, specs, removal=removal)
             if dry_run:
                 return plan
@@ -131,15 +116,8 @@ class PgFeeds(PgBase):
             for s in plan.add:
                 tx.execute(
                     """INSERT INTO feeds (url, title, tags, options, source, added_at, host_key)
-                       VALUES (%s, %s, %s, %s, 'config', %s, %s)""",
-                    (
-                        s.url,
-                        s.title,
-                        json.dumps(list(s.tags)),
-                        options_to_json(s.options),
-                        now,
-                        host_key(s.url),
-                    ),
+                       VALUES (%s, %s, %s, %s, %s, %s, %s)""",
+                    new_feed_values(s, "config", now),
                 )
             for url in plan.remove:
                 tx.execute("DELETE FROM feeds WHERE url = %s", (url,))

@@ -9,7 +9,6 @@ from typing import Any
 
 from ingest.errors import StoreError
 from ingest.models import (
-    ARTICLE_FIELDS,
     ArticleRecord,
     FeedState,
     FetchRecord,
@@ -19,7 +18,13 @@ from ingest.models import (
     StoryView,
     Tombstone,
 )
-from ingest.timeutil import to_iso
+from storage._query import (
+    Dialect,
+    articles_query,
+    store_stats,
+    stories_query,
+    story_sources_query,
+)
 from storage.common import article_record, feed_state_record, story_view
 from storage.sqlite_guard import STORY_CHECKS
 
@@ -27,12 +32,20 @@ from .writes import PgWrites
 
 __all__ = ["PgReads"]
 
-# an article (alias {a}) tagged with %(tag)s (any case): its own tags, or a carrying feed's
+# an article (alias {a}) tagged with {tag} (any case): its own tags, or a carrying feed's
 _TAGGED = """(EXISTS (SELECT 1 FROM json_array_elements_text({a}.tags::json) AS t(v)
-        WHERE lower(t.v) = lower(%(tag)s))
+        WHERE lower(t.v) = lower({tag}))
     OR EXISTS (SELECT 1 FROM article_sources ts JOIN feeds tf ON tf.url = ts.feed_url,
         json_array_elements_text(tf.tags::json) AS t(v)
-        WHERE ts.article_id = {a}.id AND lower(t.v) = lower(%(tag)s)))"""
+        WHERE ts.article_id = {a}.id AND lower(t.v) = lower({tag})))"""
+_PG = Dialect(
+    param="%({})s",
+    any_of="{column} = ANY({param})",
+    list_value=list,
+    tagged=_TAGGED,
+    text_match="search @@ websearch_to_tsquery('simple', {query})",
+    text_value=lambda q: q.replace("\x00", " "),  # PostgreSQL text holds no NUL
+)
 
 
 class PgReads(PgWrites):
@@ -53,37 +66,18 @@ class PgReads(PgWrites):
     ) -> Iterator[ArticleRecord]:
         """Article records in id order, streamed through a server-side cursor. `query` is
         web-search syntax, as `search` (every article is indexed as it is written)."""
-        where = ["id > %(since_id)s"]
-        params: dict[str, Any] = {"since_id": since_id}
-        if feed_url:
-            where.append(
-                "(feed_url = %(feed)s OR id IN"
-                " (SELECT article_id FROM article_sources WHERE feed_url = %(feed)s))"
-            )
-            params["feed"] = feed_url
-        if since:
-            where.append("COALESCE(published_at, fetched_at) >= %(since)s")
-            params["since"] = to_iso(since)
-        if ids is not None:
-            where.append("id = ANY(%(ids)s)")
-            params["ids"] = [int(i) for i in ids]
-        if tag is not None:
-            where.append(_TAGGED.format(a="articles"))
-            params["tag"] = tag
-        if language is not None:
-            where.append("lower(language) = lower(%(language)s)")
-            params["language"] = language
-        if query is not None:
-            if not query.strip():
-                raise StoreError("empty search query")
-            where.append("search @@ websearch_to_tsquery('simple', %(query)s)")
-            params["query"] = query.replace("\x00", " ")  # PostgreSQL text holds no NUL
-        sql = (
-            f"SELECT {', '.join(ARTICLE_FIELDS)} FROM articles WHERE {' AND '.join(where)} "
-            f"ORDER BY id {'DESC' if newest_first else 'ASC'}"
+        sql, params = articles_query(
+            _PG,
+            since_id=since_id,
+            feed_url=feed_url,
+            since=since,
+            limit=limit,
+            newest_first=newest_first,
+            ids=ids,
+            tag=tag,
+            language=language,
+            query=query,
         )
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
         with self.conn.transaction(), self.conn.cursor(name="ingest_articles") as cur:
             cur.itersize = 500
             cur.execute(sql.encode(), params)
@@ -113,41 +107,12 @@ class PgReads(PgWrites):
         story_id: int | None = None,
         tag: str | None = None,
     ) -> list[StoryView]:
-        where = ["TRUE"]
-        params: dict[str, Any] = {"min": min_sources}
-        if since:
-            where.append("s.first_seen_at >= %(since)s")
-            params["since"] = to_iso(since)
-        if story_id is not None:
-            where.append("s.id = %(story)s")
-            params["story"] = story_id
-        if tag is not None:
-            tagged = _TAGGED.format(a="a")
-            where.append(f"EXISTS (SELECT 1 FROM articles a WHERE a.story_id = s.id AND {tagged})")
-            params["tag"] = tag
-        stories = self._rows(
-            f"""SELECT * FROM (
-                  SELECT s.id AS story_id, r.title, r.url, s.first_seen_at, s.n_articles,
-                     s.representative_id,
-                     (SELECT COUNT(*) FROM article_sources src JOIN articles a
-                        ON a.id = src.article_id WHERE a.story_id = s.id) AS n_sources
-                  FROM stories s JOIN articles r ON r.id = s.representative_id
-                  WHERE {" AND ".join(where)}) AS x
-                WHERE n_sources >= %(min)s
-                ORDER BY first_seen_at DESC, story_id DESC LIMIT {int(limit)}""",
-            params,
+        sql, params = stories_query(
+            _PG, since=since, min_sources=min_sources, limit=limit, story_id=story_id, tag=tag
         )
         out = []
-        for story in stories:
-            sources = self._rows(
-                """SELECT a.id AS article_id, src.feed_url, f.title AS feed_title, src.url,
-                       src.first_seen_at, l.level, l.score, l.reason
-                   FROM articles a JOIN article_sources src ON src.article_id = a.id
-                   LEFT JOIN story_links l ON l.article_id = a.id
-                   LEFT JOIN feeds f ON f.url = src.feed_url
-                   WHERE a.story_id = %s ORDER BY a.id, src.first_seen_at, src.feed_url""",
-                (story["story_id"],),
-            )
+        for story in self._rows(sql, params):
+            sources = self._rows(*story_sources_query(_PG, story["story_id"]))
             out.append(story_view(story, sources))
         return out
 
@@ -177,27 +142,10 @@ class PgReads(PgWrites):
         return problems
 
     def stats(self) -> StoreStats:
-        def one(sql: str) -> Any:
-            row = self.conn.execute(sql.encode()).fetchone()
-            return row[0] if row else None
+        def rows(sql: str) -> list[tuple[Any, ...]]:
+            return self.conn.execute(sql.encode()).fetchall()
 
-        rows = self.conn.execute("SELECT status, COUNT(*) FROM feeds GROUP BY status")
-        by_status: dict[str, int] = {str(s): int(n) for s, n in rows.fetchall()}
-        return StoreStats(
-            feeds=one("SELECT COUNT(*) FROM feeds"),
-            feeds_by_status={s: by_status.get(s, 0) for s in ("ok", "error", "gone", "disabled")},
-            articles=one("SELECT COUNT(*) FROM articles"),
-            sources=one("SELECT COUNT(*) FROM article_sources"),
-            stories=one("SELECT COUNT(*) FROM stories"),
-            multi_source_stories=one(
-                "SELECT COUNT(*) FROM (SELECT story_id FROM articles GROUP BY story_id"
-                " HAVING COUNT(*) > 1) AS m"
-            ),
-            filtered=one("SELECT COUNT(*) FROM filtered"),
-            last_article_id=one("SELECT COALESCE(MAX(id), 0) FROM articles"),
-            last_fetched_at=one("SELECT MAX(last_fetched_at) FROM feeds"),
-            db_bytes=one("SELECT pg_database_size(current_database())"),
-        )
+        return store_stats(rows, db_bytes=rows("SELECT pg_database_size(current_database())")[0][0])
 
     def tombstones(
         self, *, feed_url: str | None = None, limit: int | None = None

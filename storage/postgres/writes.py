@@ -34,14 +34,20 @@ from ingest.models import (
 from ingest.stories import Signature
 from ingest.timeutil import to_iso
 from storage.common import (
+    FETCH_COLUMNS,
+    FULLER_COLUMNS,
     HISTORY_KEEP,
     VALUE_COLUMNS,
     FeedRemovedError,
     Prepared,
     article_values,
     feed_state,
+    fetch_values,
+    filtered_values,
+    fuller_values,
     host_key,
     iso,
+    revised_values,
 )
 
 from .base import Conn, lock_key
@@ -57,8 +63,10 @@ _INSERT_ARTICLE = (
     f"INSERT INTO articles ({', '.join(VALUE_COLUMNS)}, first_seen_at, id, story_id) "
     f"VALUES ({', '.join(['%s'] * (len(VALUE_COLUMNS) + 3))})"
 )
-_UPDATE_TEXT = ("title", "summary", "content_html", "content_text", "word_count", "image_url",
-                "authors", "language")  # fmt: skip
+_INSERT_FETCH = (
+    f"INSERT INTO fetches ({', '.join(FETCH_COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(FETCH_COLUMNS))})"
+)
 
 
 @dataclass(slots=True)
@@ -218,14 +226,10 @@ class PgWrites(PgStories):
         sets = ", ".join(f"{k} = %s" for k in fields)
         tx.execute(f"UPDATE feeds SET {sets} WHERE url = %s".encode(), [*fields.values(), feed_url])
         tx.execute(
-            """INSERT INTO fetches (feed_url, at, outcome, http_status, bytes, new, updated,
-               duration_ms, error, next_poll_at, reason)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-            (
-                feed.url, now_s, "error" if error else result.outcome, result.status,
-                result.bytes_read, len(done.new_ids), done.updated,
-                int(result.elapsed_s * 1000), str(error) if error else None,
-                to_iso(decision.next_poll_at), decision.reason,
+            _INSERT_FETCH,
+            fetch_values(
+                feed.url, now_s, result, decision, error,
+                new=len(done.new_ids), updated=done.updated,
             ),
         )  # fmt: skip
         tx.execute(
@@ -297,9 +301,8 @@ class PgWrites(PgStories):
                 stored = tx.execute(
                     """INSERT INTO filtered (feed_url, identity, title, url, reason, at)
                        VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1""",
-                    (a.feed_url, a.identity, a.title, a.url, a.filtered,
-                     now_s or to_iso(a.fetched_at)),
-                ).fetchone()  # fmt: skip
+                    filtered_values(a, now_s),
+                ).fetchone()
                 filtered += stored is not None
                 continue
             outcome, article_id = self._upsert(tx, a, sig, window_days, known)
@@ -356,8 +359,7 @@ class PgWrites(PgStories):
                    canonical_url = %s WHERE feed_url = %s AND identity = %s""",
                 (a.content_hash, now_s, a.url, url, a.feed_url, a.identity),
             )
-            values = dict(zip(VALUE_COLUMNS, article_values(a), strict=True))
-            del values["feed_url"], values["identity"]
+            values = revised_values(a)
             sets = ", ".join(f"{k} = %({k})s" for k in values)
             tx.execute(
                 f"""UPDATE articles SET {sets}, revisions = revisions + 1
@@ -365,11 +367,10 @@ class PgWrites(PgStories):
                 {**values, "id": d.article_id, "feed": a.feed_url},
             )
         elif d.action == "fuller" and url:
-            values = dict(zip(VALUE_COLUMNS, article_values(a), strict=True))
-            sets = ", ".join(f"{k} = %({k})s" for k in _UPDATE_TEXT)
+            sets = ", ".join(f"{k} = %({k})s" for k in FULLER_COLUMNS)
             tx.execute(
                 f"UPDATE articles SET {sets}, revisions = revisions + 1 WHERE id = %(id)s".encode(),
-                {**{k: values[k] for k in _UPDATE_TEXT}, "id": d.article_id},
+                {**fuller_values(a), "id": d.article_id},
             )
             known.any_url[url] = (d.article_id, a.word_count)
         if d.action != "new":

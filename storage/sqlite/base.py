@@ -199,7 +199,7 @@ class SQLiteBase:
         """The store's problems, one line each (empty when sound): `sqlite_guard.check`."""
         return integrity_problems(self.conn)
 
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         cur = self.conn.execute(sql, params)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

@@ -11,11 +11,17 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from ingest.feededit import Removal, StoredFeed, SyncPlan, plan_sync
+from ingest.feededit import Removal, SyncPlan, plan_sync
 from ingest.models import Feed, Held
 from ingest.settings import FeedSpec
 from ingest.timeutil import from_iso, to_iso
-from storage.common import feed_from_row, host_key, options_from_json, options_to_json
+from storage.common import (
+    feed_from_row,
+    feed_update_params,
+    new_feed_values,
+    options_to_json,
+    stored_feeds,
+)
 from storage.leases import dead_owner, run_token
 
 from .base import SQLiteBase
@@ -36,15 +42,7 @@ class SQLiteFeeds(SQLiteBase):
             tx.execute(
                 """INSERT INTO feeds (url, title, tags, options, source, added_at, host_key)
                    VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                (
-                    spec.url,
-                    spec.title,
-                    json.dumps(list(spec.tags)),
-                    options_to_json(spec.options),
-                    source,
-                    now,
-                    host_key(spec.url),
-                ),
+                new_feed_values(spec, source, now),
             )
             return True
 
@@ -64,26 +62,16 @@ class SQLiteFeeds(SQLiteBase):
         options = options_to_json(spec.options)
         changed = options != row[0]
         tx.execute(
-            """UPDATE feeds SET title = COALESCE(?, title), tags = ?, options = ?,
-               next_poll_at = CASE WHEN ? OR (? AND status IN ('gone', 'disabled')) THEN NULL
-                              ELSE next_poll_at END,
-               interval_s = CASE WHEN ? THEN NULL ELSE interval_s END,
-               schedule_reason = CASE WHEN ? THEN 'settings changed' ELSE schedule_reason END,
-               error_count = CASE WHEN ? AND status = 'gone' THEN 0 ELSE error_count END,
-               status = CASE WHEN ? AND status IN ('gone', 'disabled') THEN 'ok' ELSE status END
-               WHERE url = ?""",
-            (
-                spec.title,
-                json.dumps(list(spec.tags)),
-                options,
-                changed,
-                reactivate,
-                changed,
-                changed,
-                reactivate,
-                reactivate,
-                spec.url,
-            ),
+            """UPDATE feeds SET title = COALESCE(:title, title), tags = :tags, options = :options,
+               next_poll_at = CASE WHEN :changed OR (:re AND status IN ('gone', 'disabled'))
+                              THEN NULL ELSE next_poll_at END,
+               interval_s = CASE WHEN :changed THEN NULL ELSE interval_s END,
+               schedule_reason = CASE WHEN :changed THEN 'settings changed'
+                                 ELSE schedule_reason END,
+               error_count = CASE WHEN :re AND status = 'gone' THEN 0 ELSE error_count END,
+               status = CASE WHEN :re AND status IN ('gone', 'disabled') THEN 'ok' ELSE status END
+               WHERE url = :url""",
+            feed_update_params(spec, options, changed=changed, reactivate=reactivate),
         )
         return True
 
@@ -109,12 +97,7 @@ class SQLiteFeeds(SQLiteBase):
     ) -> SyncPlan:
         """Apply `plan_sync` (the decision: `ingest.feededit`) in one transaction."""
         with self._tx() as tx:
-            stored = [
-                StoredFeed(
-                    FeedSpec(r[0], r[1], tuple(json.loads(r[2])), options_from_json(r[3])), r[4]
-                )
-                for r in tx.execute("SELECT url, title, tags, options, source FROM feeds")
-            ]
+            stored = stored_feeds(tx.execute("SELECT url, title, tags, options, source FROM feeds"))
             plan = plan_sync(stored, specs, removal=removal)
             if dry_run:
                 return plan
@@ -123,18 +106,8 @@ class SQLiteFeeds(SQLiteBase):
                 self._write_spec(tx, spec, reactivate=False)
             tx.executemany(
                 """INSERT INTO feeds (url, title, tags, options, source, added_at, host_key)
-                   VALUES (?, ?, ?, ?, 'config', ?, ?)""",
-                [
-                    (
-                        s.url,
-                        s.title,
-                        json.dumps(list(s.tags)),
-                        options_to_json(s.options),
-                        now,
-                        host_key(s.url),
-                    )
-                    for s in plan.add
-                ],
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                [new_feed_values(s, "config", now) for s in plan.add],
             )
             tx.executemany("DELETE FROM feeds WHERE url = ?", [(u,) for u in plan.remove])
         return plan

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
 
 from ingest.errors import SearchSyntaxError, StoreError
 from ingest.models import (
-    ARTICLE_FIELDS,
     ArticleRecord,
     FeedState,
     FetchRecord,
@@ -19,7 +18,13 @@ from ingest.models import (
     StoryView,
     Tombstone,
 )
-from ingest.timeutil import to_iso
+from storage._query import (
+    Dialect,
+    articles_query,
+    store_stats,
+    stories_query,
+    story_sources_query,
+)
 from storage.common import article_record, feed_state_record, story_view
 from storage.fts_query import any_words, plain_words
 
@@ -27,10 +32,19 @@ from .writes import SQLiteWrites
 
 __all__ = ["SQLiteReads"]
 
-# an article (alias {a}) tagged with ? (any case): its own tags, or a carrying feed's
-_TAGGED = """(EXISTS (SELECT 1 FROM json_each({a}.tags) t WHERE lower(t.value) = lower(?))
+# an article (alias {a}) tagged with {tag} (any case): its own tags, or a carrying feed's
+_TAGGED = """(EXISTS (SELECT 1 FROM json_each({a}.tags) t WHERE lower(t.value) = lower({tag}))
     OR EXISTS (SELECT 1 FROM article_sources ts JOIN feeds tf ON tf.url = ts.feed_url,
-        json_each(tf.tags) t WHERE ts.article_id = {a}.id AND lower(t.value) = lower(?)))"""
+        json_each(tf.tags) t WHERE ts.article_id = {a}.id AND lower(t.value) = lower({tag})))"""
+_SQLITE = Dialect(
+    param=":{}",
+    any_of="{column} IN (SELECT value FROM json_each({param}))",
+    list_value=json.dumps,
+    tagged=_TAGGED,
+    # the indexed articles only (`index_pending`), so a cursor never passes one not indexed yet
+    text_match="id IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH {query}) "
+    "AND id <= (SELECT value FROM meta WHERE key = 'fts_indexed_id')",
+)
 
 
 class SQLiteReads(SQLiteWrites):
@@ -52,39 +66,18 @@ class SQLiteReads(SQLiteWrites):
         """Article records in id order (streamed: constant memory however many rows).
         `query`: FTS5 over the indexed articles only (`index_pending`), so that a cursor
         never passes an article not indexed yet; text FTS5 rejects is searched as its words."""
-        where: list[str] = ["id > ?"]
-        params: list[Any] = [since_id]
-        if feed_url:
-            where.append(
-                "(feed_url = ? OR id IN (SELECT article_id FROM article_sources WHERE feed_url = ?))"
-            )
-            params += [feed_url, feed_url]
-        if since:
-            where.append("COALESCE(published_at, fetched_at) >= ?")
-            params.append(to_iso(since))
-        if ids is not None:
-            where.append(f"id IN ({', '.join('?' * len(ids))})")
-            params += [int(i) for i in ids]
-        if tag is not None:
-            where.append(_TAGGED.format(a="articles"))
-            params += [tag, tag]
-        if language is not None:
-            where.append("lower(language) = lower(?)")
-            params.append(language)
-        if query is not None:
-            if not query.strip():
-                raise StoreError("empty search query")
-            where.append(
-                "id IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?) "
-                "AND id <= (SELECT value FROM meta WHERE key = 'fts_indexed_id')"
-            )
-            params.append(query)
-        sql = (
-            f"SELECT {', '.join(ARTICLE_FIELDS)} FROM articles WHERE {' AND '.join(where)} "
-            f"ORDER BY id {'DESC' if newest_first else 'ASC'}"
+        sql, params = articles_query(
+            _SQLITE,
+            since_id=since_id,
+            feed_url=feed_url,
+            since=since,
+            limit=limit,
+            newest_first=newest_first,
+            ids=ids,
+            tag=tag,
+            language=language,
+            query=query,
         )
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
         # a separate read connection so a long export never blocks writers (WAL snapshot)
         reader = sqlite3.connect(self._reader_uri, uri=True, timeout=30.0)
         reader.text_factory = self.conn.text_factory
@@ -97,7 +90,7 @@ class SQLiteReads(SQLiteWrites):
                     if query is None:
                         raise
                     return
-                params[-1] = words
+                params["query"] = words
                 cur = reader.execute(sql, params)
             while batch := cur.fetchmany(500):
                 for row in batch:
@@ -134,41 +127,12 @@ class SQLiteReads(SQLiteWrites):
         story_id: int | None = None,
         tag: str | None = None,
     ) -> list[StoryView]:
-        where: list[str] = ["1 = 1"]
-        params: list[Any] = []
-        if since:
-            where.append("s.first_seen_at >= ?")
-            params.append(to_iso(since))
-        if story_id is not None:
-            where.append("s.id = ?")
-            params.append(story_id)
-        if tag is not None:
-            tagged = _TAGGED.format(a="a")
-            where.append(f"EXISTS (SELECT 1 FROM articles a WHERE a.story_id = s.id AND {tagged})")
-            params += [tag, tag]
-        stories = self._rows(
-            f"""SELECT * FROM (
-                  SELECT s.id AS story_id, r.title, r.url, s.first_seen_at, s.n_articles,
-                     s.representative_id,
-                     (SELECT COUNT(*) FROM article_sources src JOIN articles a
-                        ON a.id = src.article_id WHERE a.story_id = s.id) AS n_sources
-                  FROM stories s JOIN articles r ON r.id = s.representative_id
-                  WHERE {" AND ".join(where)})
-                WHERE n_sources >= ?
-                ORDER BY first_seen_at DESC, story_id DESC LIMIT {int(limit)}""",
-            [*params, min_sources],
+        sql, params = stories_query(
+            _SQLITE, since=since, min_sources=min_sources, limit=limit, story_id=story_id, tag=tag
         )
         out = []
-        for story in stories:
-            sources = self._rows(
-                """SELECT a.id AS article_id, src.feed_url, f.title AS feed_title, src.url,
-                       src.first_seen_at, l.level, l.score, l.reason
-                   FROM articles a JOIN article_sources src ON src.article_id = a.id
-                   LEFT JOIN story_links l ON l.article_id = a.id
-                   LEFT JOIN feeds f ON f.url = src.feed_url
-                   WHERE a.story_id = ? ORDER BY a.id, src.first_seen_at, src.feed_url""",
-                (story["story_id"],),
-            )
+        for story in self._rows(sql, params):
+            sources = self._rows(*story_sources_query(_SQLITE, story["story_id"]))
             out.append(story_view(story, sources))
         return out
 
@@ -202,23 +166,7 @@ class SQLiteReads(SQLiteWrites):
         return [FilteredItem(**r) for r in rows]
 
     def stats(self) -> StoreStats:
-        def one(sql: str) -> Any:
-            return self.conn.execute(sql).fetchone()[0]
-
-        by_status = dict(
-            self.conn.execute("SELECT status, COUNT(*) FROM feeds GROUP BY status").fetchall()
-        )
-        return StoreStats(
-            feeds=one("SELECT COUNT(*) FROM feeds"),
-            feeds_by_status={s: by_status.get(s, 0) for s in ("ok", "error", "gone", "disabled")},
-            articles=one("SELECT COUNT(*) FROM articles"),
-            sources=one("SELECT COUNT(*) FROM article_sources"),
-            stories=one("SELECT COUNT(*) FROM stories"),
-            multi_source_stories=one(
-                "SELECT COUNT(*) FROM (SELECT story_id FROM articles GROUP BY story_id HAVING COUNT(*) > 1)"
-            ),
-            filtered=one("SELECT COUNT(*) FROM filtered"),
-            last_article_id=one("SELECT COALESCE(MAX(id), 0) FROM articles"),
-            last_fetched_at=one("SELECT MAX(last_fetched_at) FROM feeds"),
+        return store_stats(
+            lambda sql: self.conn.execute(sql).fetchall(),
             db_bytes=self.path.stat().st_size if self.path.exists() else 0,
         )

@@ -24,14 +24,19 @@ from ingest.models import (
 from ingest.stories import Signature, band_keys
 from ingest.timeutil import to_iso
 from storage.common import (
+    FETCH_COLUMNS,
+    FULLER_COLUMNS,
     HISTORY_KEEP,
-    VALUE_COLUMNS,
     FeedRemovedError,
     Prepared,
     article_values,
     feed_state,
+    fetch_values,
+    filtered_values,
+    fuller_values,
     host_key,
     iso,
+    revised_values,
 )
 
 from . import story_index
@@ -40,6 +45,11 @@ from .schema import ELECT, FULL_TEXT_WORDS
 from .stories import SQLiteStories
 
 __all__ = ["SQLiteWrites"]
+
+_INSERT_FETCH = (
+    f"INSERT INTO fetches ({', '.join(FETCH_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(FETCH_COLUMNS))})"
+)
 
 
 class SQLiteWrites(SQLiteStories):
@@ -176,22 +186,10 @@ class SQLiteWrites(SQLiteStories):
             known_count=updated + unchanged,
         )
         self._update_feed_state(tx, feed, result, fields)
-        outcome_name = "error" if error else result.outcome
         tx.execute(
-            """INSERT INTO fetches (feed_url, at, outcome, http_status, bytes, new, updated,
-               duration_ms, error, next_poll_at, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
-            (
-                feed.url,
-                now_s,
-                outcome_name,
-                result.status,
-                result.bytes_read,
-                len(new_ids),
-                updated,
-                int(result.elapsed_s * 1000),
-                str(error) if error else None,
-                to_iso(decision.next_poll_at),
-                decision.reason,
+            _INSERT_FETCH,
+            fetch_values(
+                feed.url, now_s, result, decision, error, new=len(new_ids), updated=updated
             ),
         )
         tx.execute(
@@ -251,7 +249,7 @@ class SQLiteWrites(SQLiteStories):
         cur = tx.execute(
             """INSERT OR IGNORE INTO filtered (feed_url, identity, title, url, reason, at)
                VALUES (?, ?, ?, ?, ?, ?)""",
-            (a.feed_url, a.identity, a.title, a.url, a.filtered, now_s),
+            filtered_values(a, now_s),
         )
         return cur.rowcount
 
@@ -324,13 +322,11 @@ class SQLiteWrites(SQLiteStories):
                    canonical_url = ? WHERE feed_url = ? AND identity = ?""",
                 (a.content_hash, now_s, a.url, url, a.feed_url, a.identity),
             )
-            values = dict(zip(VALUE_COLUMNS, article_values(a), strict=True))
             owner = tx.execute(
                 "SELECT feed_url FROM articles WHERE id = ?", (d.article_id,)
             ).fetchone()
             if owner and owner[0] == a.feed_url:
-                for key in ("feed_url", "identity"):
-                    values.pop(key)
+                values = revised_values(a)
                 sets = ", ".join(f"{k} = :{k}" for k in values)
                 tx.execute(
                     f"UPDATE articles SET {sets}, revisions = revisions + 1 WHERE id = :id",
@@ -365,21 +361,10 @@ class SQLiteWrites(SQLiteStories):
         return "new", article_id
 
     def _update_text(self, tx: sqlite3.Connection, article_id: int, a: Article) -> None:
-        values = dict(zip(VALUE_COLUMNS, article_values(a), strict=True))
-        keep = (
-            "title",
-            "summary",
-            "content_html",
-            "content_text",
-            "word_count",
-            "image_url",
-            "authors",
-            "language",
-        )
-        sets = ", ".join(f"{k} = :{k}" for k in keep)
+        sets = ", ".join(f"{k} = :{k}" for k in FULLER_COLUMNS)
         tx.execute(
             f"UPDATE articles SET {sets}, revisions = revisions + 1 WHERE id = :id",
-            {**{k: values[k] for k in keep}, "id": article_id},
+            {**fuller_values(a), "id": article_id},
         )
 
     def _update_feed_state(

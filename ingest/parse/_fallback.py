@@ -29,20 +29,17 @@
 
 from __future__ import annotations
 
-import calendar
-import re
-import time
-import zlib
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
 
-from .authors import feedparser_author
-from .errors import ParseError, in_words
-from .jsonfeed import looks_like_json, parse_json_feed
-from .models import Content, Enclosure, Media, ParsedFeed, RawEntry
+from ..authors import feedparser_author
+from ..errors import ParseError, in_words
+from ..jsonfeed import looks_like_json, parse_json_feed
+from ..models import Content, Enclosure, Media, ParsedFeed, RawEntry
+from ._guards import _GZIP_MAGIC, _gunzip, _html_page, _nested_entities
+from ._shared import _SENTINEL_DIR, _dt, _int, _localized_date, _s, _skips, _u
 
 __all__ = ["parse"]
 
@@ -52,18 +49,6 @@ _FORMATS = {
     "rss094": "rss09x", "atom10": "atom10", "atom": "atom10", "atom03": "atom03",
     "atom02": "atom03", "atom01": "atom03", "cdf": "cdf", "json1": "json10", "json11": "json11",
 }  # fmt: skip
-_GZIP_MAGIC = b"\x1f\x8b"
-_SENTINEL_ROOT = "http://document-base.invalid/"
-_SENTINEL_DIR = _SENTINEL_ROOT + "d/"
-MAX_GUNZIP_BYTES = 128 * 1024 * 1024
-_SKIP_HOURS = re.compile(rb"<skipHours\b[^>]*>(.*?)</skipHours>", re.S | re.I)
-_SKIP_DAYS = re.compile(rb"<skipDays\b[^>]*>(.*?)</skipDays>", re.S | re.I)
-_HOUR = re.compile(rb"<hour\b[^>]*>\s*(\d{1,2})\s*</hour>", re.I)
-_DAY = re.compile(rb"<day\b[^>]*>\s*([A-Za-z]+)\s*</day>", re.I)
-_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_ENTITY_DECL = re.compile(rb"<!ENTITY\s+([^\s%]+)\s+(?:\"([^\"]*)\"|'([^']*)')")
-_ENTITY_REF = re.compile(rb"&([A-Za-z_][\w.-]*);")
-_HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)\b", re.I | re.S)
 
 
 def parse(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
@@ -109,7 +94,7 @@ def _parse(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:
     feed = d.get("feed") or {}
     bozo_exc = d.get("bozo_exception") if d.get("bozo") else None
     if not version and not raw_entries and not (feed.get("title") or feed.get("link")):
-        if _HTML_START.match(body[:2048]):
+        if _html_page(body):
             raise ParseError(url, "an HTML page, not a feed")
         reason = f": {bozo_exc}" if bozo_exc else ""
         raise ParseError(url, f"not a recognizable feed{reason}")
@@ -134,129 +119,8 @@ def _parse(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:
     )
 
 
-def _nested_entities(head: bytes) -> bool:
-    """Whether an internal DTD declares a general entity whose text refers to another
-    declared entity: the shape of an expansion bomb; no feed needs it."""
-    decls = {m.group(1): m.group(2) or m.group(3) or b"" for m in _ENTITY_DECL.finditer(head)}
-    return any(ref in decls for value in decls.values() for ref in _ENTITY_REF.findall(value))
-
-
-def _gunzip(body: bytes, url: str) -> bytes:
-    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = d.decompress(body, MAX_GUNZIP_BYTES)
-    except zlib.error as exc:
-        raise ParseError(url, f"body looks gzip-compressed but is not: {exc}") from None
-    if d.unconsumed_tail:
-        raise ParseError(url, f"gzip body inflates beyond {MAX_GUNZIP_BYTES} bytes")
-    return out
-
-
-def _skips(body: bytes) -> tuple[tuple[int, ...], tuple[str, ...]]:
-    hours: list[int] = []
-    days: list[str] = []
-    m = _SKIP_HOURS.search(body)
-    if m:
-        hours = sorted({int(h) for h in _HOUR.findall(m.group(1)) if 0 <= int(h) <= 24})
-    m = _SKIP_DAYS.search(body)
-    if m:
-        found = {d.decode("ascii").lower() for d in _DAY.findall(m.group(1))}
-        days = [d.capitalize() for d in _DAYS if d in found]
-    return tuple(h % 24 for h in hours), tuple(days)
-
-
-# --------------------------------------------------------------------------- values
-
-
-def _s(value: object) -> str | None:
-    if isinstance(value, str):
-        value = value.strip()
-        return value or None
-    return None
-
-
-def _u(value: object) -> str | None:
-    """A URL-ish value with the sentinel document base taken back out (see _parse)."""
-    v = _s(value)
-    if v is None or not v.startswith(_SENTINEL_ROOT):
-        return v
-    if v.startswith(_SENTINEL_DIR):
-        return v[len(_SENTINEL_DIR) :] or None
-    return "/" + v[len(_SENTINEL_ROOT) :]
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        v = value.strip().replace(",", "")
-        if v.isdigit():
-            return int(v)
-    return None
-
-
-# Month names feeds write in their own language (RFC 822 wants English): pt, es, fr, de,
-# it, nl. Full names and the usual abbreviations -> the English abbreviation.
-_MONTHS: dict[str, str] = {}
-for _en, _names in {
-    "Jan": "janeiro jan enero ene janvier janv januar jän gennaio gen januari",
-    "Feb": "fevereiro fev febrero feb février févr fevr februar febbraio februari",
-    "Mar": "março marco mar marzo mars märz mär mrz maart mrt",
-    "Apr": "abril abr avril avr april aprile apr",
-    "May": "maio mai mayo may mai maggio mag mei",
-    "Jun": "junho jun junio juin juni giugno giu",
-    "Jul": "julho jul julio juillet juil juli luglio lug",
-    "Aug": "agosto ago août aout august aug augustus",
-    "Sep": "setembro set septiembre sep sept septembre september settembre",
-    "Oct": "outubro out octubre oct octobre oktober okt ottobre ott",
-    "Nov": "novembro nov noviembre novembre november",
-    "Dec": "dezembro dez diciembre dic décembre déc dec dezember dicembre december",
-}.items():
-    for _name in _names.split():
-        _MONTHS[_name] = _en
-_WORD = re.compile(r"[^\W\d_]+\.?")
-_WEEKDAY_PREFIX = re.compile(r"^\s*[^\W\d_]+\.?,?\s+(?=\d)")
-
-
-def _localized_date(raw: str | None) -> datetime | None:
-    """A date feedparser could not read because its month / weekday names are not English
-    ("Seg, 24 Set 2018 19:42:40 -0300"): names translated, then feedparser's reader."""
-    if not raw or not any(c.isalpha() for c in raw):
-        return None
-    text = _WEEKDAY_PREFIX.sub("", raw)
-    changed = text != raw
-
-    def _month(m: re.Match[str]) -> str:
-        nonlocal changed
-        word = m.group(0).rstrip(".").lower()
-        en = _MONTHS.get(word)
-        if en is None:
-            return m.group(0)
-        changed = True
-        return en
-
-    text = _WORD.sub(_month, text)
-    if not changed:
-        return None
-    from feedparser.datetimes import _parse_date
-
-    try:
-        return _dt(_parse_date(text))
-    except Exception:  # feedparser's date readers raise assorted errors on junk
-        return None
-
-
 def _raw_get(d: Mapping[str, Any], key: str) -> Any:
     return dict.get(d, key) if isinstance(d, dict) else d.get(key)
-
-
-def _dt(parsed: object) -> datetime | None:
-    if not isinstance(parsed, time.struct_time | tuple):
-        return None
-    try:
-        return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
-    except (OverflowError, ValueError, OSError, TypeError):
-        return None
 
 
 def _content(detail: Mapping[str, Any] | None, value: object = None) -> Content | None:
