@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -143,11 +144,11 @@ def test_the_daemon_logs_one_line_per_failing_tick_and_resumes(
             line for line in lines if not LOG_LINE.match(line)
         ]
         failed = [line for line in lines if "ERROR tick failed" in line]
-        assert 2 <= len(failed) <= 8, failed
+        assert 1 <= len(failed) <= 8, failed  # a 4 s outage, 1 s ticks
         assert all(line.endswith("the next tick will try again") for line in failed)
 
 
-def test_an_unreachable_database_at_start(pg_url: str, proxy: TcpProxy) -> None:
+def test_an_unreachable_database_at_start(pg_url: str, proxy: TcpProxy, tmp_path: Path) -> None:
     db = through(pg_url, proxy)
     proxy.cut()  # nothing listens on its port
     r = ingest(db, "run")
@@ -156,24 +157,26 @@ def test_an_unreachable_database_at_start(pg_url: str, proxy: TcpProxy) -> None:
     assert r.stderr.startswith(f"Error: {where}") and "cannot connect" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and SECRET not in r.stderr
     # the daemon started before its database waits for it, a line a try, then runs
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "ingest", "--db", db, "daemon", "--tick", "1s"],
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env(),
-    )
+    log = tmp_path / "daemon.log"
+    with log.open("w") as out:
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "ingest", "--db", db, "daemon", "--tick", "1s"],
+            stderr=out,
+            env=env(),
+        )
     try:
-        time.sleep(3)
+        wait_for("a line saying it waits", lambda: "cannot open the store" in log.read_text())
+        assert daemon.poll() is None
         proxy.restore()
-        wait_for("the daemon to connect", lambda: proxy.connections > 0, timeout=20)
-        time.sleep(1)
+        wait_for("the daemon to start", lambda: "daemon started" in log.read_text())
         assert daemon.poll() is None
     finally:
         daemon.send_signal(signal.SIGTERM)
-        _, err = daemon.communicate(timeout=60)
+        daemon.wait(timeout=60)
+    err = log.read_text()
     assert daemon.returncode == 0, err
     waiting = [line for line in err.splitlines() if "cannot open the store" in line]
-    assert 1 <= len(waiting) <= 5, err
+    assert waiting, err
     assert all(line.endswith("trying again in 1 s") for line in waiting), waiting
     assert SECRET not in err and "Traceback" not in err
     assert "daemon started" in err
