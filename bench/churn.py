@@ -359,8 +359,14 @@ class Audit:
             cur.execute("SELECT url, last_attempt_at, next_poll_at, error_count, status FROM feeds")
             return [tuple(r) for r in cur.fetchall()]  # type: ignore[misc]
 
-    def fetch_records(self) -> list[tuple[str, str, str, str | None]]:
-        """Every fetch recorded: (feed URL, at, outcome, next_poll_at), oldest first."""
+    def fetch_records(self, after_id: int = 0) -> list[tuple[int, str, str, str, str | None]]:
+        """The fetches recorded after row `after_id`: (id, feed URL, at, outcome,
+        next_poll_at), oldest first. The store keeps the last 20 of a feed: read often."""
         with _cursor(self.db) as cur:
-            cur.execute("SELECT feed_url, at, outcome, next_poll_at FROM fetches ORDER BY id")
+            cur.execute(
+                "SELECT id, feed_url, at, outcome, next_poll_at FROM fetches WHERE id > "
+                + ("%s" if is_pg(self.db) else "?")
+                + " ORDER BY id",
+                (after_id,),
+            )
             return [tuple(r) for r in cur.fetchall()]  # type: ignore[misc]

@@ -14,11 +14,14 @@ for 30 s. At the end:
   index whole and the store's own check clean (bench/churn.py's Audit, `Store.check()`);
 - lock errors surfaced to the operator: none in any process's stdout / stderr ("locked",
   "busy", "deadlock", "lock timeout"), nor any traceback or store error line;
-- schedules: every fetch the store recorded scheduled its next poll within the bounds
+- schedules: every fetch the store recorded (read every few seconds: it keeps a feed's last
+  20) scheduled its next poll within the bounds
   (min_interval .. max_interval after a success, min_interval .. the backoff cap + 25 %
   jitter after a failure), and how late feeds were fetched against their schedule;
 - metrics: the daemon's /metrics counters plus the cron runs' summaries equal the store's
-  counts (fetches, and articles new);
+  counts and the farm's (fetches = fetch records seen = requests the farm answered; new
+  articles = the store's articles), at a moment when the daemon is between passes (read
+  until they agree, 60 s at most);
 - the daemon's RSS sampled every `--sample` seconds (the curve, its slope over the second
   half), and its CPU per pass.
 
@@ -61,7 +64,8 @@ class SoakReport:
     cron_runs: int = 0
     cron_skipped: int = 0  # a line's start left out: two of its runs still running
     daemon_passes: float = 0.0
-    fetches_store: int = 0
+    fetches_store: int = 0  # fetch records seen
+    fetches_farm: int = 0  # requests the farm answered
     fetches_reported: int = 0
     articles_store: int = 0
     new_reported: int = 0
@@ -81,7 +85,7 @@ class SoakReport:
             or self.lock_errors
             or self.other_errors
             or self.schedule_faults
-            or self.fetches_store != self.fetches_reported
+            or not self.fetches_store == self.fetches_farm == self.fetches_reported
             or self.articles_store != self.new_reported
         )
 
@@ -261,7 +265,8 @@ def soak(
                 line.start()
             t0 = time.monotonic()
             end = t0 + minutes * 60
-            next_news = next_fail = next_sample = t0
+            next_news = next_fail = next_sample = next_records = t0
+            records: dict[int, tuple[int, str, str, str, str | None]] = {}
             failing: dict[str, float] = {}
             cpu0 = None
             try:
@@ -278,6 +283,11 @@ def soak(
                         if now >= until:
                             farm.fail(url, False)
                             del failing[url]
+                    if now >= next_records:
+                        # every row each time (at most 20 a feed): on PostgreSQL ids do not
+                        # commit in order, so "after the last id seen" could miss one
+                        records.update((r[0], r) for r in audit.fetch_records())
+                        next_records = now + 5
                     if now >= next_sample:
                         cpu, rss = _proc_cpu_rss(daemon.pid)
                         cpu0 = cpu if cpu0 is None else cpu0
@@ -294,7 +304,28 @@ def soak(
                     line.finish()
                 cpu, _ = _proc_cpu_rss(daemon.pid)
                 report.cpu_s = cpu - (cpu0 or 0.0)
-                metrics = _metrics(port)
+                outputs = [out for line in lines for out in line.outputs]
+                cron_fetches = sum(int(m.group(1)) for o in outputs for m in _FEEDS.finditer(o))
+                cron_new = sum(int(m.group(1)) for o in outputs for m in _SUMMARY.finditer(o))
+                deadline = time.monotonic() + 60
+                while True:  # the daemon between passes: every count in step
+                    metrics = _metrics(port)
+                    records.update((r[0], r) for r in audit.fetch_records())
+                    report.fetches_farm = farm.answered()
+                    report.fetches_reported = cron_fetches + int(
+                        sum(v for k, v in metrics.items() if k.startswith("ingest_fetches_total"))
+                    )
+                    report.new_reported = cron_new + int(
+                        metrics.get('ingest_articles_total{kind="new"}', 0)
+                    )
+                    report.fetches_store = len(records)
+                    report.articles_store = audit.counts()["articles"]
+                    if time.monotonic() > deadline or (
+                        report.fetches_store == report.fetches_farm == report.fetches_reported
+                        and report.new_reported == report.articles_store
+                    ):
+                        break
+                    time.sleep(0.1)
             finally:
                 daemon.send_signal(signal.SIGTERM)
                 daemon.wait(timeout=120)
@@ -303,25 +334,12 @@ def soak(
     report.daemon_passes = report.seconds / tick_s
     report.cron_runs = sum(line.started for line in lines)
     report.cron_skipped = sum(line.skipped for line in lines)
-    outputs = [out for line in lines for out in line.outputs]
     daemon_text = daemon_log.read_text()
     for text in [*outputs, daemon_text]:
         report.lock_errors += lock_errors(text)
         report.other_errors += other_errors(text)
     if daemon.returncode != 0:
         report.other_errors.append(f"the daemon exited {daemon.returncode}")
-    # metrics = the store's counts
-    report.fetches_reported = int(
-        sum(v for k, v in metrics.items() if k.startswith("ingest_fetches_total"))
-        + sum(int(m.group(1)) for out in outputs for m in _FEEDS.finditer(out))
-    )
-    report.new_reported = int(
-        metrics.get('ingest_articles_total{kind="new"}', 0)
-        + sum(int(m.group(1)) for out in outputs for m in _SUMMARY.finditer(out))
-    )
-    counts = audit.counts()
-    report.fetches_store = counts["fetches"]
-    report.articles_store = counts["articles"]
     from storage import open_store
 
     store = open_store(db)
@@ -330,9 +348,8 @@ def soak(
     finally:
         store.close()
     report.problems += audit.problems()
-    rows = audit.fetch_records()
     report.schedule_faults, report.intervals_ok, report.lateness = schedule_faults(
-        rows, MIN_S, MAX_S, BACKOFF_S
+        [records[i][1:] for i in sorted(records)], MIN_S, MAX_S, BACKOFF_S
     )
     return report
 
@@ -354,7 +371,8 @@ def describe(r: SoakReport) -> str:
         f" max {max(r.intervals_ok, default=0):.0f}; fetched after due: p50"
         f" {pct(r.lateness, 0.5):.1f} s, p95 {pct(r.lateness, 0.95):.1f} s,"
         f" max {max(r.lateness, default=0):.1f} s",
-        f"metrics vs store: fetches {r.fetches_reported} reported / {r.fetches_store} stored;"
+        f"metrics vs store: fetches {r.fetches_reported} reported / {r.fetches_store} recorded"
+        f" / {r.fetches_farm} answered by the farm;"
         f" new articles {r.new_reported} reported / {r.articles_store} stored",
         f"daemon CPU: {r.cpu_s:.1f} s in all, {1000 * r.cpu_s / max(r.daemon_passes, 1):.0f} ms"
         f" a pass",
