@@ -44,7 +44,6 @@ class Dialect:
 
 def articles_query(
     d: Dialect,
-    *,
     since_id: int,
     feed_url: str | None,
     since: datetime | None,
@@ -55,8 +54,9 @@ def articles_query(
     language: str | None,
     query: str | None,
 ) -> tuple[str, dict[str, Any]]:
-    """`Reader.articles`' SELECT of `ARTICLE_FIELDS` and its parameters (the full-text
-    query, when given, is the parameter "query"). Raises StoreError for an empty query."""
+    """`Reader.articles`' SELECT of `ARTICLE_FIELDS` and its parameters (the arguments in
+    its order; the full-text query, when given, is the parameter "query"). Raises
+    StoreError for an empty query."""
     where = [f"id > {d.p('since_id')}"]
     params: dict[str, Any] = {"since_id": since_id}
     if feed_url:

@@ -39,7 +39,17 @@ from ..errors import ParseError, in_words
 from ..jsonfeed import looks_like_json, parse_json_feed
 from ..models import Content, Enclosure, Media, ParsedFeed, RawEntry
 from ._guards import _GZIP_MAGIC, _gunzip, _html_page, _nested_entities
-from ._shared import _SENTINEL_DIR, _dt, _int, _localized_date, _s, _skips, _u
+from ._shared import (
+    _SENTINEL_DIR,
+    _dt,
+    _entry_base,
+    _entry_language,
+    _int,
+    _localized_date,
+    _s,
+    _skips,
+    _u,
+)
 
 __all__ = ["parse"]
 
@@ -222,13 +232,7 @@ def _entry(e: Mapping[str, Any], feed_lang: str | None, atom: bool) -> RawEntry:
     summary = _content(e.get("summary_detail"), e.get("summary"))
     title_detail = e.get("title_detail") or {}
     title_type = (title_detail.get("type") or "text/plain").lower()
-    base = None
-    for detail in (*contents, summary):
-        if detail is not None and detail.base:
-            base = detail.base
-            break
-    if base is None:
-        base = _u(title_detail.get("base"))
+    base = _entry_base(contents, summary, _u(title_detail.get("base")))
     extra: dict[str, Any] = {}
     for key, name in _EXTRA_KEYS:
         v = e.get(key)
@@ -246,13 +250,7 @@ def _entry(e: Mapping[str, Any], feed_lang: str | None, atom: bool) -> RawEntry:
         for t in e.get("tags") or ()
         if isinstance(t, Mapping) and (_s(t.get("term")) or _s(t.get("label")))
     )
-    language = (
-        (contents[0].language if contents else None)
-        or (summary.language if summary else None)
-        or _s(title_detail.get("language"))
-    )
-    if language == feed_lang:
-        language = None
+    language = _entry_language(contents, summary, _s(title_detail.get("language")), feed_lang)
     return RawEntry(
         guid=_u(e.get("id")),
         link=_u(e.get("link")),

@@ -23,7 +23,7 @@ from ._fast_values import (
     _text,
     _urljoin,
 )
-from ._shared import _int, _s, _u
+from ._shared import _entry_base, _entry_language, _int, _s, _u
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _TEXT_TYPES = frozenset(("text/plain", "text/html"))
@@ -285,20 +285,9 @@ def _atom_entry(
         v2 = _s(content_value)
         summary_c = Content(v2) if v2 else None
     contents = (content,) if content is not None else ()
-    entry_base = None
-    for c in (*contents, summary_c):
-        if c is not None and c.base:
-            entry_base = c.base
-            break
-    if entry_base is None and title_c is not None:
-        entry_base = _u(title_c[0])
-    language = (
-        (contents[0].language if contents else None)
-        or (summary_c.language if summary_c else None)
-        or (_s(title_c[1]) if title_c else None)
-    )
-    if language == feed_lang:
-        language = None
+    entry_base = _entry_base(contents, summary_c, _u(title_c[0]) if title_c else None)
+    title_language = _s(title_c[1]) if title_c else None
+    language = _entry_language(contents, summary_c, title_language, feed_lang)
     del last_author
     return RawEntry(
         guid=_u(guid),

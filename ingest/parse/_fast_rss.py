@@ -23,7 +23,7 @@ from ._fast_values import (
     _looks_like_html,
     _text,
 )
-from ._shared import _int, _s, _skips, _u
+from ._shared import _entry_base, _int, _s, _skips, _u
 
 _RSS_CHANNEL_SKIP = frozenset(
     [
@@ -317,13 +317,7 @@ def _rss_item(item: etree._Element, ctx: _Ctx, base: str) -> RawEntry:
     elif content_value is not None:
         copied = _s(content_value)
         summary_c = Content(copied) if copied else None
-    entry_base = None
-    for c in (*contents, summary_c):
-        if c is not None and c.base:
-            entry_base = c.base
-            break
-    if entry_base is None and has_title:
-        entry_base = _u(base)
+    entry_base = _entry_base(contents, summary_c, _u(base) if has_title else None)
     return RawEntry(
         guid=_u(guid),
         link=_u(link),

@@ -7,7 +7,10 @@ from __future__ import annotations
 import calendar
 import re
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
+
+from ..models import Content
 
 # feedparser resolves links, permalink guids and xml:base against the document base; both
 # paths give it (or mimic) this sentinel when the document has an xml:base and map it back
@@ -119,3 +122,29 @@ def _dt(parsed: object) -> datetime | None:
         return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
     except (OverflowError, ValueError, OSError, TypeError):
         return None
+
+
+def _entry_base(
+    contents: Sequence[Content], summary: Content | None, title_base: str | None
+) -> str | None:
+    """An entry's base URI: its first content's or its summary's, else its title's."""
+    for c in (*contents, summary):
+        if c is not None and c.base:
+            return c.base
+    return title_base
+
+
+def _entry_language(
+    contents: Sequence[Content],
+    summary: Content | None,
+    title_language: str | None,
+    feed_language: str | None,
+) -> str | None:
+    """An entry's own language (its first content's, summary's or title's), None when it
+    is the feed's."""
+    language = (
+        (contents[0].language if contents else None)
+        or (summary.language if summary else None)
+        or title_language
+    )
+    return None if language == feed_language else language

@@ -18,6 +18,7 @@ from ingest.feededit import Removal, SyncPlan, plan_sync
 from ingest.models import Feed, Held
 from ingest.settings import FeedSpec
 from ingest.timeutil import from_iso, to_iso
+from storage._reads import SharedFeedReads
 from storage.common import (
     feed_from_row,
     feed_update_params,
@@ -28,13 +29,16 @@ from storage.common import (
 from storage.leases import dead_owner, run_token
 
 from .base import Conn, PgBase
+from .dialect import POSTGRES
 from .schema import CLAIM_LOCK
 
 __all__ = ["PgFeeds"]
 
 
-class PgFeeds(PgBase):
+class PgFeeds(SharedFeedReads, PgBase):
     """`FeedsAndClaims` on PostgreSQL."""
+
+    DIALECT = POSTGRES
 
     def add_feed(self, spec: FeedSpec, *, source: str = "cli") -> bool:
         """As SQLite's: a known feed gets `spec`, reactivated; its source stays."""
@@ -122,17 +126,6 @@ class PgFeeds(PgBase):
             for url in plan.remove:
                 tx.execute("DELETE FROM feeds WHERE url = %s", (url,))
         return plan
-
-    def feed_source(self, url: str) -> str | None:
-        row = self.conn.execute("SELECT source FROM feeds WHERE url = %s", (url,)).fetchone()
-        return str(row[0]) if row else None
-
-    def get_feed(self, url: str) -> Feed | None:
-        rows = self._rows("SELECT * FROM feeds WHERE url = %s", (url,))
-        return feed_from_row(rows[0]) if rows else None
-
-    def feeds(self) -> list[Feed]:
-        return [feed_from_row(r) for r in self._rows("SELECT * FROM feeds ORDER BY url")]
 
     def claim_feeds(
         self,
@@ -268,26 +261,3 @@ class PgFeeds(PgBase):
              "started": started_ms or 1 << 62},
         ).fetchall()  # fmt: skip
         return [Held(url, until, by) for url, until_s, by in rows if (until := from_iso(until_s))]
-
-    def next_due_at(self) -> datetime | None:
-        row = self.conn.execute(
-            """SELECT MIN(COALESCE(next_poll_at, '1970-01-01T00:00:00Z')) FROM feeds
-               WHERE status IN ('ok', 'error')"""
-        ).fetchone()
-        return from_iso(row[0]) if row else None
-
-    def due_count(self, now: datetime, *, every: bool = False) -> int:
-        row = self.conn.execute(
-            """SELECT COUNT(*) FROM feeds WHERE status IN ('ok', 'error')
-               AND (%s OR next_poll_at IS NULL OR next_poll_at <= %s)""",
-            (every, to_iso(now)),
-        ).fetchone()
-        return int(row[0]) if row else 0
-
-    def due_urls(self, now: datetime, *, every: bool = False) -> list[str]:
-        rows = self.conn.execute(
-            """SELECT url FROM feeds WHERE status IN ('ok', 'error')
-               AND (%s OR next_poll_at IS NULL OR next_poll_at <= %s) ORDER BY url""",
-            (every, to_iso(now)),
-        ).fetchall()
-        return [str(r[0]) for r in rows]

@@ -3,86 +3,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from datetime import datetime
+from collections.abc import Generator, Sequence
 from typing import Any
 
 from ingest.errors import StoreError
-from ingest.models import (
-    ArticleRecord,
-    FeedState,
-    FetchRecord,
-    FilteredItem,
-    SearchHit,
-    StoreStats,
-    StoryView,
-    Tombstone,
-)
-from storage._query import (
-    Dialect,
-    articles_query,
-    store_stats,
-    stories_query,
-    story_sources_query,
-)
-from storage.common import article_record, feed_state_record, story_view
+from ingest.models import SearchHit, Tombstone
+from storage._reads import SharedReads
 from storage.sqlite_guard import STORY_CHECKS
 
+from .dialect import POSTGRES
 from .writes import PgWrites
 
 __all__ = ["PgReads"]
 
-# an article (alias {a}) tagged with {tag} (any case): its own tags, or a carrying feed's
-_TAGGED = """(EXISTS (SELECT 1 FROM json_array_elements_text({a}.tags::json) AS t(v)
-        WHERE lower(t.v) = lower({tag}))
-    OR EXISTS (SELECT 1 FROM article_sources ts JOIN feeds tf ON tf.url = ts.feed_url,
-        json_array_elements_text(tf.tags::json) AS t(v)
-        WHERE ts.article_id = {a}.id AND lower(t.v) = lower({tag})))"""
-_PG = Dialect(
-    param="%({})s",
-    any_of="{column} = ANY({param})",
-    list_value=list,
-    tagged=_TAGGED,
-    text_match="search @@ websearch_to_tsquery('simple', {query})",
-    text_value=lambda q: q.replace("\x00", " "),  # PostgreSQL text holds no NUL
-)
 
-
-class PgReads(PgWrites):
+class PgReads(SharedReads, PgWrites):
     """`Reader` on PostgreSQL."""
 
-    def articles(
-        self,
-        *,
-        since_id: int = 0,
-        feed_url: str | None = None,
-        since: datetime | None = None,
-        limit: int | None = None,
-        newest_first: bool = False,
-        ids: Sequence[int] | None = None,
-        tag: str | None = None,
-        language: str | None = None,
-        query: str | None = None,
-    ) -> Iterator[ArticleRecord]:
-        """Article records in id order, streamed through a server-side cursor. `query` is
-        web-search syntax, as `search` (every article is indexed as it is written)."""
-        sql, params = articles_query(
-            _PG,
-            since_id=since_id,
-            feed_url=feed_url,
-            since=since,
-            limit=limit,
-            newest_first=newest_first,
-            ids=ids,
-            tag=tag,
-            language=language,
-            query=query,
-        )
+    DIALECT = POSTGRES
+
+    def _article_rows(
+        self, sql: str, params: dict[str, Any], query: str | None
+    ) -> Generator[Sequence[Any]]:
+        """Through a server-side cursor (every article is indexed as it is written)."""
         with self.conn.transaction(), self.conn.cursor(name="ingest_articles") as cur:
             cur.itersize = 500
             cur.execute(sql.encode(), params)
-            for row in cur:
-                yield article_record(row)
+            yield from cur
 
     def search(self, query: str, *, limit: int = 20) -> list[SearchHit]:
         """Web-search syntax: words (all must match), "a phrase", `or`, `-word`."""
@@ -98,41 +45,6 @@ class PgReads(PgWrites):
         ).fetchall()
         return [SearchHit(*row) for row in rows]
 
-    def stories(
-        self,
-        *,
-        since: datetime | None = None,
-        min_sources: int = 1,
-        limit: int = 50,
-        story_id: int | None = None,
-        tag: str | None = None,
-    ) -> list[StoryView]:
-        sql, params = stories_query(
-            _PG, since=since, min_sources=min_sources, limit=limit, story_id=story_id, tag=tag
-        )
-        out = []
-        for story in self._rows(sql, params):
-            sources = self._rows(*story_sources_query(_PG, story["story_id"]))
-            out.append(story_view(story, sources))
-        return out
-
-    def feed_states(self) -> list[FeedState]:
-        return [feed_state_record(r) for r in self._rows("SELECT * FROM feeds ORDER BY url")]
-
-    def fetch_history(self, url: str, *, limit: int = 10) -> list[FetchRecord]:
-        rows = self._rows(
-            f"SELECT * FROM fetches WHERE feed_url = %s ORDER BY id DESC LIMIT {int(limit)}",
-            (url,),
-        )
-        return [FetchRecord(**r) for r in rows]
-
-    def filtered(self, feed_url: str | None = None) -> list[FilteredItem]:
-        if feed_url:
-            rows = self._rows("SELECT * FROM filtered WHERE feed_url = %s ORDER BY id", (feed_url,))
-        else:
-            rows = self._rows("SELECT * FROM filtered ORDER BY id")
-        return [FilteredItem(**r) for r in rows]
-
     def check(self) -> list[str]:
         """The story index's invariants, as on SQLite (`sqlite_guard.STORY_CHECKS`); the
         server keeps its own files and foreign keys sound."""
@@ -141,11 +53,8 @@ class PgReads(PgWrites):
             problems += [what.format(*row) for row in self.conn.execute(sql + " LIMIT 100")]
         return problems
 
-    def stats(self) -> StoreStats:
-        def rows(sql: str) -> list[tuple[Any, ...]]:
-            return self.conn.execute(sql.encode()).fetchall()
-
-        return store_stats(rows, db_bytes=rows("SELECT pg_database_size(current_database())")[0][0])
+    def _db_bytes(self) -> int:
+        return int(self._rows("SELECT pg_database_size(current_database()) AS n")[0]["n"])
 
     def tombstones(
         self, *, feed_url: str | None = None, limit: int | None = None

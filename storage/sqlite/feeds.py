@@ -15,6 +15,7 @@ from ingest.feededit import Removal, SyncPlan, plan_sync
 from ingest.models import Feed, Held
 from ingest.settings import FeedSpec
 from ingest.timeutil import from_iso, to_iso
+from storage._reads import SharedFeedReads
 from storage.common import (
     feed_from_row,
     feed_update_params,
@@ -25,12 +26,15 @@ from storage.common import (
 from storage.leases import dead_owner, run_token
 
 from .base import SQLiteBase
+from .dialect import SQLITE
 
 __all__ = ["SQLiteFeeds"]
 
 
-class SQLiteFeeds(SQLiteBase):
+class SQLiteFeeds(SharedFeedReads, SQLiteBase):
     """`FeedsAndClaims` on SQLite."""
+
+    DIALECT = SQLITE
 
     def add_feed(self, spec: FeedSpec, *, source: str = "cli") -> bool:
         """A known feed gets `spec` (the caller merges what was given into what is stored,
@@ -111,18 +115,6 @@ class SQLiteFeeds(SQLiteBase):
             )
             tx.executemany("DELETE FROM feeds WHERE url = ?", [(u,) for u in plan.remove])
         return plan
-
-    def feed_source(self, url: str) -> str | None:
-        """Where a feed came from: config, cli or opml (None: no such feed)."""
-        row = self.conn.execute("SELECT source FROM feeds WHERE url = ?", (url,)).fetchone()
-        return str(row[0]) if row else None
-
-    def get_feed(self, url: str) -> Feed | None:
-        rows = self._rows("SELECT * FROM feeds WHERE url = ?", (url,))
-        return feed_from_row(rows[0]) if rows else None
-
-    def feeds(self) -> list[Feed]:
-        return [feed_from_row(r) for r in self._rows("SELECT * FROM feeds ORDER BY url")]
 
     def claim_feeds(
         self,
@@ -263,28 +255,3 @@ class SQLiteFeeds(SQLiteBase):
              "started": started_ms or 1 << 62},
         ).fetchall()  # fmt: skip
         return [Held(url, until, by) for url, until_s, by in rows if (until := from_iso(until_s))]
-
-    def next_due_at(self) -> datetime | None:
-        row = self.conn.execute(
-            """SELECT MIN(COALESCE(next_poll_at, '1970-01-01T00:00:00Z')) FROM feeds
-               WHERE status IN ('ok', 'error')"""
-        ).fetchone()
-        return from_iso(row[0]) if row else None
-
-    def due_count(self, now: datetime, *, every: bool = False) -> int:
-        """Active feeds due at `now` (every active feed with `every`)."""
-        row = self.conn.execute(
-            """SELECT COUNT(*) FROM feeds WHERE status IN ('ok', 'error')
-               AND (? OR next_poll_at IS NULL OR next_poll_at <= ?)""",
-            (every, to_iso(now)),
-        ).fetchone()
-        return int(row[0])
-
-    def due_urls(self, now: datetime, *, every: bool = False) -> list[str]:
-        """The feeds `due_count` counts."""
-        cur = self.conn.execute(
-            """SELECT url FROM feeds WHERE status IN ('ok', 'error')
-               AND (? OR next_poll_at IS NULL OR next_poll_at <= ?) ORDER BY url""",
-            (every, to_iso(now)),
-        )
-        return [str(r[0]) for r in cur.fetchall()]
