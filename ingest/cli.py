@@ -281,12 +281,19 @@ def serve(app: App, host: str | None, port: int | None) -> None:
     port = port or settings.serve_port
     if not 1 <= port <= 65535:
         raise ConfigError("settings", "serve_port", f"not a port: {port}")
-    web = create_app(store_opener(settings.db), api_token=settings.api_token)
+    websub = None
+    if settings.websub_callback_url:
+        from .websub import WebSubConfig
+
+        websub = WebSubConfig(settings)
+    web = create_app(store_opener(settings.db), api_token=settings.api_token, websub=websub)
     sock = listen(host, port)
     from storage import redact_url
 
     where = redact_url(str(settings.db))
     click.echo(f"serving {where} on http://{host}:{port}/ (API docs at /docs)", err=True)
+    if websub is not None:
+        click.echo(f"WebSub: subscribing with callbacks under {websub.callback('')}", err=True)
     run_server(web, sock, settings.log_level)
 
 

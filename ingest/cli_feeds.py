@@ -109,9 +109,49 @@ def _report_edit(url: str, changes: list[str], reactivated: str | None, source: 
         click.echo("  note: the config file manages this feed: `feeds sync` sets it back")
 
 
+def _given(url: str) -> FeedSpec:
+    try:
+        return feed_spec({"url": url}, "command line", "feed")
+    except ConfigError as exc:
+        raise click.BadParameter(exc.reason, param_hint="'URL'") from None
+
+
+def _discovered(app: App, given: FeedSpec, allow_private_network: bool | None) -> str:
+    """The feed found at `given` (a site's page): says which and why, lists the others."""
+    from .discover import describe, run_discovery
+
+    options = given.options
+    if allow_private_network is not None:
+        options = dataclasses.replace(options, allow_private_network=allow_private_network)
+    found = run_discovery(given.url, options, app.settings)
+    for line in describe(found):
+        click.echo(line)
+    return found.chosen.url
+
+
+@feeds.command("discover")
+@click.argument("url")
+@click.option(
+    "--allow-private-network", is_flag=True, help="Allow a page on a private/loopback address."
+)
+@click.pass_obj
+@handle_errors
+def feeds_discover(app: App, url: str, allow_private_network: bool) -> None:
+    """List the feeds a site's page links to (or the common feed paths that answer), and
+    the one `feeds add` would choose. Stores nothing."""
+    _discovered(app, _given(url), allow_private_network or None)
+
+
 @feeds.command("add")
 @click.argument("url")
 @edit_options
+@click.option(
+    "--discover/--no-discover",
+    default=None,
+    help="Find the feed on the page at URL [default: when URL looks like a page: no path, "
+    "a trailing / or .html].",
+)
+@click.option("--dry-run", is_flag=True, help="Only say which feed discovery would add.")
 @click.pass_obj
 @handle_errors
 def feeds_add(
@@ -122,19 +162,31 @@ def feeds_add(
     interval: str | None,
     allow_private_network: bool | None,
     full_text: bool | None,
+    discover: bool | None,
+    dry_run: bool,
 ) -> None:
     """Add a feed. On a feed already stored, change only what is given (tags are added to
-    its tags), say what changed, and reactivate it if it was gone or disabled."""
+    its tags), say what changed, and reactivate it if it was gone or disabled. Given a
+    site's page, add the feed it links to (README "Feed discovery")."""
+    from .discover import looks_like_page
+
     edit = _edit(
         title,
         tags,
         interval,
         {"allow_private_network": allow_private_network, "full_text": full_text},
     )
-    try:
-        given = feed_spec({"url": url}, "command line", "feed")
-    except ConfigError as exc:
-        raise click.BadParameter(exc.reason, param_hint="'URL'") from None
+    given = _given(url)
+    if dry_run and discover is False:
+        raise UsageProblem("--dry-run shows what discovery would add: drop --no-discover")
+    if discover is None and not dry_run and looks_like_page(given.url):
+        # a feed stored under a page-like address is edited, as before discovery
+        discover = app.creating_store.get_feed(given.url) is None
+    if discover or dry_run:
+        chosen = _discovered(app, given, allow_private_network)
+        if dry_run:
+            return
+        given = dataclasses.replace(_given(chosen), options=given.options)
     url = given.url  # normalized; user:password in it became options (never stored in it)
     edit = dataclasses.replace(edit, options={**given_options(given.options), **edit.options})
     store = app.creating_store

@@ -355,6 +355,45 @@ class Fetcher:
             raise HTTPStatusError(url, 304, "HTTP 304 to an unconditional request")
         return final.body or b""
 
+    async def post_form(
+        self, url: str, form: dict[str, str], *, allow_private: bool, options: FeedOptions
+    ) -> tuple[int, str]:
+        """POST `form` (urlencoded) to `url` -- a WebSub hub -- under the same address
+        guard, proxy and timeouts as a fetch; redirects are not followed. Returns (status,
+        the first line of the answer's text); raises a FetchError subclass naming `url`."""
+        ask = _Ask.of("*/*", options, allow_private or self.settings.allow_private_networks,
+                      self.settings.proxy)  # fmt: skip
+        try:
+            dest = httpx.URL(url)
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise FetchError(url, f"invalid URL: {exc}") from None
+        if dest.scheme not in ("http", "https") or not dest.host:
+            raise FetchError(url, "not an http(s) URL with a host")
+        request = self._client.build_request(
+            "POST", dest, data=form,
+            headers=[("User-Agent", ask.user_agent)] if ask.user_agent else None,
+            extensions={ALLOW_PRIVATE: ask.allow_private, PROXY: ask.proxy},
+        )  # fmt: skip
+        try:
+            async with asyncio.timeout(self.settings.total_timeout_s):
+                resp = await self._client.send(request, stream=True)
+                try:
+                    hdrs = _headers(resp.headers.raw)
+                    body, _ = await self._read(resp, hdrs, url, sniff_only=True)
+                finally:
+                    await resp.aclose()
+        except TimeoutError:
+            why = f"no answer within {self.settings.total_timeout_s:g} s (total timeout)"
+            raise TimeoutError_(url, why) from None
+        except AddressBlockedError as exc:
+            raise BlockedAddressError(
+                url, f"{exc} (allow_private_network for the feed permits it)"
+            ) from None
+        except (httpx.TransportError, httpx.InvalidURL) as exc:
+            raise NetworkError(url, f"{dest.host}: {in_words(exc)}") from None
+        lines = body.decode("utf-8", "replace").strip().splitlines()
+        return resp.status_code, (lines[0][:200] if lines else resp.reason_phrase)
+
     def idle_connections(self) -> int:
         """Kept-alive connections waiting for a next request."""
         return self.transport.idle_connections()

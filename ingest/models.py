@@ -36,6 +36,7 @@ __all__ = [
     "StoreStats",
     "StorySource",
     "StoryView",
+    "Subscription",
     "Tombstone",
     "WriteSummary",
 ]
@@ -112,6 +113,29 @@ class Feed:
     # how many of the last fetch's items were already known / new (Media Cloud's feedback)
     last_new_count: int = 0
     last_known_count: int = 0
+    # a live WebSub subscription's lease end: polled at the max interval until then
+    push_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A feed's WebSub subscription (ingest.websub). `callback_id` names its callback URL
+    (`<websub_callback_url>/websub/<callback_id>`); `state`: "nohub" (the feed names no
+    hub; `checked_at` says when it was looked at), "pending" (asked, not verified yet),
+    "active" (verified; lease until `lease_until`), "unsubscribing", "denied" or "failed"
+    (`error` says why). `checked_at`: when the state was last settled (looked at, verified);
+    `requested_at`: when the hub was last asked (a renewal in flight when later)."""
+
+    feed_url: str
+    callback_id: str
+    state: str
+    hub: str | None = None
+    topic: str | None = None
+    secret: str | None = field(default=None, repr=False)
+    lease_until: datetime | None = None
+    checked_at: datetime | None = None
+    requested_at: datetime | None = None
+    error: str | None = None
 
 
 # --------------------------------------------------------------------------- fetch

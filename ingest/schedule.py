@@ -37,6 +37,8 @@ nothing was fetched, e.g. a feed just added).  The decision, in order:
    the document was parsed.  A change of the feed's options clears feed.interval_s (the
    store does, with the feed due at once), so the floor never carries an interval decided
    under the old options: a changed interval takes effect through 304s.
+7. WebSub (`while_pushed`): a feed with a live lease (feed.push_until) is polled at the
+   maximum interval, or when the lease ends if sooner; once it lapses, the rules above.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ __all__ = [
     "format_duration",
     "next_poll",
     "server_hints",
+    "while_pushed",
 ]
 
 WINDOW = timedelta(days=7)
@@ -304,4 +307,21 @@ def next_poll(
         if later > when:
             interval = (later - now).total_seconds()
             reason += ", skipHours/skipDays"
-    return _decision(now, interval, reason)
+    return while_pushed(_decision(now, interval, reason), feed.push_until, now, hi)
+
+
+def while_pushed(
+    decision: ScheduleDecision, push_until: datetime | None, now: datetime, hi: int
+) -> ScheduleDecision:
+    """A feed a WebSub hub pushes (its lease live until `push_until`) is polled at the
+    maximum interval `hi`, a safety net, or when the lease ends if that comes first; never
+    sooner than `decision`. A lapsed lease: `decision` as is. (Errors keep their backoff:
+    `next_poll` applies this to successes only.)"""
+    if push_until is None or push_until <= now:
+        return decision
+    at = min(now + timedelta(seconds=hi), push_until)
+    if at <= decision.next_poll_at:
+        return decision
+    seconds = max(1, round((at - now).total_seconds()))
+    why = f"max {format_duration(hi)}" if at < push_until else "until its lease ends"
+    return ScheduleDecision(at, seconds, f"WebSub pushes it: polled {why}")

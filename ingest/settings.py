@@ -86,6 +86,8 @@ class Settings:
     serve_host: str = "127.0.0.1"  # `ingest serve` listens here
     serve_port: int = 8080
     api_token: str | None = None  # when set, `ingest serve` wants "Authorization: Bearer <it>"
+    # the public base URL of `ingest serve` a WebSub hub can reach: set, serve subscribes
+    websub_callback_url: str = ""
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -275,6 +277,11 @@ def _coerce(name: str, raw: object, from_env: bool) -> object:
         return check_proxy(raw)
     if name == "ca_bundle":
         return _check_ca_bundle(raw)
+    if name == "websub_callback_url":
+        parts = urlsplit(raw.strip())
+        if raw.strip() and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError(f"expected the server's public http(s) base URL, got {raw!r}")
+        return raw.strip().rstrip("/")
     return raw
 
 

@@ -314,6 +314,7 @@ def feed_from_row(r: dict[str, Any]) -> Feed:
         recent_entry_times=entry_times(r["recent_entry_times"]),
         last_new_count=r["last_new_count"],
         last_known_count=r["last_known_count"],
+        push_until=from_iso(r.get("push_until")),
     )
 
 

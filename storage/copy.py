@@ -20,7 +20,7 @@ __all__ = ["TABLES", "CopyReport", "PortableStore", "copy_between", "copy_store"
 #: every table a store keeps, parents first (article_sources refers to articles)
 TABLES = (
     "feeds", "articles", "article_sources", "stories", "story_links", "story_merges",
-    "filtered", "fetches", "tombstones", "story_sig", "story_band",
+    "filtered", "fetches", "tombstones", "story_sig", "story_band", "websub",
 )  # fmt: skip
 BATCH = 1000
 

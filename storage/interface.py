@@ -34,13 +34,14 @@ if TYPE_CHECKING:
         SearchHit,
         StoreStats,
         StoryView,
+        Subscription,
         Tombstone,
         WriteSummary,
     )
     from ingest.settings import FeedSpec
     from ingest.stories import Candidate, Signature
 
-__all__ = ["FeedsAndClaims", "FetchWriter", "Reader", "Store", "StoryIndex"]
+__all__ = ["FeedsAndClaims", "FetchWriter", "Reader", "Store", "StoryIndex", "WebSubState"]
 
 
 class FeedsAndClaims(Protocol):
@@ -253,7 +254,26 @@ class Reader(Protocol):
         ...
 
 
-class Store(FeedsAndClaims, FetchWriter, Reader, Protocol):
+class WebSubState(Protocol):
+    """WebSub subscriptions (ingest.websub), one a feed. Each call is one transaction."""
+
+    def subscriptions(self) -> list[Subscription]:
+        """Every subscription, by feed URL (those of removed feeds too: to unsubscribe)."""
+        ...
+
+    def subscription(self, callback_id: str) -> Subscription | None: ...
+
+    def save_subscription(self, sub: Subscription) -> None:
+        """Insert or replace the feed's subscription; the feed's `push_until` follows: the
+        lease end while "active", else none."""
+        ...
+
+    def drop_subscription(self, feed_url: str) -> bool:
+        """Forget the feed's subscription (its `push_until` too). False when there was none."""
+        ...
+
+
+class Store(FeedsAndClaims, FetchWriter, Reader, WebSubState, Protocol):
     """A whole backend."""
 
     def check(self) -> list[str]:

@@ -10,7 +10,7 @@ ADMIN_URL = os.environ.get("INGEST_TEST_PG", "postgresql://postgres@127.0.0.1:54
 #: what a test store's tables hold, emptied between tests (the schema stays)
 TABLES = (
     "feeds", "articles", "article_sources", "stories", "story_links", "story_merges",
-    "filtered", "fetches", "tombstones", "story_sig", "story_band",
+    "filtered", "fetches", "tombstones", "story_sig", "story_band", "websub",
 )  # fmt: skip
 
 

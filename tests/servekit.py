@@ -7,9 +7,11 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import uvicorn
 from feedserver import FeedServer
 from samplefeeds import make_items, rss
@@ -18,16 +20,32 @@ from ingest.models import FeedOptions
 from ingest.pipeline import run_once
 from ingest.serve import create_app, store_opener
 from ingest.settings import FeedSpec, load_settings
-from storage.sqlite import SQLiteStore
+from storage import open_store
 
 DEMO = Path(__file__).resolve().parents[1] / "config" / "demo"
 LOCAL = FeedOptions(allow_private_network=True)
 
 
-def fill_store(db: Path, server: FeedServer, *, generated: int = 3, items: int = 6) -> Path:
+def backend(request: pytest.FixtureRequest, path: Path) -> Path | str:
+    """Where a test's store goes on the backend `request.param` names: the SQLite file
+    `path`, or the session's PostgreSQL database, emptied (tests/conftest.py `pg_server`;
+    usable from module-scoped fixtures)."""
+    if request.param == "sqlite":
+        return path
+    import pgdb
+
+    url: str = request.getfixturevalue("pg_server")
+    pgdb.empty(url)
+    return url
+
+
+def fill_store(
+    db: Path | str, server: FeedServer, *, generated: int = 3, items: int = 6
+) -> Path | str:
     """The demo's three outlets (one wire story carried by all three, tag "coast"), a few
-    generated feeds (tag "generated"), a feed that answers 404; one pass of the pipeline."""
-    store = SQLiteStore(db)
+    generated feeds (tag "generated"), a feed that answers 404; one pass of the pipeline.
+    `db`: a SQLite file or a postgresql:// URL."""
+    store = open_store(db)
     base = server.serve_dir(DEMO, "/demo/")
     for path in sorted(DEMO.iterdir()):
         store.add_feed(FeedSpec(url=base + path.name, tags=("coast",), options=LOCAL))
@@ -49,11 +67,16 @@ def fill_store(db: Path, server: FeedServer, *, generated: int = 3, items: int =
 class LiveServer:
     """uvicorn serving `create_app(...)` on 127.0.0.1 (a port of its own) in a thread."""
 
-    def __init__(self, db: Path, **app_options: Any) -> None:
+    def __init__(
+        self, db: Path | str, websub_at: Callable[[str], Any] | None = None, **app_options: Any
+    ) -> None:
+        """`websub_at(base_url)`: the app's WebSubConfig, made once the port is known."""
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
+        if websub_at is not None:
+            app_options["websub"] = websub_at(self.base_url)
         app = create_app(store_opener(db), **app_options)
         self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
         self.thread = threading.Thread(

@@ -16,25 +16,37 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from feedserver import FeedServer
-from servekit import LiveServer, fill_store
+from servekit import LiveServer, backend, fill_store
 
 from ingest.cli import cli
 
 
-@pytest.fixture(scope="module")
-def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path | str]:
+    """The store, filled, on each backend in turn (a SQLite file, a postgresql:// URL)."""
+    target = backend(request, tmp_path_factory.mktemp("serve") / "ingest.db")
     with FeedServer() as server:
-        yield fill_store(tmp_path_factory.mktemp("serve") / "ingest.db", server)
+        yield fill_store(target, server)
 
 
 @pytest.fixture(scope="module")
-def api(db: Path) -> Iterator[httpx.Client]:
+def sqlite_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    with FeedServer() as server:
+        db = fill_store(tmp_path_factory.mktemp("serve") / "ingest.db", server)
+    assert isinstance(db, Path)
+    yield db
+
+
+@pytest.fixture(scope="module")
+def api(db: Path | str) -> Iterator[httpx.Client]:
     with LiveServer(db) as live, httpx.Client(base_url=live.base_url, timeout=30) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
-def exported(db: Path) -> list[dict[str, object]]:
+def exported(db: Path | str) -> list[dict[str, object]]:
     """The JSONL export's records, as `ingest articles export` writes them."""
     result = CliRunner().invoke(cli, ["--db", str(db), "articles", "export"], env={})
     assert result.exit_code == 0, result.output
@@ -71,7 +83,7 @@ def test_article_by_id(api: httpx.Client, exported: list) -> None:
     assert r.status_code == 404 and r.json() == {"detail": "no article 99999"}
 
 
-def test_article_filters(api: httpx.Client, exported: list, db: Path) -> None:
+def test_article_filters(api: httpx.Client, exported: list) -> None:
     feeds = {f["url"]: f for f in api.get("/api/feeds").json()}
     coast = {u for u, f in feeds.items() if "coast" in f["tags"]}
     # a feed: every article it carried, first or not (the stories' sources say which); the
@@ -161,7 +173,7 @@ def test_healthz(api: httpx.Client, exported: list) -> None:
     assert api.get("/healthz").json() == {"status": "ok", "last_article_id": exported[-1]["id"]}
 
 
-def test_bearer_token_guards_all_but_healthz(db: Path) -> None:
+def test_bearer_token_guards_all_but_healthz(db: Path | str) -> None:
     with LiveServer(db, api_token="s3cret") as live:
         with httpx.Client(base_url=live.base_url) as anon:
             for path in ("/api/articles", "/api/feeds", "/stories.json", "/", "/openapi.json"):
@@ -199,7 +211,7 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> httpx.Response:
     raise AssertionError(f"{url} never answered")
 
 
-def test_serve_command_settings_from_env_and_options(db: Path, tmp_path: Path) -> None:
+def test_serve_command_settings_from_env_and_options(db: Path | str, tmp_path: Path) -> None:
     env_port, cli_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("INGEST_")}
     env |= {"INGEST_DB": str(db), "INGEST_SERVE_PORT": str(env_port), "INGEST_API_TOKEN": "t"}
@@ -215,12 +227,14 @@ def test_serve_command_settings_from_env_and_options(db: Path, tmp_path: Path) -
             proc.wait(15)
 
 
-def test_serve_says_when_its_port_is_taken(db: Path) -> None:
+def test_serve_says_when_its_port_is_taken(sqlite_db: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = CliRunner().invoke(cli, ["--db", str(db), "serve", "--port", str(port)], env={})
+        result = CliRunner().invoke(
+            cli, ["--db", str(sqlite_db), "serve", "--port", str(port)], env={}
+        )
     assert result.exit_code == 1
     assert result.output == f"Error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
 
@@ -236,10 +250,10 @@ def test_serve_refuses_a_missing_database(tmp_path: Path) -> None:
 
 
 def test_a_store_gone_under_the_server_is_a_one_line_503(
-    db: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    sqlite_db: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     copy = tmp_path / "copy.db"
-    copy.write_bytes(db.read_bytes())
+    copy.write_bytes(sqlite_db.read_bytes())
     with LiveServer(copy) as live:
         assert httpx.get(live.base_url + "/api/articles").status_code == 200
         copy.unlink()

@@ -12,15 +12,18 @@ import feedparser
 import httpx
 import pytest
 from feedserver import FeedServer
-from servekit import LiveServer, fill_store
+from servekit import LiveServer, backend, fill_store
 
 from ingest.parse import parse
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def api(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[httpx.Client]:
+    target = backend(request, tmp_path_factory.mktemp("feeds") / "ingest.db")
     with FeedServer() as server:
-        db = fill_store(tmp_path_factory.mktemp("feeds") / "ingest.db", server)
+        db = fill_store(target, server)
     with LiveServer(db) as live, httpx.Client(base_url=live.base_url, timeout=30) as client:
         yield client
 

@@ -13,20 +13,26 @@ import httpx
 import pytest
 from feedserver import FeedServer
 from samplefeeds import make_items, rss
-from servekit import LOCAL, LiveServer
+from servekit import LOCAL, LiveServer, backend
 
 from ingest.settings import FeedSpec
-from storage.sqlite import SQLiteStore
+from storage import open_store
 
 N_FEEDS, N_ITEMS = 40, 12
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """A SQLite file, then a PostgreSQL database (whose writers take article ids under a
+    lock held to commit, so that a cursor never passes an id committed later)."""
+    return backend(request, tmp_path / "ingest.db")
+
+
 @pytest.mark.slow
 def test_paging_while_a_run_writes_sees_every_article_once(
-    tmp_path: Path, feed_server: FeedServer
+    db: Path | str, tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    db = tmp_path / "ingest.db"
-    store = SQLiteStore(db)
+    store = open_store(db)
     for f in range(N_FEEDS):
         body = rss(f"Feed {f}", f"https://f{f}.example/", make_items(100 + f, N_ITEMS))
         # staggered answers, so that the run commits batch after batch while we page
@@ -61,7 +67,9 @@ def test_paging_while_a_run_writes_sees_every_article_once(
                 break
         reader.join(60)
     assert run.returncode == 0, output
-    final = [r.id for r in SQLiteStore(db).articles()]
+    reader = open_store(db)
+    final = [r.id for r in reader.articles()]
+    reader.close()
     assert len(final) == N_FEEDS * N_ITEMS
     assert seen == final  # each once, in id order
     # the pages overlapped the run's writes (how many depends on the machine's load)

@@ -55,7 +55,9 @@ def test_a_version_3_database_gains_the_two_level_story_index(tmp_path: Path) ->
     SQLiteStore(path).close()
     conn = sqlite3.connect(path)
     conn.executescript(
-        """DROP TABLE story_band_new;
+        """DROP TABLE websub;
+           ALTER TABLE feeds DROP COLUMN push_until;
+           DROP TABLE story_band_new;
            DROP TABLE story_index_meta;
            DROP INDEX feeds_host_leased;
            DROP INDEX feeds_force;
@@ -64,7 +66,7 @@ def test_a_version_3_database_gains_the_two_level_story_index(tmp_path: Path) ->
     )
     conn.close()
     store = SQLiteStore(path)
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 6
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 7
     tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"story_band", "story_band_new", "story_index_meta"} <= tables
     store.close()
@@ -80,7 +82,9 @@ def test_a_version_4_database_gets_the_host_of_each_feed(tmp_path: Path) -> None
     store.close()
     conn = sqlite3.connect(path)
     conn.executescript(
-        """DROP INDEX feeds_host_leased;
+        """DROP TABLE websub;
+           ALTER TABLE feeds DROP COLUMN push_until;
+           DROP INDEX feeds_host_leased;
            DROP INDEX feeds_force;
            ALTER TABLE feeds DROP COLUMN host_key;
            PRAGMA user_version = 4;"""

@@ -3,6 +3,7 @@ PostgreSQL database per test session at 127.0.0.1:5432, see tests/pgdb.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 
@@ -531,4 +532,34 @@ def test_held_elsewhere_and_check(store: Store) -> None:
     assert [(h.url, h.by) for h in held] == [(A, "feed")]
     record(store, A, article(identity="g1"), owner="h:1:r1")
     assert store.held_elsewhere(now=NOW, owner="h:2:r2") == []
+    assert store.check() == []
+
+
+def test_websub_subscriptions_and_the_feeds_push_until(store: Store) -> None:
+    from ingest.models import Subscription
+
+    lease = NOW + timedelta(days=5)
+    pending = Subscription(A, "cb-a", "pending", "https://hub.example/", A, "s3cret", None, NOW)
+    store.save_subscription(pending)
+    store.save_subscription(Subscription(B, "cb-b", "nohub", checked_at=NOW))
+    assert store.subscriptions() == [pending, Subscription(B, "cb-b", "nohub", checked_at=NOW)]
+    assert store.subscription("cb-a") == pending
+    assert store.subscription("nope") is None
+    assert store.get_feed(A).push_until is None  # type: ignore[union-attr]
+    active = Subscription(A, "cb-a", "active", "https://hub.example/", A, "s3cret", lease, NOW)
+    store.save_subscription(active)  # replaces the feed's
+    assert store.subscriptions()[0] == active
+    assert store.get_feed(A).push_until == lease  # type: ignore[union-attr]
+    assert [f.push_until for f in store.feeds()] == [lease, None]
+    # a claim hands the feed out with it (the schedule reads it)
+    assert [f.push_until for f in store.claim_feeds(now=NOW, owner="o", lease_s=60, limit=5, force=True)] == [lease, None]  # fmt: skip
+    store.save_subscription(dataclasses.replace(active, state="unsubscribing"))
+    assert store.get_feed(A).push_until is None  # type: ignore[union-attr]
+    # a removed feed's subscription stays (to be unsubscribed), until dropped
+    store.save_subscription(active)
+    store.remove_feed(A)
+    assert [s.feed_url for s in store.subscriptions()] == [A, B]
+    assert store.drop_subscription(A) is True
+    assert store.drop_subscription(A) is False
+    assert [s.feed_url for s in store.subscriptions()] == [B]
     assert store.check() == []

@@ -84,11 +84,12 @@ def fill(disk: Path) -> Path:
     """Write a file until the disk is full; returns it (delete it to free the space)."""
     filler = disk / "filler"
     chunk = b"\0" * 65536
-    with filler.open("wb") as f:
+    # unbuffered: a buffered file would flush what did not fit again on close, and fail there
+    # (or not: it depended on the free space modulo the chunk size)
+    with filler.open("wb", buffering=0) as f:
         try:
             while True:
                 f.write(chunk)
-                f.flush()
         except OSError as exc:
             assert exc.errno == errno.ENOSPC
     # the last partial chunk: byte by byte until nothing fits

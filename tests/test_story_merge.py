@@ -98,7 +98,9 @@ def test_a_version_1_database_is_migrated(tmp_path: Path) -> None:
     SQLiteStore(path).close()
     conn = sqlite3.connect(path)
     conn.executescript(  # back to the version 1 schema
-        """DROP TABLE story_merges;
+        """DROP TABLE websub;
+           ALTER TABLE feeds DROP COLUMN push_until;
+           DROP TABLE story_merges;
            DROP INDEX feeds_claim;
            DROP INDEX feeds_leased;
            CREATE INDEX feeds_due ON feeds(status, next_poll_at);

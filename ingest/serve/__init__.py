@@ -6,6 +6,7 @@ page.py     / and /story/{id}: the server-rendered page (templates/)
 auth.py     the optional bearer token        params.py  shared query parameters
 reads.py    what the routes read from the store, through its public read methods
 stores.py   one store per server thread      app.py     the FastAPI application
+(with `websub_callback_url` set, the app also runs ingest.websub: its task and /websub/ routes)
 """
 
 from __future__ import annotations

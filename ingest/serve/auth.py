@@ -10,9 +10,11 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["OPEN_PATHS", "BearerAuth", "document_auth"]
+__all__ = ["OPEN_PATHS", "OPEN_PREFIXES", "BearerAuth", "document_auth"]
 
 OPEN_PATHS = frozenset({"/healthz"})
+#: a WebSub hub calls these without the token (each is a secret URL, its pushes signed)
+OPEN_PREFIXES = ("/websub/",)
 
 
 def authorized(header: bytes, token: str) -> bool:
@@ -31,7 +33,8 @@ class BearerAuth:
         self.token = token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
             await self.app(scope, receive, send)
             return
         header = dict(scope["headers"]).get(b"authorization", b"")

@@ -7,6 +7,7 @@ story_index.py  the story index as indexed tables
 stories.py      a new article's story: candidates in, `ingest.dedupe.decide` applied
 writes.py       a fetch's articles, sources, feed state, history (idempotent); prune
 reads.py        typed reads, full-text search
+websub.py       WebSub subscriptions
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from storage.interface import Store
 
 from .feeds import PgFeeds
 from .portable import PgPortable
+from .websub import PgWebSub
 
 __all__ = ["PostgresStore", "open_postgres"]
 
 
-class PostgresStore(PgFeeds, PgPortable):
+class PostgresStore(PgFeeds, PgPortable, PgWebSub):
     """The Store protocol on one PostgreSQL database."""
 
 

@@ -196,6 +196,23 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX story_band_article ON story_band (article_id)
     """,
+    # 2: WebSub subscriptions, one a feed (ingest.websub), and the lease end a subscribed feed is
+    # polled rarely until (`push_until`, read with the feed by every claim)
+    """
+    CREATE TABLE websub (
+        feed_url TEXT PRIMARY KEY,
+        callback_id TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        hub TEXT,
+        topic TEXT,
+        secret TEXT,
+        lease_until TEXT,
+        checked_at TEXT,
+        requested_at TEXT,
+        error TEXT
+    );
+    ALTER TABLE feeds ADD COLUMN push_until TEXT
+    """,
 )
 
 

@@ -9,6 +9,7 @@
     writes.py       a fetch's articles, sources, feed state, history; prune; FTS catch-up
     reads.py        typed reads
     portable.py     tables as rows, for `store copy`
+    websub.py       WebSub subscriptions
 
 Concurrency: writers take `BEGIN IMMEDIATE`; feeds are claimed with a lease (owner + expiry)
 so overlapping runs never fetch one feed at once and a killed run's lease simply expires.
@@ -23,10 +24,11 @@ from storage.sqlite_guard import guarded
 from .feeds import SQLiteFeeds
 from .portable import SQLitePortable
 from .schema import MIGRATIONS
+from .websub import SQLiteWebSub
 
 __all__ = ["ARTICLE_FIELDS", "HISTORY_KEEP", "MIGRATIONS", "SQLiteStore", "host_key"]
 
 
 @guarded  # a failing disk or file: one StoreError line naming the file (issue #17)
-class SQLiteStore(SQLiteFeeds, SQLitePortable):
+class SQLiteStore(SQLiteFeeds, SQLitePortable, SQLiteWebSub):
     """The Store protocol on one SQLite file."""

@@ -201,6 +201,23 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX IF NOT EXISTS tombstones_deleted ON tombstones(deleted_at)
     """,
+    # 7: WebSub subscriptions, one a feed (ingest.websub), and the lease end a subscribed feed
+    # is polled rarely until (`push_until`, read with the feed by every claim)
+    """
+    CREATE TABLE websub (
+        feed_url TEXT PRIMARY KEY,
+        callback_id TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        hub TEXT,
+        topic TEXT,
+        secret TEXT,
+        lease_until TEXT,
+        checked_at TEXT,
+        requested_at TEXT,
+        error TEXT
+    ) WITHOUT ROWID;
+    ALTER TABLE feeds ADD COLUMN push_until TEXT
+    """,
 )
 # a story's representative: its earliest full-text article (>= FULL_TEXT_WORDS words), else
 # its earliest article; ties to the lower id (in SQL over `stories`; `better_representative` applies
