@@ -15,7 +15,7 @@ from __future__ import annotations
 import socket
 import threading
 
-__all__ = ["TcpProxy"]
+__all__ = ["TcpProxy", "relay"]
 
 
 class TcpProxy:
@@ -85,18 +85,23 @@ class TcpProxy:
                 self._pairs.append((client, upstream))
                 self.connections += 1
             for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_relay, args=(src, dst), daemon=True).start()
+                threading.Thread(target=relay, args=(src, dst), daemon=True).start()
 
 
-def _relay(src: socket.socket, dst: socket.socket) -> None:
+def relay(src: socket.socket, dst: socket.socket) -> None:
+    """Copy bytes from `src` to `dst` until either end closes; then shut both down (the
+    owner closes them). Also the forward proxies' tunnels (tests/proxyserver.py)."""
     try:
         while data := src.recv(65536):
             dst.sendall(data)
     except OSError:
         pass
     finally:
-        _close(src)
-        _close(dst)
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 def _close(s: socket.socket) -> None:
