@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 # real news text the bench farm reads at run time (third-party: never copied into the repo)
 NEWSDATA ?= ../shared/newsdata
 
-.PHONY: help install browser run demo serve test test-fast lint format bench bench-quick bench-micro profile eval scale fuzz clean
+.PHONY: help install browser run demo serve test test-fast lint format bench bench-quick bench-micro profile eval scale fuzz crash soak clean
 
 help:
 	@echo "make install     create .venv with the project and its dev tools"
@@ -23,6 +23,8 @@ help:
 	@echo "make profile     where a cold article's CPU goes (cProfile, real-text farm)"
 	@echo "make eval        story dedup quality (precision / recall / F1 / B-cubed)"
 	@echo "make fuzz        long property-based fuzzing of parse | normalize | store (FUZZ_EXAMPLES=2000)"
+	@echo "make crash       SIGKILL run / daemon CRASH_KILLS (50) times a backend, check the store each time"
+	@echo "make soak        the daemon + cron runs for SOAK_MINUTES (60) on a changing farm: RSS, CPU, schedules"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -84,6 +86,15 @@ scale: install
 # many random ones (FUZZ_EXAMPLES each property) and keeps failures in .hypothesis/
 fuzz: install
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -x --timeout=0 tests/test_fuzz_pipeline.py $(PYTEST_ARGS)
+
+# SQLite and PostgreSQL (127.0.0.1:5432, a database made for the run and dropped after)
+CRASH_KILLS ?= 50
+crash: install
+	$(BIN)/python -m bench.crash --kills $(CRASH_KILLS)
+
+SOAK_MINUTES ?= 60
+soak: install
+	$(BIN)/python -m bench.soak --minutes $(SOAK_MINUTES)
 
 clean:
 	rm -rf $(VENV) data bench/out .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -251,17 +251,20 @@ def run(
 def daemon(app: App, metrics_port: int | None, metrics_host: str, tick: str) -> None:
     """Poll due feeds until SIGTERM / SIGINT (stops cleanly, nothing committed is lost).
     Stores new and revised articles, deletes nothing; creates the store if missing."""
-    from .daemon import run_daemon
+    from .daemon import open_when_reachable, run_daemon
     from .settings import parse_duration
 
     try:
         tick_s = parse_duration(tick)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--tick'") from None
-    sink_specs = configured_sinks(app)
+    sink_specs = configured_sinks(app)  # a bad entry fails before any wait
+    store = open_when_reachable(lambda: app.creating_store, str(app.settings.db), tick_s)
+    if store is None:
+        return  # stopped while waiting for the database
     register_sinks(app, sink_specs)
     run_daemon(
-        app.creating_store,
+        store,
         app.settings,
         sinks=sink_specs,
         tick_s=tick_s,
@@ -296,7 +299,10 @@ def serve(app: App, host: str | None, port: int | None) -> None:
         websub = WebSubConfig(settings)
     web = create_app(store_opener(settings.db), api_token=settings.api_token, websub=websub)
     sock = listen(host, port)
-    click.echo(f"serving {settings.db} on http://{host}:{port}/ (API docs at /docs)", err=True)
+    from storage import redact_url
+
+    where = redact_url(str(settings.db))
+    click.echo(f"serving {where} on http://{host}:{port}/ (API docs at /docs)", err=True)
     if websub is not None:
         click.echo(f"WebSub: subscribing with callbacks under {websub.callback('')}", err=True)
     run_server(web, sock, settings.log_level)
@@ -351,15 +357,18 @@ def store_check(app: App) -> None:
     """Integrity checks on demand: SQLite's own, foreign keys, and the story index (every
     article in exactly one story, every story's representative exists). Exit 1 on a problem.
     Reads only."""
+    from storage import redact_url
+
+    where = redact_url(str(app.settings.db))
     problems = app.reader.check()
     for problem in problems:
         click.echo(problem)
     if problems:
         raise StoreError(
-            f"{app.settings.db}: {len(problems)} problem(s) found; restore the file from a backup"
+            f"{where}: {len(problems)} problem(s) found; restore the file from a backup"
             " (or salvage it with `sqlite3 FILE .recover`)"
         )
-    click.echo(f"{app.settings.db}: ok (integrity, foreign keys, story index)")
+    click.echo(f"{where}: ok (integrity, foreign keys, story index)")
 
 
 def main() -> None:

@@ -313,6 +313,13 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 1024
     feed_server: FeedServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that went away (killed, timed out): nothing to report
+        super().handle_error(request, client_address)
+
 
 class FeedServer:
     """A threaded HTTP/1.1 server on `host` (default 127.0.0.1) and a free port."""

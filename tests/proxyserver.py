@@ -21,6 +21,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+from tcpproxy import relay
+
 __all__ = ["ProxyServer", "Socks5Server"]
 
 _HOP = {"connection", "proxy-connection", "keep-alive", "proxy-authorization", "te", "upgrade"}
@@ -91,23 +93,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.flush()
         client = self.connection
-
-        def pump(src: socket.socket, dst: socket.socket) -> None:
-            try:
-                while data := src.recv(65536):
-                    dst.sendall(data)
-            except OSError:
-                pass
-            finally:
-                for s in (src, dst):
-                    try:
-                        s.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-
-        back = threading.Thread(target=pump, args=(upstream, client), daemon=True)
+        back = threading.Thread(target=relay, args=(upstream, client), daemon=True)
         back.start()
-        pump(client, upstream)
+        relay(client, upstream)
         back.join(5)
         upstream.close()
         self.close_connection = True
@@ -189,21 +177,8 @@ class Socks5Server:
             return
         conn.sendall(b"\x05\x00\x00\x01" + socket.inet_aton("0.0.0.0") + b"\x00\x00")
 
-        def pump(src: socket.socket, dst: socket.socket) -> None:
-            try:
-                while data := src.recv(65536):
-                    dst.sendall(data)
-            except OSError:
-                pass
-            finally:
-                for s in (src, dst):
-                    try:
-                        s.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-
-        threading.Thread(target=pump, args=(upstream, conn), daemon=True).start()
-        pump(conn, upstream)
+        threading.Thread(target=relay, args=(upstream, conn), daemon=True).start()
+        relay(conn, upstream)
 
     def stop(self) -> None:
         self.sock.close()

@@ -3,6 +3,7 @@ write locks that serialize what must be (see `PgBase.lock`)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -23,6 +24,10 @@ LOCK_STRIPES = 256
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
+# psycopg warns "error ignored terminating <Pipeline>" when the server goes away inside a
+# pipelined write; the StoreError raised for the same failure already says it in one line
+logging.getLogger("psycopg").setLevel(logging.ERROR)
+
 
 def lock_key(kind: str, value: str) -> int:
     """A signed 64-bit advisory lock key for `value` (a feed URL, a canonical URL)."""
@@ -41,7 +46,8 @@ class _Cursor(psycopg.Cursor[Any]):
             raise
         except psycopg.Error as exc:
             info = self.connection.info
-            where = f"postgresql://{info.user}@{info.host}:{info.port}/{info.dbname}"
+            user = f"{info.user}:***" if info.password else info.user  # as redact_url
+            where = f"postgresql://{user}@{info.host}:{info.port}/{info.dbname}"
             raise StoreError(f"{where}: {_first_line(exc)}") from exc
 
 
