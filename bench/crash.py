@@ -128,6 +128,8 @@ class PhaseProbe:
 
 
 def _ingest(db: str | Path, *args: str, env: dict[str, str], timeout: float = 180) -> Any:
+    if not is_pg(db):
+        db = Path(db).resolve()  # it runs in the store's folder: a relative path would nest
     return subprocess.run(
         [sys.executable, "-m", "ingest", "--db", str(db), *args],
         capture_output=True,

@@ -397,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write the report here")
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
-    db: str | Path = args.db or args.work / f"soak-{os.getpid()}.db"
+    db: str | Path = args.db or (args.work / f"soak-{os.getpid()}.db").resolve()
     if not is_pg(db):
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
