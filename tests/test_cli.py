@@ -9,24 +9,15 @@ from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
+from clikit import invoker
 
 from ingest.cli import cli
 
 
 @pytest.fixture
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.chdir(tmp_path)  # no config/feeds.toml: defaults only
-    for key in [k for k in __import__("os").environ if k.startswith("INGEST_")]:
-        monkeypatch.delenv(key)
-    runner = CliRunner()
-
-    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
-        return runner.invoke(
-            cli, ["--db", str(tmp_path / "t.db"), *args], env=env, catch_exceptions=False
-        )
-
-    return invoke
+    return invoker(tmp_path, monkeypatch)  # no config/feeds.toml: defaults only
 
 
 def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

@@ -13,12 +13,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from clikit import invoker
 from feedserver import FeedServer
 from samplefeeds import make_items, opml, rss
 from terminal import in_pty
 
-from ingest.cli import cli
 from ingest.timeutil import from_iso
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,21 +26,7 @@ FAST = {"INGEST_PER_HOST_DELAY": "0"}
 
 @pytest.fixture
 def ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.chdir(tmp_path)
-    for key in [k for k in os.environ if k.startswith("INGEST_")]:
-        monkeypatch.delenv(key)
-    runner = CliRunner()
-
-    def invoke(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
-        return runner.invoke(
-            cli,
-            ["--db", str(tmp_path / "t.db"), *args],
-            env={**FAST, **(env or {})},
-            input=input,
-            catch_exceptions=False,
-        )
-
-    return invoke
+    return invoker(tmp_path, monkeypatch, base_env=FAST)
 
 
 def urls(ingest) -> list[str]:  # type: ignore[no-untyped-def]

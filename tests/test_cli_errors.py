@@ -17,12 +17,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from clikit import invoker
 from feedserver import FeedServer
 from samplefeeds import make_items, opml, rss
 from terminal import in_pty
 
-from ingest.cli import cli
 from storage import lease_owner, open_store
 
 LOCAL = {"INGEST_ALLOW_PRIVATE_NETWORKS": "1", "INGEST_PER_HOST_DELAY": "0"}
@@ -36,17 +35,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 @pytest.fixture
 def ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.chdir(tmp_path)
-    for key in [k for k in os.environ if k.startswith("INGEST_")]:
-        monkeypatch.delenv(key)
-    runner = CliRunner()
-
-    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
-        return runner.invoke(
-            cli, ["--db", str(tmp_path / "t.db"), *args], env=env, catch_exceptions=False
-        )
-
-    return invoke
+    return invoker(tmp_path, monkeypatch)
 
 
 @pytest.fixture

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
+from clikit import invoker
 from feedserver import FeedServer
 from samplefeeds import make_items, opml, rss
 
@@ -24,17 +24,7 @@ LOCAL_ENV = {
 
 @pytest.fixture
 def ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.chdir(tmp_path)
-    for key in [k for k in os.environ if k.startswith("INGEST_")]:
-        monkeypatch.delenv(key)
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(
-            cli, ["--db", str(tmp_path / "e2e.db"), *args], env=LOCAL_ENV, catch_exceptions=False
-        )
-
-    return invoke
+    return invoker(tmp_path, monkeypatch, db_name="e2e.db", base_env=LOCAL_ENV)
 
 
 def export(ingest) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
