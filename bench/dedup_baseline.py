@@ -4,7 +4,7 @@
     baseline(orders, ...)                   -> rows at 0.50 and at the threshold tuned on "tune"
     matched_precision(sweep, ours)          -> per split, the threshold matching our precision
 
-tf-idf: sublinear tf, smoothed idf over the whole set, the stop words of ingest.stories
+tf-idf: sublinear tf, smoothed idf over the whole set, the stop words of ingest.dedupe
 removed, l2 norm; each article linked to its most similar earlier one (within `window`)
 when the cosine reaches the threshold.
 """
@@ -43,7 +43,7 @@ def tfidf_best_links(
     import numpy as np
     from scipy import sparse  # type: ignore[import-untyped]
 
-    from ingest.stories import _STOP
+    from ingest.dedupe._sketch import _STOP
 
     vocab: dict[str, int] = {}
     rows, cols, vals = [], [], []

@@ -28,7 +28,7 @@ comparison row, or single links as before #18):
   (`bench.dedup_data.load_ecb_leads`), mean over ECB_ORDERS arrival orders.
 
 Splits (`bench.dedup_data`, fixed; samples, variants and orders from random.Random(SEED)):
-thresholds (ours in `ingest.stories`, the baseline's here) are chosen on "tune" (BBC rows
+thresholds (ours in `ingest.dedupe`, the baseline's here) are chosen on "tune" (BBC rows
 0, 2, 4 ... of the file, ECB+ odd topics, UCI stories of even xxh32 hash); "test" is held
 out and printed first; "all" is both.  Targets are checked on test and all (exit status 1
 when missed, 2 when the data is absent): copies (`duplicate_of`) precision >= 0.995 and
@@ -96,18 +96,20 @@ from bench.dedup_metrics import (
     pair_details,
     pair_metrics_within,
 )
-from ingest import stories
-from ingest.dedupe import Member, StoryState, decide
-from ingest.dedupe import chains as chain_rule
-from ingest.dedupe.story import FULL_TEXT_WORDS
-from ingest.stories import (
+from ingest.dedupe import (
     CANDIDATES,
+    Member,
     Signature,
+    StoryState,
+    _match,
     band_keys,
+    decide,
     match,
     min_shared_keys,
     signature,
 )
+from ingest.dedupe import chains as chain_rule
+from ingest.dedupe.story import FULL_TEXT_WORDS
 from storage import story_index
 
 __all__ = [
@@ -172,7 +174,7 @@ class ChainRule:
     sample: int | None = None
     max_span: timedelta | None = None
     max_reports: int | None = None
-    # what-if: ingest.stories.EVENT_COSINE (full texts) for this run only
+    # what-if: ingest.dedupe._match.EVENT_COSINE (full texts) for this run only
     event_cosine: float | None = None
 
     def label(self) -> str:
@@ -198,7 +200,7 @@ class ChainRule:
         """The module values of this form, for the run."""
         values: dict[tuple[object, str], object] = {}
         if self.event_cosine is not None:
-            values[(stories, "EVENT_COSINE")] = self.event_cosine
+            values[(_match, "EVENT_COSINE")] = self.event_cosine
         for name, v in (
             ("QUORUM", self.quorum),
             ("SUPPORT", self.support),

@@ -54,7 +54,7 @@ class Metrics:
 
 
 # the held-out split first: it is the figure that counts; "tune" is where the thresholds of
-# ingest.stories (and the baseline's) were chosen, "all" is both
+# ingest.dedupe (and the baseline's) were chosen, "all" is both
 SPLITS = ("test", "tune", "all")
 
 

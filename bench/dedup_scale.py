@@ -32,7 +32,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ingest.stories import CANDIDATES, band_keys, match, signature
+from ingest.dedupe import CANDIDATES, band_keys, match, signature
 from storage import story_index
 
 __all__ = ["main"]

@@ -27,31 +27,21 @@ from bench.run_bench import BASE_ENV, ROOT, Farm, ensure_user_venv, our_cmd
 
 __all__ = ["AREAS", "area_of", "main"]
 
-_MATCH = "story match (ingest/stories.py: match, keys, decoding)"
+_MATCH = "story match (ingest/dedupe/_match.py, _keys.py: match, keys, decoding)"
+_SIGNATURE = "story signature (ingest/dedupe/_sketch.py, _signature.py: signature, bytes)"
 # (area, a substring of the function's file path or name), first match wins
 AREAS: tuple[tuple[str, str], ...] = (
     ("language detection (fastText)", "fasttext"),
     ("language detection (py3langid)", "py3langid"),
-    (_MATCH, "ingest/stories.py:match"),
-    (_MATCH, "ingest/stories.py:_may_match"),
-    (_MATCH, "ingest/stories.py:_score"),
-    (_MATCH, "ingest/stories.py:_scores"),
-    (_MATCH, "ingest/stories.py:_cosine"),
-    (_MATCH, "ingest/stories.py:_sample_containment"),
-    (_MATCH, "ingest/stories.py:from_bytes"),
-    (_MATCH, "ingest/stories.py:decoded"),
-    (_MATCH, "ingest/stories.py:__init__"),
-    (_MATCH, "ingest/stories.py:_candidate_terms"),
-    (_MATCH, "ingest/stories.py:_check"),
-    (_MATCH, "ingest/stories.py:_hours"),
-    (_MATCH, "ingest/stories.py:_shared_name_weight"),
-    (_MATCH, "ingest/stories.py:valid_bytes"),
-    (_MATCH, "ingest/stories.py:with_bytes"),
-    (_MATCH, "ingest/stories.py:min_shared_keys"),
-    (_MATCH, "ingest/stories.py:band_keys"),
-    (_MATCH, "ingest/stories.py:_keys"),
-    (_MATCH, "ingest/stories.py:<genexpr>"),
-    ("story signature (ingest/stories.py: signature)", "ingest/stories.py"),
+    (_MATCH, "ingest/dedupe/_match.py"),
+    (_MATCH, "ingest/dedupe/_keys.py"),
+    (_MATCH, "ingest/dedupe/_signature.py:from_bytes"),
+    (_MATCH, "ingest/dedupe/_signature.py:_check"),
+    (_MATCH, "ingest/dedupe/_signature.py:valid_bytes"),
+    (_MATCH, "ingest/dedupe/_signature.py:with_bytes"),
+    (_MATCH, "ingest/dedupe/_signature.py:<genexpr>"),
+    (_SIGNATURE, "ingest/dedupe/_signature.py"),
+    (_SIGNATURE, "ingest/dedupe/_sketch.py"),
     ("language detection (fastText)", "ingest/language.py"),
     ("story candidates (storage/*/story_index.py)", "story_index.py"),
     ("story decision, store side (storage/*/stories.py, ingest/dedupe/)", "sqlite/stories.py"),

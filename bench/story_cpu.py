@@ -51,7 +51,16 @@ def replay(db: Path, limit: int) -> dict[str, object]:
     """One replay in this process: CPU (ns) per stage, summed, and the digest."""
     import xxhash
 
-    from ingest.stories import CANDIDATES, band_keys, match, min_shared_keys, signature
+    try:
+        from ingest.dedupe import CANDIDATES, band_keys, match, min_shared_keys, signature
+    except ImportError:  # a --src tree from before the split: the same names, one module
+        from ingest.stories import (  # type: ignore[no-redef]
+            CANDIDATES,
+            band_keys,
+            match,
+            min_shared_keys,
+            signature,
+        )
     from storage.sqlite import story_index
 
     arts = _articles(db, limit)

@@ -344,7 +344,7 @@ class Held:
 class FetchWrite:
     """One fetch's outcome for the store (`Store.record_fetches` writes several in one
     transaction): the feed's new state and the articles it brought, each with its story
-    signature (an `ingest.stories.Signature` or its serialized bytes, as the pipeline carries
+    signature (an `ingest.dedupe.Signature` or its serialized bytes, as the pipeline carries
     it; None for what a keep/block rule dropped and for what the feed carried before: the
     store updates or skips an article it knows by identity and never matches its story)."""
 

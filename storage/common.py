@@ -34,7 +34,7 @@ from ingest.timeutil import from_iso, to_iso
 from storage.leases import run_token
 
 if TYPE_CHECKING:
-    from ingest.stories import Signature
+    from ingest.dedupe import Signature
 
 __all__ = [
     "FETCH_COLUMNS",

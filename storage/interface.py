@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from ingest.dedupe import Candidate, Signature
     from ingest.feededit import Removal, SyncPlan
     from ingest.models import (
         Article,
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
     )
     from ingest.settings import FeedSpec
     from ingest.sinks.types import OutboxItem, SinkBacklog
-    from ingest.stories import Candidate, Signature
 
 __all__ = [
     "FeedsAndClaims",

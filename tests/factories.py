@@ -6,8 +6,8 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
+from ingest.dedupe import signature
 from ingest.models import Article, FetchResult, ScheduleDecision
-from ingest.stories import signature
 from storage import Store
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from factories import NOW, article, claim, record
+from readpatch import set_read
 
 from bench import story_cpu
 from ingest.settings import FeedSpec
@@ -48,12 +49,12 @@ def test_replay_times_every_stage_and_finds_the_copy(store_path: Path) -> None:
 def test_the_digest_changes_with_a_decision(
     store_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ingest import stories
+    from ingest.dedupe import _match
 
     before = story_cpu.replay(store_path, 100)["digest"]
     # no copy is a copy any more: the wire copy founds a story of its own
-    monkeypatch.setattr(stories, "DUP_CONTAIN", 2.0)
-    monkeypatch.setattr(stories, "DUP_LEAD", 2.0)
+    set_read(monkeypatch, "DUP_CONTAIN", 2.0, _match._score)
+    set_read(monkeypatch, "DUP_LEAD", 2.0, _match._score)
     assert story_cpu.replay(store_path, 100)["digest"] != before
 
 

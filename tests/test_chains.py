@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from ingest.dedupe import Candidate, Signature, match, signature
 from ingest.dedupe.chains import Member, StoryState, event_join_ok, join_story
-from ingest.stories import Candidate, Signature, match, signature
 
 T0 = datetime(2014, 3, 10, 12, 0, tzinfo=UTC)
 HEADLINES = {

@@ -203,9 +203,9 @@ def test_a_what_if_event_threshold_is_set_for_the_run_only() -> None:
     """Two undated council reports at an event cosine of ~0.33: apart at the store's
     threshold (0.41), one story when the what-if threshold is 0.3, and the module's
     threshold is back afterwards."""
-    from ingest import stories
+    from ingest.dedupe import _match
 
-    before = stories.EVENT_COSINE
+    before = _match.EVENT_COSINE
     docs = [
         Doc("0", "Kirkwall harbour council approves ferry timetable", "Kirkwall harbour council "
             "approves ferry timetable. Councillors discussed "
@@ -220,5 +220,5 @@ def test_a_what_if_event_threshold_is_set_for_the_run_only() -> None:
     assert dedup_eval.run_index(docs, chains=dedup_eval.ChainRule())[1] == ["0", "1"]
     rule = dedup_eval.ChainRule(event_cosine=0.3)
     assert dedup_eval.run_index(docs, chains=rule)[1] == ["0", "0"]
-    assert before == stories.EVENT_COSINE
+    assert before == _match.EVENT_COSINE
     assert rule.label().endswith("event cos 0.3")

@@ -11,16 +11,18 @@ from factories import article
 from test_stories import BRIDGE, FERRY, FERRY_OTHER
 
 from ingest.dedupe import (
+    Candidate,
     Member,
     RecordDecision,
+    Signature,
     StoryDecision,
     StoryState,
     better_representative,
     candidate_since,
     decide,
     decide_record,
+    signature,
 )
-from ingest.stories import Candidate, Signature, signature
 
 WHEN = datetime(2024, 5, 1, 12, tzinfo=UTC)
 NEW = 100  # the new article's id

@@ -14,6 +14,7 @@ import pytest
 from factories import article
 
 from bench.farm import generate_feed
+from ingest.dedupe import Signature, signature
 from ingest.models import (
     Article,
     Enclosure,
@@ -24,7 +25,6 @@ from ingest.models import (
 )
 from ingest.pipeline import process_body, signed
 from ingest.settings import FeedSpec
-from ingest.stories import Signature, signature
 from storage.sqlite import SQLiteStore
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)

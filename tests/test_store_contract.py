@@ -12,10 +12,10 @@ from factories import NOW, article, claim, decision, ok_result, record
 from feedserver import FeedServer
 from samplefeeds import make_items, rss
 
+from ingest.dedupe import signature
 from ingest.errors import GoneError, HTTPStatusError, StoreError
 from ingest.models import ARTICLE_FIELDS
 from ingest.settings import FeedSpec
-from ingest.stories import signature
 from ingest.timeutil import utcnow
 from storage import Store
 from storage.common import HISTORY_KEEP, host_key

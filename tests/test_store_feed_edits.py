@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from factories import NOW, article, decision, ok_result
 
+from ingest.dedupe import signature
 from ingest.errors import StoreError
 from ingest.models import FeedOptions
 from ingest.settings import FeedSpec
-from ingest.stories import signature
 from storage import open_store
 from storage.sqlite import SQLiteStore
 

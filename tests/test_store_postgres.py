@@ -13,9 +13,9 @@ import pytest
 from factories import NOW, article, decision, ok_result
 from test_story_merge import _words
 
+from ingest.dedupe import signature
 from ingest.errors import StoreError
 from ingest.settings import FeedSpec
-from ingest.stories import signature
 from storage import open_store
 from storage.postgres import PostgresStore
 from storage.postgres.base import LOCK_STRIPES

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from factories import article, decision, ok_result
 
+from ingest.dedupe import signature
 from ingest.errors import StoreError
 from ingest.settings import FeedSpec
-from ingest.stories import signature
 from storage.sqlite import SQLiteStore
 
 A = "https://a.example/feed"

@@ -1,4 +1,4 @@
-"""Unit tests of the pure story-grouping core (ingest.stories)."""
+"""Unit tests of the pure story-grouping core (ingest.dedupe: signature, keys, match)."""
 
 from __future__ import annotations
 
@@ -8,20 +8,21 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import xxhash
+from readpatch import set_read
 
-from ingest import stories
-from ingest.stories import (
-    BODY_KEYS,
+from ingest.dedupe import (
     SAMPLE_K,
     Candidate,
     Signature,
-    _sample_containment,
-    _scores,
+    _keys,
+    _match,
     band_keys,
     match,
     score,
     signature,
 )
+from ingest.dedupe._keys import BODY_KEYS
+from ingest.dedupe._match import _sample_containment, _scores
 
 # Texts written for these tests (our own words, not third-party copy).
 FERRY = (
@@ -163,7 +164,7 @@ def test_pair_keys_link_reworded_headlines_by_their_rarest_terms(
     other = signature("Leeds bus drivers vote on pay offer", "")
     with_pairs = set(band_keys(a)) & set(band_keys(b))
     assert not set(band_keys(a)) & set(band_keys(other))
-    monkeypatch.setattr(stories, "PAIR_TERMS", 0)
+    set_read(monkeypatch, "PAIR_TERMS", 0, band_keys)
     without = set(band_keys(a)) & set(band_keys(b))
     # the 4 rarest terms give up to 6 pair keys; the reworded headline shares 3 of them
     assert len(with_pairs) - len(without) == 3
@@ -232,7 +233,13 @@ def test_closeness_in_time_lowers_the_event_threshold(monkeypatch: pytest.Monkey
     a = signature("Orkney ferry runs aground in storm", "")
     b = signature("Coastguard rescues passengers near Orkney after ferry hits rocks", "")
     cos = score(a, b)[1]
-    monkeypatch.setattr(stories, "EVENT_COSINE_FEW", cos + stories.TIME_BONUS / 2)
+    set_read(
+        monkeypatch,
+        "EVENT_COSINE_FEW",
+        cos + _match.TIME_BONUS / 2,
+        _match._score,  # score(), and match() when the pre-check lets it through
+        _match._may_match,
+    )
     far = score(a, b, hours_apart=72.0)
     near = score(a, b, hours_apart=0.05)
     hour = score(a, b, hours_apart=1.0)  # the bonus decays over TIME_SCALE (15 minutes)
@@ -312,14 +319,14 @@ def test_a_headline_is_keyed_by_all_its_names() -> None:
     key (up to HEADLINE_NAME_KEYS), not only its rarest three: a later headline sharing
     two of its commoner names finds it (UCI: +0.06 recall on the tuning split)."""
     a = signature(GALE, "")
-    assert len(a.names) == 5 and len(a.terms) < stories.FEW_TERMS
-    name_keys = stories._keys(stories._SEEDS["event"], a.names)
+    assert len(a.names) == 5 and len(a.terms) < _match.FEW_TERMS
+    name_keys = _keys._keys(_keys._SEEDS["event"], a.names)
     assert set(name_keys) <= set(band_keys(a))
     b = signature("Gale warning for Sutherland and the Highlands", "")
     assert score(a, b, 0.0)[0] == "event"
     assert set(band_keys(a)) & set(band_keys(b))
     full = signature("Ferry news", GALE + ". " + FERRY)  # a full text: its 3 rarest names
-    assert len(set(stories._keys(stories._SEEDS["event"], full.names)) & set(band_keys(full))) == 3
+    assert len(set(_keys._keys(_keys._SEEDS["event"], full.names)) & set(band_keys(full))) == 3
 
 
 def test_a_short_item_against_a_full_text_is_judged_by_the_full_text_rule() -> None:
@@ -328,8 +335,8 @@ def test_a_short_item_against_a_full_text_is_judged_by_the_full_text_rule() -> N
     articles joined the other event of their topic at 0.26 .. 0.34)."""
     head = signature("Orkney ferry runs aground in storm", "")
     full = signature("", FERRY)
-    assert len(head.terms) < stories.FEW_TERMS <= len(full.terms)
-    lo, hi = stories.EVENT_COSINE_FEW, stories.EVENT_COSINE
+    assert len(head.terms) < _match.FEW_TERMS <= len(full.terms)
+    lo, hi = _match.EVENT_COSINE_FEW, _match.EVENT_COSINE
     cos = _scores(head, full).terms
     assert lo <= cos < hi
     assert score(head, full)[0] is None and score(full, head)[0] is None
@@ -355,13 +362,13 @@ def test_signature_bytes_are_checked_cheaply() -> None:
 
 def _counting_score(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
-    real = stories._score  # what `match` scores each candidate with
+    real = _match._score  # what `match` scores each candidate with
 
     def counting(*args: object, **kwargs: object) -> object:
         calls.append(1)
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(stories, "_score", counting)
+    set_read(monkeypatch, "_score", counting, match)
     return calls
 
 
@@ -420,7 +427,7 @@ def test_precheck_keeps_every_event_and_copy_decision(a: str, b: str, hours: flo
         x, [cand], published_at=later, precheck=False
     )
     if score(x, y, hours)[0] is not None:
-        assert stories._may_match(stories._Query(x), cand, later)
+        assert _match._may_match(_match._Query(x), cand, later)
 
 
 def test_precheck_bound_counts_closeness_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -428,15 +435,15 @@ def test_precheck_bound_counts_closeness_in_time(monkeypatch: pytest.MonkeyPatch
     (thresholds read at call time): just above the bound, only a close report passes."""
     a = signature("Orkney ferry runs aground in storm", "")
     b = signature("Coastguard rescues passengers near Orkney after ferry hits rocks", "")
-    q = stories._Query(a)
+    q = _match._Query(a)
     shared = q.terms.intersection(b.terms)
     bound = (sum(q.w2[t] for t in shared) / q.norm2) ** 0.5
-    monkeypatch.setattr(stories, "EVENT_COSINE_FEW", bound + stories.TIME_BONUS / 2)
+    set_read(monkeypatch, "EVENT_COSINE_FEW", bound + _match.TIME_BONUS / 2, _match._may_match)
     when = datetime(2024, 5, 1, tzinfo=UTC)
     cand = Candidate(1, 1, b.to_bytes(), when, 1)
-    assert not stories._may_match(q, cand, None)
-    assert not stories._may_match(q, cand, when + timedelta(days=3))
-    assert stories._may_match(q, cand, when + timedelta(minutes=10))
+    assert not _match._may_match(q, cand, None)
+    assert not _match._may_match(q, cand, when + timedelta(days=3))
+    assert _match._may_match(q, cand, when + timedelta(minutes=10))
 
 
 @pytest.mark.parametrize(
@@ -458,7 +465,7 @@ def test_body_containment_needs_enough_shared_samples(
 def test_signature_does_not_import_numpy() -> None:
     # the cron process forks workers: numpy would cost each ~14 MB
     code = (
-        "import sys; from ingest.stories import signature; "
+        "import sys; from ingest.dedupe import signature; "
         "signature('Ferry runs aground', 'A ferry ran aground off Orkney on Tuesday ' * 20); "
         "print('numpy' in sys.modules)"
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from test_stories import BRIDGE, FERRY, FERRY_OTHER, GALE  # tests/ is on sys.path (see conftest)
 
-from ingest.stories import Candidate, Signature, band_keys, match, signature
+from ingest.dedupe import Candidate, Signature, band_keys, match, signature
 from storage.sqlite import story_index
 
 T0 = datetime(2024, 5, 1, 12, tzinfo=UTC)
@@ -183,7 +183,7 @@ def test_min_shared_drops_only_the_tail_of_the_order(conn: sqlite3.Connection) -
 def test_without_event_terms_only_copies_need_reading() -> None:
     """min_shared_keys: a signature with no event terms (text the rarity prior does not
     know) can only match a copy, which shares two keys; with terms, one key may do."""
-    from ingest.stories import min_shared_keys
+    from ingest.dedupe import min_shared_keys
 
     assert min_shared_keys(signature("Ferry runs aground", FERRY)) == 1
     unknown = signature("Zorvak", " ".join(f"blorp{i} quanzil{i}" for i in range(60)))

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from ingest.stories import band_keys, min_shared_keys, signature
+from ingest.dedupe import band_keys, min_shared_keys, signature
 from storage import StoryIndex, open_store
 from storage.postgres.story_index import PgStoryIndex
 from storage.sqlite.story_index import SQLiteStoryIndex, ensure_schema

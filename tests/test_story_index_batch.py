@@ -8,7 +8,7 @@ from pathlib import Path
 
 from test_stories import BRIDGE, FERRY, FERRY_OTHER  # tests/ is on sys.path (see conftest)
 
-from ingest.stories import Signature, band_keys, signature
+from ingest.dedupe import Signature, band_keys, signature
 from storage.sqlite import story_index
 
 T0 = datetime(2024, 5, 1, 12, tzinfo=UTC)

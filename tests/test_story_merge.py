@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from factories import article, decision, ok_result
 
+from ingest.dedupe import signature
 from ingest.settings import FeedSpec
-from ingest.stories import signature
 from storage import Store
 from storage.sqlite import MIGRATIONS, SQLiteStore
 

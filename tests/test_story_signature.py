@@ -16,9 +16,9 @@ from itertools import accumulate
 from pathlib import Path
 
 import pytest
+from readpatch import set_read
 
-from ingest import stories
-from ingest.stories import band_keys, signature
+from ingest.dedupe import _sketch, band_keys, signature
 from storage.sqlite import story_index
 
 # Texts written for these tests (our own words, not third-party copy).
@@ -140,7 +140,7 @@ def _digest(title: str, text: str) -> str:
     return hashlib.sha256(sig.to_bytes() + repr(band_keys(sig)).encode()).hexdigest()[:16]
 
 
-@pytest.mark.skipif(not stories._idf(), reason="wordfreq's word list is not installed")
+@pytest.mark.skipif(not _sketch._idf(), reason="wordfreq's word list is not installed")
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_signature_bytes_are_pinned(case: str) -> None:
     assert _digest(*CASES[case]) == PINS[case]
@@ -149,9 +149,9 @@ def test_signature_bytes_are_pinned(case: str) -> None:
 def _old_words(text: str) -> tuple[list[str], list[str]]:
     """The tokenization before #6: (words as written, lower-cased words)."""
     if text.isascii():
-        raw = text.translate(stories._TR).split()
+        raw = text.translate(_sketch._TR).split()
     else:
-        raw = stories._UNI_PUNCT.sub(" ", unicodedata.normalize("NFKC", text)).split()
+        raw = _sketch._UNI_PUNCT.sub(" ", unicodedata.normalize("NFKC", text)).split()
     joined = "\n".join(raw).lower()
     return raw, joined.split("\n") if raw else []
 
@@ -171,28 +171,28 @@ def _old_words(text: str) -> tuple[list[str], list[str]]:
     ],
 )
 def test_words_are_split_as_before(text: str) -> None:
-    raw, words, joined = stories._words(text)
+    raw, words, joined = _sketch._words(text)
     old_raw, old_words = _old_words(text)
     assert raw.split() == old_raw and words == old_words and joined == "\n".join(old_words)
-    _, first, _ = stories._words(text, 3)
+    _, first, _ = _sketch._words(text, 3)
     assert first == old_words[:3]
 
 
 def _plain_sample(text: str) -> tuple[int, ...]:
     """The bottom-k sample as computed before #6: every 8-gram hashed, all sorted."""
-    _, words, joined = stories._words(text, stories.BODY_WORDS)
+    _, words, joined = _sketch._words(text, _sketch.BODY_WORDS)
     buf = (joined + "\n").encode()
     starts = list(accumulate([len(w.encode()) + 1 for w in words], initial=0))
-    grams = sorted(stories._h64(buf[a:b]) >> 34 for a, b in zip(starts, starts[8:], strict=False))
-    return tuple(dict.fromkeys(grams[: stories.SAMPLE_K + 16]))[: stories.SAMPLE_K]
+    grams = sorted(_sketch._h64(buf[a:b]) >> 34 for a, b in zip(starts, starts[8:], strict=False))
+    return tuple(dict.fromkeys(grams[: _sketch.SAMPLE_K + 16]))[: _sketch.SAMPLE_K]
 
 
 def _under_cut(text: str) -> int:
-    _, words, joined = stories._words(text, stories.BODY_WORDS)
+    _, words, joined = _sketch._words(text, _sketch.BODY_WORDS)
     buf = (joined + "\n").encode()
     starts = list(accumulate([len(w.encode()) + 1 for w in words], initial=0))
-    grams = [stories._h64(buf[a:b]) >> 34 for a, b in zip(starts, starts[8:], strict=False)]
-    return sum(1 for g in grams if g < stories._cut(len(grams)))
+    grams = [_sketch._h64(buf[a:b]) >> 34 for a, b in zip(starts, starts[8:], strict=False)]
+    return sum(1 for g in grams if g < _sketch._cut(len(grams)))
 
 
 @pytest.mark.parametrize(
@@ -208,18 +208,18 @@ def _under_cut(text: str) -> int:
     ],
 )
 def test_sample_equals_sorting_every_8gram(text: str, path: str) -> None:
-    n = min(len(text.split()), stories.BODY_WORDS) - stories.GRAM + 1
+    n = min(len(text.split()), _sketch.BODY_WORDS) - _sketch.GRAM + 1
     if path == "short":
-        assert n <= stories._KEEP
+        assert n <= _sketch._KEEP
     else:
-        assert n > stories._KEEP
-        assert (_under_cut(text) >= stories._KEEP) == (path == "cut")
+        assert n > _sketch._KEEP
+        assert (_under_cut(text) >= _sketch._KEEP) == (path == "cut")
     assert signature("", text).sample == _plain_sample(text)
 
 
 def _full_terms(title: list[str], text: list[str], raw: set[str]) -> tuple[tuple[int, ...], ...]:
     """`_terms` as before #6: every word scored, then the MAX_UNKNOWN_SHARE rule."""
-    get = stories._idf().get
+    get = _sketch._idf().get
     tf = Counter(title)
     tf.update(text)
     scored = []
@@ -229,21 +229,21 @@ def _full_terms(title: list[str], text: list[str], raw: set[str]) -> tuple[tuple
         if x is None:
             if len(w) < 2 and not w.isdigit():
                 continue
-            x = stories.IDF_UNKNOWN
+            x = _sketch.IDF_UNKNOWN
             unknown += 1
         elif not x:
             continue
         scored.append((-x * (1.0 + math.log(n)), w))
-    if scored and unknown > len(scored) * stories.MAX_UNKNOWN_SHARE:
+    if scored and unknown > len(scored) * _sketch.MAX_UNKNOWN_SHARE:
         return (), ()
     top = []
-    for neg, w in sorted(scored)[: stories.MAX_TERMS]:
-        flag = min(max(round(-neg * stories.W_SCALE), 1), stories._WMASK)
+    for neg, w in sorted(scored)[: _sketch.MAX_TERMS]:
+        flag = min(max(round(-neg * _sketch.W_SCALE), 1), _sketch._WMASK)
         if w.isdigit() or w.capitalize() in raw or w.upper() in raw:
-            flag |= stories._NAME
+            flag |= _sketch._NAME
         if w in title:
-            flag |= stories._TITLE
-        top.append((stories._h64(w.encode()) >> 32, flag))
+            flag |= _sketch._TITLE
+        top.append((_sketch._h64(w.encode()) >> 32, flag))
     top.sort()
     return tuple(h for h, _ in top), tuple(f for _, f in top)
 
@@ -297,7 +297,7 @@ LONE = ["é", "ß", "中", "x", "q"]  # lone characters: never content words
 DIGITS = ["٣", "7"]  # lone digits: content words (unknown, or known to the prior)
 
 
-@pytest.mark.skipif(not stories._idf(), reason="wordfreq's word list is not installed")
+@pytest.mark.skipif(not _sketch._idf(), reason="wordfreq's word list is not installed")
 @pytest.mark.parametrize("decide_first", [True, False])
 def test_terms_decide_the_unknown_share_like_full_scoring(
     decide_first: bool, monkeypatch: pytest.MonkeyPatch
@@ -307,12 +307,12 @@ def test_terms_decide_the_unknown_share_like_full_scoring(
     first on counts (`_rejected`) or after scoring in one pass gives exactly what scoring
     every word and then applying the rule gave.  (Which way is taken depends on a guess
     from the opening words; here it is forced each way.)"""
-    monkeypatch.setattr(stories, "_GUESS_UNKNOWN", 0 if decide_first else 10**9)
-    idf = stories._idf()
+    set_read(monkeypatch, "_GUESS_UNKNOWN", 0 if decide_first else 10**9, _sketch._terms)
+    idf = _sketch._idf()
     assert all(idf.get(w, 0.0) > 0 for w in KNOWN) and not any(w in idf for w in UNKNOWN)
     seen = {"rejected": 0, "kept": 0, "boundary kept": 0}
     for content in range(1, 21):
-        edge = content * stories.MAX_UNKNOWN_SHARE
+        edge = content * _sketch.MAX_UNKNOWN_SHARE
         for n_unknown in sorted(
             {
                 0,
@@ -339,7 +339,7 @@ def test_terms_decide_the_unknown_share_like_full_scoring(
                 raw = {w.capitalize() for w in text[::2]} | set(title)
                 ascii_only = all(w.isascii() for w in words)
                 for flag in {ascii_only, False}:
-                    got = stories._terms(title, text, raw.copy, flag)
+                    got = _sketch._terms(title, text, raw.copy, flag)
                     assert got == _full_terms(title, text, raw), (content, n_unknown, extra)
                 kept = bool(got[0])
                 seen["kept" if kept else "rejected"] += 1

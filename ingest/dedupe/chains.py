@@ -3,7 +3,7 @@
     join_story(sig, candidates, story_of, published_at=) -> Match | None
     event_join_ok(sig, story, published_at=) -> (bool, reason)
 
-`ingest.stories.match` links a new article to its single best candidate. With single links
+`ingest.dedupe.match` links a new article to its single best candidate. With single links
 a story grows through chains: A joins B's story on one shared name, C joins A on another,
 and C's story now holds B, which C has nothing to do with (issue #18: a Mt. Gox story took
 in a Sbarro bankruptcy and a Japanese Bitcoin tax ruling). The rule:
@@ -32,7 +32,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from ingest.stories import FEW_TERMS, Candidate, Match, Signature, match, score
+from ._match import Candidate, Match, match, score
+from ._signature import FEW_TERMS, Signature
 
 __all__ = [
     "MAX_REPORTS",

@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ingest.stories import Candidate, Signature, match
-
+from ._match import Candidate, match
+from ._signature import Signature
 from .chains import StoryState, join_story
 
 __all__ = ["StoryDecision", "better_representative", "candidate_since", "decide"]

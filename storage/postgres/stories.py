@@ -7,10 +7,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from ingest.dedupe import StoryDecision, better_representative, candidate_since, decide
+from ingest.dedupe import (
+    CANDIDATES,
+    Signature,
+    StoryDecision,
+    better_representative,
+    candidate_since,
+    decide,
+    min_shared_keys,
+)
 from ingest.dedupe.story import FULL_TEXT_WORDS
 from ingest.models import Article
-from ingest.stories import CANDIDATES, Signature, min_shared_keys
 from storage.common import iso
 from storage.story_state import read_story_state
 

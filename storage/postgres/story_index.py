@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from ingest.stories import Candidate, Signature, band_keys
+from ingest.dedupe import Candidate, Signature, band_keys
 from storage.common import MAX_INDEX_KEYS, POSTINGS_PER_KEY
 
 from .base import Conn

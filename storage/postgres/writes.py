@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from ingest.dedupe import decide_record
+from ingest.dedupe import Signature, decide_record
 from ingest.dedupe.story import FULL_TEXT_WORDS
 from ingest.errors import StoreError
 from ingest.models import (
@@ -31,7 +31,6 @@ from ingest.models import (
     ScheduleDecision,
     WriteSummary,
 )
-from ingest.stories import Signature
 from ingest.timeutil import to_iso, utcnow
 from storage.common import (
     FETCH_COLUMNS,

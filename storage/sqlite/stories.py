@@ -9,14 +9,17 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ingest.dedupe import (
+    CANDIDATES,
+    Signature,
     StoryDecision,
     StoryState,
+    band_keys,
     better_representative,
     candidate_since,
     decide,
+    min_shared_keys,
 )
 from ingest.models import Article
-from ingest.stories import CANDIDATES, Signature, band_keys, min_shared_keys
 from storage.common import Prepared, iso
 from storage.story_state import read_story_state
 
@@ -26,7 +29,7 @@ from .schema import ELECT, FULL_TEXT_WORDS
 from .story_index import SQLiteStoryIndex
 
 if TYPE_CHECKING:
-    from ingest.stories import Candidate
+    from ingest.dedupe import Candidate
 
 __all__ = ["SQLiteStories"]
 

@@ -31,8 +31,8 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from ingest.dedupe import Candidate, Signature, band_keys
 from ingest.errors import StoreError
-from ingest.stories import Candidate, Signature, band_keys
 from storage.common import MAX_INDEX_KEYS, POSTINGS_PER_KEY
 
 __all__ = [

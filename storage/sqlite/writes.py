@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-from ingest.dedupe import decide_record
+from ingest.dedupe import Signature, band_keys, decide_record
 from ingest.models import (
     Article,
     Feed,
@@ -21,7 +21,6 @@ from ingest.models import (
     ScheduleDecision,
     WriteSummary,
 )
-from ingest.stories import Signature, band_keys
 from ingest.timeutil import to_iso, utcnow
 from storage.common import (
     FETCH_COLUMNS,
