@@ -27,8 +27,9 @@ from .feededit import (
     describe_changes,
     given_options,
 )
-from .models import Feed
+from .models import Feed, Subscription
 from .settings import FeedSpec, parse_duration
+from .timeutil import to_iso
 
 __all__ = ["feeds"]
 
@@ -308,7 +309,8 @@ def feeds_list(app: App, as_json: bool) -> None:
 @click.pass_obj
 @handle_errors
 def feeds_show(app: App, url: str, as_json: bool) -> None:
-    """One feed's state, when it is polled next and why, and its recent fetch history."""
+    """One feed's state, when it is polled next and why, its WebSub subscription (when
+    `ingest serve` holds one) and its recent fetch history."""
     from .timeutil import from_iso
 
     store = app.reader
@@ -319,11 +321,15 @@ def feeds_show(app: App, url: str, as_json: bool) -> None:
     record["next_poll"] = next_poll_text(
         state.status, from_iso(state.next_poll_at), state.schedule_reason, datetime.now(UTC)
     )
+    sub = next((s for s in store.subscriptions() if s.feed_url == url), None)
+    record["websub"] = None if sub is None else websub_state(sub)
     if as_json:
         record["history"] = [h.as_dict() for h in history]
         click.echo(json.dumps(record, indent=2, ensure_ascii=False))
         return
     for key, value in record.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items() if v is not None)
         shown = ", ".join(value) if isinstance(value, list | tuple) else value
         click.echo(f"{key}: {'' if shown is None else shown}")
     click.echo("history:")
@@ -332,6 +338,19 @@ def feeds_show(app: App, url: str, as_json: bool) -> None:
         if h.error:
             line += f" error: {h.error}"
         click.echo(line)
+
+
+def websub_state(sub: Subscription) -> dict[str, str | None]:
+    """What an operator needs of a feed's WebSub subscription (never its secret): whether
+    pushes come (state "active" until `lease_until`; while they do, the feed is polled only
+    at its longest interval), from which hub, and why not when they do not."""
+    return {
+        "state": sub.state,
+        "hub": sub.hub,
+        "lease_until": to_iso(sub.lease_until) if sub.lease_until else None,
+        "checked_at": to_iso(sub.checked_at) if sub.checked_at else None,
+        "error": sub.error,
+    }
 
 
 @feeds.command("import")

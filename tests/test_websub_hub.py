@@ -6,6 +6,7 @@ meanwhile, and unsubscribes a removed feed."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import socket
@@ -237,3 +238,31 @@ def test_serve_subscribes_when_the_callback_url_is_set(
         proc.terminate()
         _, err = proc.communicate(timeout=15)
     assert f"WebSub: subscribing with callbacks under {public}/websub/" in err.decode()
+
+
+def test_feeds_show_tells_the_subscription(target: str, hub: Hub, feed_server: FeedServer) -> None:
+    """`feeds show` says whether pushes come, from which hub, until when -- never the
+    secret the hub signs them with."""
+    from click.testing import CliRunner
+
+    from ingest.cli import cli
+
+    topic, store = one_feed(target, hub, feed_server)
+
+    def show(*extra: str) -> str:
+        done = CliRunner().invoke(cli, ["--db", target, "feeds", "show", topic, *extra])
+        assert done.exit_code == 0, done.output
+        return done.output
+
+    assert '"websub": null' in show("--json")  # never subscribed
+    with LiveServer(target, websub_at=config):
+        until(lambda: (s := sub_of(store, topic)) is not None and s.state == "active")
+    sub = sub_of(store, topic)
+    assert sub is not None and sub.secret
+    record = json.loads(show("--json"))
+    assert record["websub"]["state"] == "active" and record["websub"]["hub"] == hub.url
+    assert record["websub"]["lease_until"] and record["websub"]["error"] is None
+    text = show()
+    assert f"websub: state active, hub {hub.url}, lease_until " in text
+    assert sub.secret not in text and sub.secret not in show("--json")
+    store.close()
