@@ -282,6 +282,14 @@ class WebSubState(Protocol):
         """Forget the feed's subscription (its `push_until` too). False when there was none."""
         ...
 
+    def lead_subscriptions(self) -> bool:
+        """Whether this store object is the one that subscribes, taking the role when it is
+        free: one at a time per store, since several `ingest serve` processes on one store
+        would each subscribe every feed. Kept until the store is closed or its process
+        ends; then the next to ask takes it (SQLite: an flock on a file beside the
+        database; PostgreSQL: a session advisory lock)."""
+        ...
+
 
 class Outbox(Protocol):
     """The push sinks' outbox. The write that stores new or revised articles queues one

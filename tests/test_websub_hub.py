@@ -266,3 +266,32 @@ def test_feeds_show_tells_the_subscription(target: str, hub: Hub, feed_server: F
     assert f"websub: state active, hub {hub.url}, lease_until " in text
     assert sub.secret not in text and sub.secret not in show("--json")
     store.close()
+
+
+def test_two_servers_on_one_store_subscribe_once_and_hand_over(
+    target: str, hub: Hub, feed_server: FeedServer
+) -> None:
+    """Two `serve` processes started together on one store: one subscribes and renews (the
+    hub hears from a single callback), the other only answers; once the first stops, the
+    second takes over and renews the lease itself."""
+    topic, store = one_feed(target, hub, feed_server)
+    a = LiveServer(target, websub_at=config).__enter__()
+    b = LiveServer(target, websub_at=config).__enter__()
+    try:
+        # subscribed, then renewed twice (3 s leases) while both run
+        hub.wait_for(
+            lambda h: sum(v.mode == "subscribe" and v.echoed for v in h.verifications) >= 3
+        )
+        asked = {r["hub.callback"].split("/websub/")[0] for r in hub.requests}
+        assert len(asked) == 1, asked
+        leader, other = (a, b) if asked == {a.base_url} else (b, a)
+        leader.__exit__(None, None, None)
+        # the lease is renewed by the one left, under its own callback
+        hub.wait_for(
+            lambda h: any(r["hub.callback"].startswith(other.base_url) for r in h.requests)
+        )
+        until(lambda: (s := sub_of(store, topic)) is not None and s.state == "active")
+    finally:
+        a.__exit__(None, None, None)
+        b.__exit__(None, None, None)
+    store.close()

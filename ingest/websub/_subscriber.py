@@ -53,6 +53,7 @@ class Subscriber:
         self.config = config
         self._open = opener
         self._store: Store | None = None
+        self._leading: bool | None = None
 
     @property
     def store(self) -> Store:
@@ -77,6 +78,17 @@ class Subscriber:
 
     async def tick(self, fetcher: Fetcher) -> list[Action]:
         store = self.store
+        leads = store.lead_subscriptions()
+        if leads != self._leading:
+            self._leading = leads
+            log.info(
+                "websub: %s",
+                "this process subscribes for the store"
+                if leads
+                else "another process subscribes for this store: this one only answers hubs",
+            )
+        if not leads:
+            return []
         actions = plan(store.feeds(), store.subscriptions(), utcnow(), self.config.timing)
         for action in actions:
             await self._do(action, fetcher)

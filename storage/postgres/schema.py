@@ -25,6 +25,7 @@ __all__ = ["MIGRATIONS", "migrate"]
 MIGRATE_LOCK = (0x1A6E57, 1)
 CLAIM_LOCK = (0x1A6E57, 2)
 ARTICLE_ID_LOCK = (0x1A6E57, 3)
+WEBSUB_LOCK = (0x1A6E57, 4)  # held by the session that subscribes (`lead_subscriptions`)
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema (SQLite's migrations 1-5 at once)

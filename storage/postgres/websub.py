@@ -6,6 +6,7 @@ from ingest.models import Subscription
 from storage.websub_rows import COLUMNS, push_until, sub_from_row, sub_to_row
 
 from .base import PgBase
+from .schema import WEBSUB_LOCK
 
 __all__ = ["PgWebSub"]
 
@@ -16,6 +17,22 @@ _UPSERT = (
 
 
 class PgWebSub(PgBase):
+    _leading = False
+
+    def lead_subscriptions(self) -> bool:
+        conn = self.conn
+        if self._leading:  # still ours unless the connection was lost (and made again)
+            row = conn.execute(
+                """SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
+                   AND classid = %s AND objid = %s AND pid = pg_backend_pid() AND granted)""",
+                WEBSUB_LOCK,
+            ).fetchone()
+            self._leading = bool(row and row[0])
+        if not self._leading:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", WEBSUB_LOCK).fetchone()
+            self._leading = bool(row and row[0])
+        return self._leading
+
     def subscriptions(self) -> list[Subscription]:
         return [sub_from_row(r) for r in self._rows("SELECT * FROM websub ORDER BY feed_url")]
 
