@@ -1,0 +1,178 @@
+"""The steady state (issue #13): a poll whose items the store mostly holds already does not
+normalize again those it holds unchanged (`Store.seen_entries`, ingest.entrydigest), and
+stores exactly what a full pass stores: an edited item is updated, a new one is new."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from feedserver import FeedServer
+from samplefeeds import make_items, rss
+
+from ingest.models import Article, FeedOptions, SeenEntry
+from ingest.normalize import normalize_feed
+from ingest.parse import parse
+from ingest.pipeline import RunReport, process_body, run_once
+from ingest.settings import FeedSpec, Settings
+from storage import Store
+
+SITE = "https://steady.example"
+T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+
+
+def _settings() -> Settings:
+    return Settings(allow_private_networks=True, per_host_delay_s=0)
+
+
+def _body(items: list[dict[str, str]], poll: int) -> bytes:
+    # a feed-level change only: the body differs (no "unchanged body" short cut), the items not
+    return rss("Steady", SITE, items).replace(b"test feed", f"test feed, poll {poll}".encode())
+
+
+def _poll(store: Store) -> RunReport:
+    return asyncio.run(run_once(store, _settings(), force=True))
+
+
+def _records(store: Store) -> dict[str, dict[str, Any]]:
+    return {r.guid or "": dataclasses.asdict(r) for r in store.articles()}
+
+
+def _sources(store: Store) -> dict[str, tuple[Any, ...]]:
+    conn: Any = store.conn  # type: ignore[attr-defined]
+    rows = conn.execute(
+        "SELECT identity, article_id, url, canonical_url, content_hash, first_seen_at,"
+        " last_seen_at FROM article_sources"
+    ).fetchall()
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def test_a_steady_poll_normalizes_only_the_new_and_the_edited(
+    empty_store: Store, feed_server: FeedServer
+) -> None:
+    store = empty_store
+    items = make_items(7, 5, site=SITE)
+    url = feed_server.route("/steady.xml", body=_body(items, 1))
+    store.add_feed(FeedSpec(url=url))
+
+    cold = _poll(store)
+    assert (cold.new, cold.normalized, cold.reused) == (5, 5, 0)
+    stored, sources = _records(store), _sources(store)
+
+    feed_server.update("/steady.xml", body=_body(items, 2))
+    time.sleep(1.01 - time.time() % 1)  # stored times are whole seconds: the next one
+    again = _poll(store)
+    assert [o.outcome for o in again.outcomes] == ["ok"]
+    assert (again.new, again.updated, again.normalized, again.reused) == (0, 0, 0, 5)
+    assert _records(store) == stored  # not a field of a stored article changed
+    seen_again = _sources(store)
+    assert {k: v[:-1] for k, v in seen_again.items()} == {k: v[:-1] for k, v in sources.items()}
+    assert all(seen_again[k][-1] > sources[k][-1] for k in sources)  # last seen: now
+
+    edited = dict(items[1], html="<p>The story was corrected, and says so.</p>" + items[1]["html"])
+    added = make_items(7, 1, start=5, site=SITE)[0]
+    feed_server.update("/steady.xml", body=_body([added, items[0], edited, *items[2:]], 3))
+    news = _poll(store)
+    assert (news.new, news.updated, news.normalized, news.reused) == (1, 1, 2, 4)
+    after = _records(store)
+    assert set(after) == {*stored, added["guid"]}
+    for guid, record in stored.items():
+        if guid != edited["guid"]:
+            assert after[guid] == record
+    # the edited and the new item are stored as a full pass normalizes them
+    fetched_at = datetime.fromisoformat(after[added["guid"]]["fetched_at"])
+    full = {
+        a.guid: a
+        for a in process_body(
+            _body([added, items[0], edited, *items[2:]], 3),
+            url,
+            {},
+            fetched_at=fetched_at,
+            options=FeedOptions(),
+            future_tolerance_s=_settings().future_tolerance_s,
+        )[1]
+    }
+    for guid in (edited["guid"], added["guid"]):
+        a = full[guid]
+        got = after[guid]
+        assert (got["title"], got["content_html"], got["content_text"], got["content_hash"]) == (
+            a.title,
+            a.content_html,
+            a.content_text,
+            a.content_hash,
+        )
+    assert after[edited["guid"]]["content_hash"] != stored[edited["guid"]]["content_hash"]
+
+
+# ------------------------------------------------------------------ normalize_feed, pure
+
+FETCHED = T0 + timedelta(days=1)
+
+
+def _seen(articles: list[Article]) -> dict[str, SeenEntry]:
+    """What a store holds after storing `articles` (Store.seen_entries)."""
+    out = {}
+    for a in articles:
+        assert a.entry_digest
+        out[a.entry_digest] = SeenEntry(a.identity, a.url, a.canonical_url, a.content_hash)
+    return out
+
+
+def _normalize(body: bytes, **kw: Any) -> list[Article]:
+    return normalize_feed(parse(body, SITE + "/feed"), feed_url=SITE + "/feed", **kw)
+
+
+def _same_as_full(reusing: list[Article], full: list[Article]) -> None:
+    """Each article as the full pass gives it; a reused one with what the store reads of it."""
+    assert len(reusing) == len(full)
+    for r, f in zip(reusing, full, strict=True):
+        if r.reused:
+            keep = ("identity", "guid", "url", "canonical_url", "content_hash", "published_at")
+            keep += ("updated_at", "date_source", "published_raw", "fetched_at", "entry_digest")
+            assert {k: getattr(r, k) for k in keep} == {k: getattr(f, k) for k in keep}
+        else:
+            assert r == f
+
+
+def test_only_entries_stored_from_the_same_raw_entry_are_reused() -> None:
+    items = make_items(3, 4, site=SITE)
+    first = _normalize(rss("S", SITE, items), fetched_at=T0)
+    body = rss("S", SITE, [make_items(3, 1, start=4, site=SITE)[0], *items])
+    reusing = _normalize(body, fetched_at=FETCHED, seen=_seen(first))
+    assert [a.reused for a in reusing] == [False, True, True, True, True]
+    _same_as_full(reusing, _normalize(body, fetched_at=FETCHED))
+
+
+def test_another_option_or_identity_means_a_full_pass() -> None:
+    body = rss("S", SITE, make_items(4, 3, site=SITE))
+    first = _normalize(body, fetched_at=T0)
+    # a feed option (here: boilerplate cleanup) is in every entry's digest
+    other = _normalize(body, fetched_at=FETCHED, options=FeedOptions(cleanup=False))
+    assert {a.entry_digest for a in other}.isdisjoint(a.entry_digest for a in first)
+    reusing = _normalize(
+        body, fetched_at=FETCHED, seen=_seen(first), options=FeedOptions(cleanup=False)
+    )
+    assert not any(a.reused for a in reusing)
+    # stored under another identity: the store would not find it by this one
+    seen = {d: s._replace(identity="g:another") for d, s in _seen(first).items()}
+    redone = _normalize(body, fetched_at=FETCHED, seen=seen)
+    assert not any(a.reused for a in redone)
+    _same_as_full(redone, _normalize(body, fetched_at=FETCHED))
+
+
+def test_the_feed_language_guess_reads_every_item_it_would_have_read() -> None:
+    # short items, no language declared anywhere: detected once from the feed's items
+    # together; a new short item gets that guess only with the texts of the others
+    short = [
+        dict(it, html=f"<p>{it['title']}. The council met again on the budget today.</p>")
+        for it in make_items(5, 4, site=SITE)
+    ]
+    first = _normalize(rss("S", SITE, short[1:]), fetched_at=T0)
+    assert {a.extra.get("language_source") for a in first} == {"detected_feed"}
+    body = rss("S", SITE, short)
+    reusing = _normalize(body, fetched_at=FETCHED, seen=_seen(first))
+    full = _normalize(body, fetched_at=FETCHED)
+    assert reusing == full and not any(a.reused for a in reusing)
