@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{db}{suffix}").unlink(missing_ok=True)
             for cmd in (("feeds", "import", str(opml)), ("run", "--all")):
-                m = measure([py, "-m", "ingest", "--db", str(db), *cmd], env)
+                m = measure([py, "-P", "-m", "ingest", "--db", str(db), *cmd], env)
                 if m.returncode:
                     print(m.stdout, m.stderr, file=sys.stderr)
                     return 1
@@ -71,14 +71,17 @@ def main(argv: list[str] | None = None) -> int:
             for i, src in enumerate(srcs):
                 env = {**env0, "PYTHONPATH": src}
                 db = a.out / f"ab-news-{i}.db"
-                m = measure([py, "-m", "ingest", "--db", str(db), "run", "--all", "--timings"], env)
+                m = measure(
+                    [py, "-P", "-m", "ingest", "--db", str(db), "run", "--all", "--timings"], env
+                )
                 new = _new(m.stdout)
                 if m.returncode or not new:
                     print(m.stdout, m.stderr, file=sys.stderr)
                     return 1
                 results[i].append((1e3 * m.cpu_s / new, m.seconds, m.stages))
+                items = [ln for ln in m.stdout.splitlines() if ln.startswith("items:")]
                 print(f"  round {r} {i} {src}: {new} new, {1e3 * m.cpu_s / new:.2f} ms CPU a new"
-                      f" article, wall {m.seconds:.1f} s", flush=True)  # fmt: skip
+                      f" article, wall {m.seconds:.1f} s {' '.join(items)}", flush=True)  # fmt: skip
     finally:
         farm.stop()
     print(f"\n{a.feeds} feeds x 50, news (one new item a feed), medians of {a.rounds} rounds:")
