@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from factories import NOW, article, ok_result, record
 from feedserver import FeedServer
 from samplefeeds import make_items, rss
 
@@ -79,9 +80,9 @@ def test_a_steady_poll_normalizes_only_the_new_and_the_edited(
     assert (news.new, news.updated, news.normalized, news.reused) == (1, 1, 2, 4)
     after = _records(store)
     assert set(after) == {*stored, added["guid"]}
-    for guid, record in stored.items():
+    for guid, before in stored.items():
         if guid != edited["guid"]:
-            assert after[guid] == record
+            assert after[guid] == before
     # the edited and the new item are stored as a full pass normalizes them
     fetched_at = datetime.fromisoformat(after[added["guid"]]["fetched_at"])
     full = {
@@ -176,3 +177,38 @@ def test_the_feed_language_guess_reads_every_item_it_would_have_read() -> None:
     reusing = _normalize(body, fetched_at=FETCHED, seen=_seen(first))
     full = _normalize(body, fetched_at=FETCHED)
     assert reusing == full and not any(a.reused for a in reusing)
+
+
+# ------------------------------------------------------------------ the store's side
+
+
+def test_a_source_keeps_the_digest_its_stored_values_came_from(empty_store: Store) -> None:
+    store = empty_store
+    url = "https://a.example/feed"
+    store.add_feed(FeedSpec(url=url))
+    a = article(url, "g1", entry_digest="d1")
+    b = article(url, "g2", entry_digest="d2")
+    record(store, url, a, b)
+
+    def seen(x: Article) -> SeenEntry:
+        return SeenEntry(x.identity, x.url, x.canonical_url, x.content_hash)
+
+    assert store.seen_entries(url) == {"d1": seen(a), "d2": seen(b)}
+
+    # both unchanged (same content hash), from other raw entries: g1's links are the stored
+    # ones (it takes the new digest); g2's link moved, which "unchanged" does not store, so
+    # no digest stands for its stored values any more
+    t1 = NOW + timedelta(minutes=5)
+    a1 = dataclasses.replace(a, entry_digest="d1b", fetched_at=t1)
+    moved = "https://a.example/moved"
+    b1 = dataclasses.replace(b, url=moved, canonical_url=moved, entry_digest="d2b", fetched_at=t1)
+    summary = record(store, url, a1, b1, result=ok_result(url, fetched_at=t1))
+    assert (summary.new, summary.updated) == (0, 0)  # type: ignore[attr-defined]
+    assert store.seen_entries(url) == {"d1b": seen(a)}
+
+    # a revision takes its entry's digest; a source the latest fetch did not carry is out
+    t2 = t1 + timedelta(minutes=5)
+    a2 = dataclasses.replace(a1, content_hash="hash-new", entry_digest="d1c", fetched_at=t2)
+    summary = record(store, url, a2, result=ok_result(url, fetched_at=t2))
+    assert summary.updated == 1  # type: ignore[attr-defined]
+    assert store.seen_entries(url) == {"d1c": seen(a2)}
