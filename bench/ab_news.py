@@ -4,13 +4,14 @@ each source tree, one farm.
     python -m bench.ab_news --src /tmp/base --src . [--feeds 200] [--rounds 3] [--workers 1]
 
 The real-text farm (bench.farm) serves `--feeds` feeds x 50 items. Each tree gets its own
-store, filled by one cold `ingest run --all` (not measured). Then, for each round r, the farm
-moves to `/_farm/news?round=r` (one new item on top of every feed, its oldest gone) and every
-tree in turn (A, B, A, B ...) runs `python -m ingest --db X run --all --timings` on its store,
-with its own `ingest` and `storage` first on the path, at `INGEST_PER_HOST_DELAY=0` and every
-other setting default (`--workers` sets INGEST_WORKERS). Reported per tree: the median CPU
-(user + system of the whole process tree) per new article, the median wall time and the
-per-stage sums the run prints.
+store, filled by one cold `ingest run --all` (its CPU an article shown, not compared). Then,
+for each round r, the farm moves to `/_farm/news?round=r` (one new item on top of every
+feed, its oldest gone) and every tree in turn (A, B, A, B ...) runs `python -P -m ingest --db
+X run --all --timings` on its store, with PYTHONPATH=<tree> (-P: the working directory, this
+checkout, does not come first on the path), at `INGEST_PER_HOST_DELAY=0` and every other
+setting default (`--workers` sets INGEST_WORKERS). Reported per tree: the median CPU (user +
+system of the whole process tree) per new article, the median wall time, the per-stage sums
+and the items normalized / held unchanged that the run prints.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
                 if m.returncode:
                     print(m.stdout, m.stderr, file=sys.stderr)
                     return 1
+            if new := _new(m.stdout):  # the cold run: not the figure compared, shown
+                print(f"  cold {i} {src}: {1e3 * m.cpu_s / new:.2f} ms CPU an article", flush=True)
         for r in range(1, a.rounds + 1):
             farm.news(r)
             for i, src in enumerate(srcs):
