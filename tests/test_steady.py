@@ -8,12 +8,14 @@ import asyncio
 import dataclasses
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from factories import NOW, article, ok_result, record
 from feedserver import FeedServer
 from samplefeeds import make_items, rss
 
+from ingest.entrydigest import NORMALIZER_MODULES
 from ingest.models import Article, FeedOptions, SeenEntry
 from ingest.normalize import normalize_feed
 from ingest.parse import parse
@@ -212,3 +214,25 @@ def test_a_source_keeps_the_digest_its_stored_values_came_from(empty_store: Stor
     summary = record(store, url, a2, result=ok_result(url, fetched_at=t2))
     assert summary.updated == 1  # type: ignore[attr-defined]
     assert store.seen_entries(url) == {"d1c": seen(a2)}
+
+
+def test_the_normalizer_version_covers_every_module_normalize_runs() -> None:
+    """A change to any of them must give other digests: each ingest module that one of
+    NORMALIZER_MODULES imports is one of them."""
+    import ast
+    import importlib.util
+
+    listed = set(NORMALIZER_MODULES)
+    for name in sorted(listed):
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.origin
+        tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                targets = [f"ingest.{node.module}"] if node.module else []
+                targets += [f"ingest.{a.name}" for a in node.names if not node.module]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ingest"):
+                targets = [str(node.module)]
+            else:
+                continue
+            assert set(targets) <= listed, f"{name} imports {targets}"
