@@ -236,3 +236,22 @@ def test_the_normalizer_version_covers_every_module_normalize_runs() -> None:
             else:
                 continue
             assert set(targets) <= listed, f"{name} imports {targets}"
+
+
+def test_parse_workers_reuse_too(feed_server: FeedServer, tmp_path: Path) -> None:
+    """With parse workers (a process pool), what the store holds goes to the worker with the
+    body and the reused items come back."""
+    from storage.sqlite import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "t.db")
+    settings = dataclasses.replace(_settings(), parse_workers=1)
+    feeds = [make_items(20 + i, 4, site=SITE) for i in range(2)]
+    for i, items in enumerate(feeds):
+        store.add_feed(FeedSpec(url=feed_server.route(f"/w{i}.xml", body=_body(items, 1))))
+    cold = asyncio.run(run_once(store, settings, force=True))
+    assert (cold.new, cold.normalized, cold.reused) == (8, 8, 0)
+    for i, items in enumerate(feeds):
+        feed_server.update(f"/w{i}.xml", body=_body(items, 2))
+    again = asyncio.run(run_once(store, settings, force=True))
+    assert (again.new, again.updated, again.normalized, again.reused) == (0, 0, 0, 8)
+    store.close()
