@@ -111,6 +111,8 @@ def _print_report(report: RunReport, timings: bool, quiet: bool) -> None:
     if timings:
         stages = " ".join(f"{k}={v:.3f}s" for k, v in report.stage_s.items())
         click.echo(f"stages: {stages}")
+        # items held unchanged are not normalized again (Store.seen_entries)
+        click.echo(f"items: {report.normalized} normalized, {report.reused} held unchanged")
 
 
 def _nothing_due(store: Store, quiet: bool) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "ARTICLE_FIELDS",
@@ -33,6 +33,7 @@ __all__ = [
     "RawEntry",
     "ScheduleDecision",
     "SearchHit",
+    "SeenEntry",
     "StoreStats",
     "StorySource",
     "StoryView",
@@ -293,6 +294,22 @@ class Article:
     extra: Mapping[str, Any] = field(default_factory=dict)
     id: int | None = None
     story_id: int | None = None
+    # the digest of the raw entry it came from (ingest.entrydigest), stored with its source
+    entry_digest: str | None = None
+    # True: the store holds this item from an identical raw entry, so normalize left it
+    # alone; only feed_url, identity, guid, url, canonical_url, content_hash, fetched_at and
+    # entry_digest are filled (what the store reads of an unchanged item)
+    reused: bool = False
+
+
+class SeenEntry(NamedTuple):
+    """A source the store holds of a feed, seen in its latest fetch, by the digest of the raw
+    entry it was normalized from (`Store.seen_entries`): what normalize would give again."""
+
+    identity: str
+    url: str | None
+    canonical_url: str | None
+    content_hash: str
 
 
 # --------------------------------------------------------------------------- decisions

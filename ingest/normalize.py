@@ -43,7 +43,7 @@ from __future__ import annotations
 import dataclasses
 import html as _html
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -53,9 +53,18 @@ from urllib.parse import urljoin
 import xxhash
 
 from . import language as _language
+from .entrydigest import entry_digest, feed_context
 from .filters import filter_reason
 from .identity import identity_keys
-from .models import Article, Content, Enclosure, FeedOptions, ParsedFeed, RawEntry
+from .models import (
+    Article,
+    Content,
+    Enclosure,
+    FeedOptions,
+    ParsedFeed,
+    RawEntry,
+    SeenEntry,
+)
 from .text import (
     cleanup,
     collapse_ws,
@@ -117,31 +126,117 @@ def normalize_feed(
     fetched_at: datetime,
     options: FeedOptions = FeedOptions(),
     future_tolerance_s: int = 600,
+    seen: Mapping[str, SeenEntry] | None = None,
 ) -> list[Article]:
     """Every entry of `parsed` as an Article, identities assigned (ingest.identity) and the
     feed's keep/block rules applied: a filtered article is still returned, with `filtered`
-    saying why."""
+    saying why. Each carries the digest of its raw entry (ingest.entrydigest).
+
+    `seen`: the store's sources of this feed by entry digest (`Store.seen_entries`). An entry
+    found there, under the identity the feed's items give it now, is not normalized again: it
+    comes back `reused`, with the stored links and content hash and its dates (all that the
+    store reads of an item it holds unchanged), and the store marks it seen as before."""
     ctx = _context(parsed, feed_url, fetched_at, options, future_tolerance_s)
+    context = feed_context(feed_url, ctx.language, options, future_tolerance_s)
+    entries = parsed.entries
+    digests = [entry_digest(e, context) for e in entries]
+    hits: list[SeenEntry | None] = [seen.get(d) for d in digests] if seen else [None] * len(entries)
     # each record is built once, after the feed-level steps (a dataclasses.replace of the
     # frozen 25-field Article cost more than building it)
-    records = [_fields(e, ctx) for e in parsed.entries]
+    records: list[dict[str, Any] | None] = [
+        None if hit else _fields(e, ctx) for e, hit in zip(entries, hits, strict=True)
+    ]
+    guids = [
+        r["guid"] if r is not None else _guid(e) for r, e in zip(records, entries, strict=True)
+    ]
+    links: list[str | None] = []
+    hashes: list[str] = []
+    for r, hit in zip(records, hits, strict=True):
+        if r is not None:
+            links.append(r["canonical_url"] or r["url"] or None)
+            hashes.append(r["content_hash"])
+        elif hit is not None:
+            links.append(hit.canonical_url or hit.url or None)
+            hashes.append(hit.content_hash)
+    keys = identity_keys(guids, links, hashes)
+
+    def redo(why: Callable[[int, SeenEntry], bool]) -> None:
+        for i, hit in enumerate(hits):
+            if hit is not None and why(i, hit):
+                records[i], hits[i] = _fields(entries[i], ctx), None
+
+    # a reused entry gives the same links and hash as when it was stored, hence the same
+    # keys to every item; but the feed's other items may now give it another identity
+    redo(lambda i, hit: hit.identity != keys[i])
     if ctx.language is None:
-        _detect_feed_language(records)
-    keys = identity_keys(
-        [r["guid"] for r in records],
-        [r["canonical_url"] or r["url"] or None for r in records],
-        [r["content_hash"] for r in records],
-    )
+        if any(r is not None and r["language"] is None for r in records):
+            # the feed-level guess reads the items without a language, in order: a reused
+            # entry without a declared one may be among them
+            redo(lambda i, _: _language.normalize_language(entries[i].language) is None)
+        _detect_feed_language([r for r in records if r is not None])
     articles = []
-    for r, key in zip(records, keys, strict=True):
-        r["identity"] = key
+    for i, r in enumerate(records):
+        if r is None:
+            hit = hits[i]
+            assert hit is not None
+            articles.append(_reused(entries[i], hit, guids[i], digests[i], ctx))
+            continue
+        r["identity"] = keys[i]
+        r["entry_digest"] = digests[i]
         articles.append(Article(**r))
     if options.keep or options.block:
+        # a reused item was stored, so kept, under these very rules (they are in its digest)
         articles = [
-            dataclasses.replace(a, filtered=reason) if (reason := filter_reason(a, options)) else a
+            dataclasses.replace(a, filtered=reason)
+            if not a.reused and (reason := filter_reason(a, options))
+            else a
             for a in articles
         ]
     return articles
+
+
+def _guid(entry: RawEntry) -> str | None:
+    """The guid `_fields` gives the entry, without its XML-safe copy of every text when the
+    guid has nothing to drop (nearly always)."""
+    guid = entry.guid
+    if guid is None or xml_safe(guid) is guid:
+        return guid
+    return _xml_safe_entry(entry).guid
+
+
+def _reused(
+    entry: RawEntry, hit: SeenEntry, guid: str | None, digest: str, ctx: _FeedContext
+) -> Article:
+    """A stored, unchanged item: its identity, links and hash as stored, and its dates
+    (the feed's posting rhythm reads them: storage.common.feed_state)."""
+    published, updated, source = resolve_dates(
+        entry.published, entry.updated, ctx.fetched_at, ctx.future_limit
+    )
+    return Article(
+        feed_url=ctx.feed_url,
+        identity=hit.identity,
+        guid=guid,
+        url=hit.url,
+        canonical_url=hit.canonical_url,
+        title="",
+        authors=(),
+        published_at=published,
+        updated_at=updated,
+        fetched_at=ctx.fetched_at,
+        summary="",
+        content_html="",
+        content_text="",
+        language=None,
+        tags=(),
+        image_url=None,
+        enclosures=(),
+        word_count=0,
+        content_hash=hit.content_hash,
+        date_source=source,
+        published_raw=entry.published_raw or entry.updated_raw,
+        entry_digest=digest,
+        reused=True,
+    )
 
 
 def normalize_entry(

@@ -23,7 +23,7 @@ import functools
 import logging
 import time
 import traceback
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,6 +45,7 @@ from .models import (
     Held,
     ParsedFeed,
     ScheduleDecision,
+    SeenEntry,
     WriteSummary,
 )
 from .settings import Settings
@@ -83,6 +84,8 @@ class FeedOutcome:
     filtered: int
     duration_s: float
     decision: ScheduleDecision
+    normalized: int = 0  # items normalized
+    reused: int = 0  # items the store holds unchanged, not normalized again
 
 
 @dataclass(slots=True)
@@ -106,6 +109,14 @@ class RunReport:
     @property
     def updated(self) -> int:
         return sum(o.updated for o in self.outcomes)
+
+    @property
+    def normalized(self) -> int:
+        return sum(o.normalized for o in self.outcomes)
+
+    @property
+    def reused(self) -> int:
+        return sum(o.reused for o in self.outcomes)
 
 
 def signed(
@@ -141,10 +152,13 @@ def process_body(
     fetched_at: datetime,
     options: FeedOptions,
     future_tolerance_s: int,
+    seen: Mapping[str, SeenEntry] | None = None,
 ) -> tuple[ParsedFeed, list[Article], dict[str, float]]:
     """parse | normalize for one body: pure CPU work (runs in a worker process when
     `parse_workers` > 0). Raises ParseError. The signatures come next (`signed`), once the
-    store has said which identities it knows."""
+    store has said which identities it knows. `seen`: what the store holds of the feed's
+    latest fetch (`Store.seen_entries`): the items it holds unchanged are not normalized
+    again (they come back `reused`; see `normalize_feed`)."""
     from .normalize import normalize_feed
     from .parse import fast_parse, parse
 
@@ -157,6 +171,7 @@ def process_body(
         fetched_at=fetched_at,
         options=options,
         future_tolerance_s=future_tolerance_s,
+        seen=seen,
     )
     t2 = time.perf_counter()
     # the body itself is not needed downstream: do not ship it back from a worker
@@ -309,19 +324,20 @@ async def process_feed(
                 result = dataclasses.replace(result, body=None)  # handled: skip the list path
     if result.error is None and result.body is not None:
         fetched_at = result.fetched_at or utcnow()
+        t1 = time.perf_counter()
+        seen = store.seen_entries(feed.url)
+        stage_s["store"] += time.perf_counter() - t1
+        job = functools.partial(
+            process_body,
+            result.body,
+            feed.url,
+            dict(result.headers),
+            fetched_at=fetched_at,
+            options=feed.options,
+            future_tolerance_s=settings.future_tolerance_s,
+        )
         try:
-            args = (result.body, feed.url, dict(result.headers))
-            kwargs = {
-                "fetched_at": fetched_at,
-                "options": feed.options,
-                "future_tolerance_s": settings.future_tolerance_s,
-            }
-            if executor is None:
-                parsed, articles, took = process_body(*args, **kwargs)  # type: ignore[arg-type]
-            else:
-                loop = asyncio.get_running_loop()
-                job = functools.partial(process_body, *args, **kwargs)  # type: ignore[arg-type]
-                parsed, articles, took = await loop.run_in_executor(executor, job)
+            parsed, articles, took = await _run(executor, job, seen)
             for stage, seconds in took.items():
                 stage_s[stage] += seconds
         except ParseError as exc:
@@ -331,10 +347,18 @@ async def process_feed(
             result = dataclasses.replace(
                 result, error=ParseError(feed.url, f"internal error ({in_words(exc)}); see the log")
             )
+        if articles:
+            t1 = time.perf_counter()
+            known = store.known_identities(feed.url, [a.identity for a in articles])
+            stage_s["store"] += time.perf_counter() - t1
+            if any(a.reused and a.identity not in known for a in articles):
+                # the store let go of an item since `seen` was read (a prune): that item is
+                # new again, and a reused one carries no text: every item is normalized
+                parsed, articles, took = await _run(executor, job, None)
+                for stage, seconds in took.items():
+                    stage_s[stage] += seconds
+                known = store.known_identities(feed.url, [a.identity for a in articles])
     if articles:  # (a streamed huge feed came signed chunk by chunk, its last in `pairs`)
-        t1 = time.perf_counter()
-        known = store.known_identities(feed.url, [a.identity for a in articles])
-        stage_s["store"] += time.perf_counter() - t1
         t1 = time.perf_counter()
         if executor is None:
             pairs = signed(articles, known)
@@ -388,7 +412,21 @@ async def process_feed(
         filtered=summary.filtered,
         duration_s=time.perf_counter() - t0,
         decision=decision,
+        normalized=sum(not a.reused for a in articles),
+        reused=sum(a.reused for a in articles),
     )
+
+
+async def _run(
+    executor: Executor | None,
+    job: Callable[..., tuple[ParsedFeed, list[Article], dict[str, float]]],
+    seen: Mapping[str, SeenEntry] | None,
+) -> tuple[ParsedFeed, list[Article], dict[str, float]]:
+    """`job(seen=seen)` (process_body) here, or in `executor`."""
+    if executor is None:
+        return job(seen=seen)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(executor, functools.partial(job, seen=seen))
 
 
 def _make_executor(settings: Settings, n_feeds: int) -> Executor | None:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         ParsedFeed,
         ScheduleDecision,
         SearchHit,
+        SeenEntry,
         StoreStats,
         StoryView,
         Subscription,
@@ -141,6 +142,12 @@ class FetchWriter(Protocol):
     """Writing what fetches brought. Each call is one transaction."""
 
     def known_identities(self, feed_url: str, identities: Sequence[str]) -> set[str]: ...
+
+    def seen_entries(self, feed_url: str) -> dict[str, SeenEntry]:
+        """The feed's sources seen in its latest fetch that carried items, by the digest of
+        the raw entry each was normalized from (`Article.entry_digest`): items a poll need
+        not normalize again (`ingest.normalize.normalize_feed`)."""
+        ...
 
     def record_fetch(
         self,

@@ -64,11 +64,12 @@ def test_a_version_3_database_gains_the_two_level_story_index(tmp_path: Path) ->
            ALTER TABLE feeds DROP COLUMN host_key;
            DROP INDEX articles_duplicate_of;
            ALTER TABLE articles DROP COLUMN duplicate_of;
+           ALTER TABLE article_sources DROP COLUMN entry_digest;
            PRAGMA user_version = 3;"""
     )
     conn.close()
     store = SQLiteStore(path)
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 9
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 10
     tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"story_band", "story_band_new", "story_index_meta"} <= tables
     store.close()
@@ -91,6 +92,7 @@ def test_a_version_4_database_gets_the_host_of_each_feed(tmp_path: Path) -> None
            ALTER TABLE feeds DROP COLUMN host_key;
            DROP INDEX articles_duplicate_of;
            ALTER TABLE articles DROP COLUMN duplicate_of;
+           ALTER TABLE article_sources DROP COLUMN entry_digest;
            PRAGMA user_version = 4;"""
     )
     conn.close()

@@ -137,22 +137,25 @@ def test_a_chain_of_headlines_does_not_end_in_one_story(store: Store) -> None:
 
 
 def _downgrade(target: str | Path) -> None:
-    """Back to the schema before `duplicate_of` (the column dropped, the version lowered)."""
+    """Back to the schema before `duplicate_of` (it and the later `entry_digest` dropped,
+    the version lowered)."""
     if isinstance(target, Path):
         conn = sqlite3.connect(target)
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         conn.executescript(
             f"""DROP INDEX articles_duplicate_of;
                 ALTER TABLE articles DROP COLUMN duplicate_of;
-                PRAGMA user_version = {version - 1};"""
+                ALTER TABLE article_sources DROP COLUMN entry_digest;
+                PRAGMA user_version = {version - 2};"""
         )
         conn.close()
         return
     with psycopg.connect(target, autocommit=True) as pg:
         pg.execute("ALTER TABLE articles DROP COLUMN duplicate_of")
+        pg.execute("ALTER TABLE article_sources DROP COLUMN entry_digest")
         pg.execute(
             "DELETE FROM schema_migrations"
-            " WHERE version = (SELECT MAX(version) FROM schema_migrations)"
+            " WHERE version > (SELECT MAX(version) - 2 FROM schema_migrations)"
         )
 
 

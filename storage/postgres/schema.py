@@ -261,6 +261,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX articles_duplicate_of ON articles (duplicate_of) WHERE duplicate_of IS NOT NULL;
     """
     + FILL_DUPLICATE_OF,
+    # 5: `entry_digest` of a source: the digest of the raw entry its values were normalized
+    # from (ingest.entrydigest); a poll does not normalize again an item that it finds here,
+    # among the sources of the feed's latest fetch (`seen_entries`; issue #13, steady state)
+    """
+    ALTER TABLE article_sources ADD COLUMN entry_digest TEXT;
+    """,
 )
 
 

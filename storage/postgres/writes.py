@@ -29,6 +29,7 @@ from ingest.models import (
     FetchWrite,
     ParsedFeed,
     ScheduleDecision,
+    SeenEntry,
     WriteSummary,
 )
 from ingest.timeutil import to_iso, utcnow
@@ -110,6 +111,18 @@ class PgWrites(PgStories):
             (feed_url, list(identities)),
         ).fetchall()
         return {r[0] for r in rows}
+
+    def seen_entries(self, feed_url: str) -> dict[str, SeenEntry]:
+        """The feed's sources seen in its latest fetch that carried items, by the digest of
+        the entry each came from (ingest.entrydigest)."""
+        rows = self.conn.execute(
+            """SELECT entry_digest, identity, url, canonical_url, content_hash
+               FROM article_sources WHERE feed_url = %s AND entry_digest IS NOT NULL
+               AND last_seen_at = (SELECT MAX(last_seen_at) FROM article_sources
+                                   WHERE feed_url = %s)""",
+            (feed_url, feed_url),
+        ).fetchall()
+        return {r[0]: SeenEntry(*r[1:]) for r in rows}
 
     def prepare(self, fetch: FetchWrite) -> FetchWrite:
         """`fetch` with each kept article's row values and band keys computed."""
@@ -328,10 +341,10 @@ class PgWrites(PgStories):
     def _add_source(self, tx: Conn, a: Article, article_id: int, now_s: str | None) -> None:
         tx.execute(
             """INSERT INTO article_sources (feed_url, identity, article_id, url, canonical_url,
-               content_hash, first_seen_at, last_seen_at)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""",
+               content_hash, first_seen_at, last_seen_at, entry_digest)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""",
             (a.feed_url, a.identity, article_id, a.url, a.canonical_url, a.content_hash,
-             now_s, now_s),
+             now_s, now_s, a.entry_digest),
         )  # fmt: skip
 
     def _upsert(
@@ -347,23 +360,27 @@ class PgWrites(PgStories):
             same_feed_url=known.same_feed_url,
             any_url=known.any_url,
         )
-        if d.action == "tombstoned":
+        if d.action == "tombstoned" or (a.reused and d.action != "unchanged"):
+            # (a reused item carries no text: one the store no longer holds as it was,
+            # dropped since the pipeline asked, waits for the next poll to be normalized)
             return "unchanged", 0
         if d.new_identity or d.action in ("another_source", "fuller"):
             self._add_source(tx, a, d.article_id, now_s)
             known.by_identity.setdefault(a.identity, (d.article_id, a.content_hash))
         if d.action == "unchanged":
+            # the digest stays when the stored links are those its entry gives (as on SQLite)
             tx.execute(
-                """UPDATE article_sources SET last_seen_at = %s
-                   WHERE feed_url = %s AND identity = %s""",
-                (now_s, a.feed_url, a.identity),
+                """UPDATE article_sources SET last_seen_at = %s, entry_digest = CASE
+                   WHEN url IS NOT DISTINCT FROM %s AND canonical_url IS NOT DISTINCT FROM %s
+                   THEN %s END WHERE feed_url = %s AND identity = %s""",
+                (now_s, a.url, url, a.entry_digest, a.feed_url, a.identity),
             )
         elif d.action == "revised":
             known.by_identity[a.identity] = (d.article_id, a.content_hash)
             tx.execute(
                 """UPDATE article_sources SET content_hash = %s, last_seen_at = %s, url = %s,
-                   canonical_url = %s WHERE feed_url = %s AND identity = %s""",
-                (a.content_hash, now_s, a.url, url, a.feed_url, a.identity),
+                   canonical_url = %s, entry_digest = %s WHERE feed_url = %s AND identity = %s""",
+                (a.content_hash, now_s, a.url, url, a.entry_digest, a.feed_url, a.identity),
             )
             values = revised_values(a)
             sets = ", ".join(f"{k} = %({k})s" for k in values)

@@ -12,12 +12,18 @@ from storage.common import VALUE_COLUMNS
 
 from . import story_index
 
-__all__ = ["INSERT_ARTICLE", "Known"]
+__all__ = ["INSERT_ARTICLE", "TOUCH_DIGEST", "Known"]
 
 INSERT_ARTICLE = (
     f"INSERT INTO articles ({', '.join(VALUE_COLUMNS)}, first_seen_at, id, story_id,"
     f" duplicate_of) VALUES ({', '.join('?' * (len(VALUE_COLUMNS) + 4))})"
 )
+
+
+# an item seen again, unchanged, keeps the digest of the entry it came from this time when
+# its stored links are the ones that entry gives (its content hash is: it is unchanged), so
+# that a source's digest always stands for its stored values; else none (a full pass next)
+TOUCH_DIGEST = "entry_digest = CASE WHEN url IS ? AND canonical_url IS ? THEN ? END"
 
 
 @dataclass(slots=True)
@@ -29,7 +35,8 @@ class Known:
     same_feed_url: dict[str, tuple[int, str]] = field(default_factory=dict)  # -> (id, hash)
     any_url: dict[str, tuple[int, int]] = field(default_factory=dict)  # -> (id, word count)
     sources: list[tuple[Any, ...]] = field(default_factory=list)  # rows to insert
-    touched: list[tuple[Any, ...]] = field(default_factory=list)  # sources seen again
+    # sources seen again: (now, url, canonical_url, entry digest, feed, identity)
+    touched: list[tuple[Any, ...]] = field(default_factory=list)
     next_id: int = 0
     # new articles' rows, written together by `write_pending` (see `SQLiteStories._assign_story`)
     new_articles: list[tuple[Any, ...]] = field(default_factory=list)
@@ -49,6 +56,7 @@ class Known:
                 a.content_hash,
                 now_s,
                 now_s,
+                a.entry_digest,
             )
         )
         self.by_identity.setdefault(a.identity, (article_id, a.content_hash))
@@ -86,11 +94,12 @@ class Known:
         self.write_pending(tx)
         tx.executemany(
             """INSERT OR IGNORE INTO article_sources (feed_url, identity, article_id, url,
-               canonical_url, content_hash, first_seen_at, last_seen_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+               canonical_url, content_hash, first_seen_at, last_seen_at, entry_digest)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             self.sources,
         )
         tx.executemany(
-            "UPDATE article_sources SET last_seen_at = ? WHERE feed_url = ? AND identity = ?",
+            f"UPDATE article_sources SET last_seen_at = ?, {TOUCH_DIGEST}"
+            " WHERE feed_url = ? AND identity = ?",
             self.touched,
         )

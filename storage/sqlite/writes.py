@@ -19,6 +19,7 @@ from ingest.models import (
     FetchWrite,
     ParsedFeed,
     ScheduleDecision,
+    SeenEntry,
     WriteSummary,
 )
 from ingest.timeutil import to_iso, utcnow
@@ -65,6 +66,18 @@ class SQLiteWrites(SQLiteStories):
             (feed_url, json.dumps(list(identities))),
         )
         return {r[0] for r in cur.fetchall()}
+
+    def seen_entries(self, feed_url: str) -> dict[str, SeenEntry]:
+        """The feed's sources seen in its latest fetch that carried items, by the digest of
+        the entry each came from (ingest.entrydigest)."""
+        cur = self.conn.execute(
+            """SELECT entry_digest, identity, url, canonical_url, content_hash
+               FROM article_sources WHERE feed_url = ? AND entry_digest IS NOT NULL
+               AND last_seen_at = (SELECT MAX(last_seen_at) FROM article_sources
+                                   WHERE feed_url = ?)""",
+            (feed_url, feed_url),
+        )
+        return {r[0]: SeenEntry(*r[1:]) for r in cur.fetchall()}
 
     def record_fetch(
         self,
@@ -310,12 +323,14 @@ class SQLiteWrites(SQLiteStories):
             same_feed_url=known.same_feed_url,
             any_url=known.any_url,
         )
-        if d.action == "tombstoned":
+        if d.action == "tombstoned" or (a.reused and d.action != "unchanged"):
+            # (a reused item carries no text: one the store no longer holds as it was,
+            # dropped since the pipeline asked, waits for the next poll to be normalized)
             return "unchanged", 0
         if d.new_identity or d.action in ("another_source", "fuller"):
             known.add_source(a, d.article_id, now_s)
         if d.action == "unchanged":
-            known.touched.append((now_s, a.feed_url, a.identity))
+            known.touched.append((now_s, a.url, url, a.entry_digest, a.feed_url, a.identity))
         elif d.action == "revised":
             # updated in place (the primary copy only if this feed owns it); the article
             # may be one of this batch's, so the queue is written first
@@ -323,8 +338,8 @@ class SQLiteWrites(SQLiteStories):
             known.by_identity[a.identity] = (d.article_id, a.content_hash)
             tx.execute(
                 """UPDATE article_sources SET content_hash = ?, last_seen_at = ?, url = ?,
-                   canonical_url = ? WHERE feed_url = ? AND identity = ?""",
-                (a.content_hash, now_s, a.url, url, a.feed_url, a.identity),
+                   canonical_url = ?, entry_digest = ? WHERE feed_url = ? AND identity = ?""",
+                (a.content_hash, now_s, a.url, url, a.entry_digest, a.feed_url, a.identity),
             )
             owner = tx.execute(
                 "SELECT feed_url FROM articles WHERE id = ?", (d.article_id,)
