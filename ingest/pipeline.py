@@ -33,6 +33,7 @@ from storage import lease_owner
 
 from . import _writebatch
 from ._writebatch import _WriteBatch
+from .dedupe import signature
 from .errors import FeedError, ParseError, in_words
 from .hostqueue import HostQueue, host_of
 from .interrupts import ignore_sigint
@@ -131,8 +132,6 @@ def signed(
     run holds a few hundred signed articles per process until they are written (the store
     decodes each when it decides its story: ~7 us; the cold 1,000-feed bench's peak RSS:
     117 -> 107 MB)."""
-    from .stories import signature
-
     return [
         (
             a,
@@ -184,7 +183,6 @@ async def _full_text(
 ) -> list[tuple[Article, bytes | None]]:
     """Opt-in: replace thin articles (new ones only) by the text extracted from their page."""
     from .fulltext import extract
-    from .stories import signature
 
     out = []
     for article, sig in pairs:
