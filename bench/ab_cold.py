@@ -57,17 +57,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for _ in range(a.rounds):
             for i, (src, floor) in enumerate(variants):
-                env = {**env0, "PYTHONPATH": src}
+                # -P: without it `-m` puts the working directory (this checkout) first on
+                # the path, and every tree would run this checkout's code
+                env = {**env0, "PYTHONPATH": os.pathsep.join((src, str(ROOT)))}
                 db = a.out / f"ab-{i}.db"
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{db}{suffix}").unlink(missing_ok=True)
-                m = measure([py, "-m", "ingest", "--db", str(db), "feeds", "import", str(opml)],
+                m = measure([py, "-P", "-m", "ingest", "--db", str(db), "feeds", "import", str(opml)],
                             env)  # fmt: skip
                 if m.returncode:
                     print(m.stderr, file=sys.stderr)
                     return 1
                 mod = ["-m", "bench.floor"] if floor else ["-m", "ingest"]
-                m = measure([py, *mod, "--db", str(db), "run", "--all", "--timings"], env)
+                m = measure([py, "-P", *mod, "--db", str(db), "run", "--all", "--timings"], env)
                 new = int(m.stdout.split(" new")[0].rsplit(" ", 1)[-1]) if " new" in m.stdout else 0
                 if m.returncode or not new:
                     print(m.stdout, m.stderr, file=sys.stderr)
