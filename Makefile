@@ -68,7 +68,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 bench: install
-	$(BIN)/python -m bench.run_bench --data $(NEWSDATA)
+	$(BIN)/python -m bench.run_bench --floor --data $(NEWSDATA)
 
 bench-quick: install
 	$(BIN)/python -m bench.run_bench --quick --data $(NEWSDATA)
