@@ -24,6 +24,7 @@ def test_a_database_from_before_the_outbox_gains_it(tmp_path: Path) -> None:
     conn.executescript(
         f"""DROP TABLE sinks; DROP TABLE outbox; DROP TABLE dead_letters;
             DROP INDEX articles_duplicate_of; ALTER TABLE articles DROP COLUMN duplicate_of;
+            DROP INDEX sources_feed_seen;
             ALTER TABLE article_sources DROP COLUMN entry_digest;
             PRAGMA user_version = {OUTBOX};"""
     )

@@ -255,3 +255,45 @@ def test_parse_workers_reuse_too(feed_server: FeedServer, tmp_path: Path) -> Non
     again = asyncio.run(run_once(store, settings, force=True))
     assert (again.new, again.updated, again.normalized, again.reused) == (0, 0, 0, 8)
     store.close()
+
+
+def test_the_latest_fetch_is_found_without_reading_the_feeds_history(tmp_path: Path) -> None:
+    """`seen_entries` on a feed that has carried 20,000 items, 50 a fetch: it reads the
+    latest fetch's 50 sources through the (feed, last seen) index, not the whole history
+    (SQLite has no statistics unless ANALYZE ran, and would pick the primary key)."""
+    from storage.sqlite import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "long.db")
+    url = "https://a.example/feed"
+    store.add_feed(FeedSpec(url))
+    store.conn.execute("PRAGMA foreign_keys=OFF")  # sources alone: the read looks at nothing else
+    with store._tx() as tx:
+        tx.executemany(
+            """INSERT INTO article_sources (feed_url, identity, article_id, url, canonical_url,
+               content_hash, first_seen_at, last_seen_at, entry_digest)
+               VALUES (?, ?, ?, 'u', 'c', 'h', ?, ?, ?)""",
+            [
+                (
+                    url,
+                    f"g{k}",
+                    k,
+                    "2026-01-01T00:00:00Z",
+                    f"2026-01-01T00:00:00Z{k // 50:06d}",
+                    f"d{k}",
+                )
+                for k in range(20_000)
+            ],
+        )
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    store.conn.set_progress_handler(count, 100)  # one call per 100 VM instructions
+    seen = store.seen_entries(url)
+    store.conn.set_progress_handler(None, 100)
+    assert sorted(seen) == sorted(f"d{k}" for k in range(19_950, 20_000))
+    assert steps < 100, steps  # a scan of 20,000 rows takes thousands
+    store.close()

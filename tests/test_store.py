@@ -64,6 +64,7 @@ def test_a_version_3_database_gains_the_two_level_story_index(tmp_path: Path) ->
            ALTER TABLE feeds DROP COLUMN host_key;
            DROP INDEX articles_duplicate_of;
            ALTER TABLE articles DROP COLUMN duplicate_of;
+           DROP INDEX sources_feed_seen;
            ALTER TABLE article_sources DROP COLUMN entry_digest;
            PRAGMA user_version = 3;"""
     )
@@ -92,6 +93,7 @@ def test_a_version_4_database_gets_the_host_of_each_feed(tmp_path: Path) -> None
            ALTER TABLE feeds DROP COLUMN host_key;
            DROP INDEX articles_duplicate_of;
            ALTER TABLE articles DROP COLUMN duplicate_of;
+           DROP INDEX sources_feed_seen;
            ALTER TABLE article_sources DROP COLUMN entry_digest;
            PRAGMA user_version = 4;"""
     )

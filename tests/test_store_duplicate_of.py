@@ -145,6 +145,7 @@ def _downgrade(target: str | Path) -> None:
         conn.executescript(
             f"""DROP INDEX articles_duplicate_of;
                 ALTER TABLE articles DROP COLUMN duplicate_of;
+                DROP INDEX sources_feed_seen;
                 ALTER TABLE article_sources DROP COLUMN entry_digest;
                 PRAGMA user_version = {version - 2};"""
         )
@@ -152,6 +153,7 @@ def _downgrade(target: str | Path) -> None:
         return
     with psycopg.connect(target, autocommit=True) as pg:
         pg.execute("ALTER TABLE articles DROP COLUMN duplicate_of")
+        pg.execute("DROP INDEX sources_feed_seen")
         pg.execute("ALTER TABLE article_sources DROP COLUMN entry_digest")
         pg.execute(
             "DELETE FROM schema_migrations"

@@ -109,6 +109,7 @@ def test_a_version_1_database_is_migrated(tmp_path: Path) -> None:
            ALTER TABLE feeds DROP COLUMN host_key;
            DROP INDEX articles_duplicate_of;
            ALTER TABLE articles DROP COLUMN duplicate_of;
+           DROP INDEX sources_feed_seen;
            ALTER TABLE article_sources DROP COLUMN entry_digest;
            PRAGMA user_version = 1;"""
     )

@@ -263,9 +263,11 @@ MIGRATIONS: tuple[str, ...] = (
     + FILL_DUPLICATE_OF,
     # 5: `entry_digest` of a source: the digest of the raw entry its values were normalized
     # from (ingest.entrydigest); a poll does not normalize again an item that it finds here,
-    # among the sources of the feed's latest fetch (`seen_entries`; issue #13, steady state)
+    # among the sources of the feed's latest fetch (`seen_entries`; issue #13, steady state),
+    # found by the index on (feed, last seen) whatever the length of the feed's history
     """
     ALTER TABLE article_sources ADD COLUMN entry_digest TEXT;
+    CREATE INDEX sources_feed_seen ON article_sources (feed_url, last_seen_at);
     """,
 )
 
