@@ -33,7 +33,7 @@ class _WriteBatch:
     its oldest has waited STATE_BATCH_S (`run_once` checks; a slow feed must not hold up the
     others) -- if the write lock is free: while another process writes, the batch grows and
     this process goes on fetching and parsing (`Store.try_record_fetches`; waiting for the
-    lock cost the cold 1,000-feed bench ~10% of its time, in SQLite's busy-handler sleeps).
+    lock would stall this process in SQLite's busy-handler sleeps).
     It waits for the lock when every feed in flight is waiting in the batch (nothing else
     to do), or at twice those sizes or four times that age. A killed run loses what was not
     written yet: those feeds are fetched again."""

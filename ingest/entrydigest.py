@@ -1,5 +1,5 @@
 """The digest of a raw entry, to tell an item the store holds unchanged before normalizing
-it (issue #13, steady state: a poll brings fifty items of which one or two are new).
+it (in the steady state a poll brings fifty items of which one or two are new).
 
     entry_digest(entry, context) = xxh3-128 of
         normalizer_version() the source of every module normalize's output depends on, the

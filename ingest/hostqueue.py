@@ -2,8 +2,8 @@
 
 A pass holds `concurrency` fetch slots. Were a feed started in claim order, a feed whose host
 was asked a moment ago would hold a slot while it waits out the host's delay
-(`per_host_delay_s`), and other hosts' feeds would wait for a slot: a warm pass over 1,000
-feeds at 5 a host took ~40 s at a 1 s delay where the delay itself costs ~4 s. So a pass
+(`per_host_delay_s`), and other hosts' feeds would wait for a slot: a warm pass with a
+per-host delay took many times what the delays themselves cost. So a pass
 claims feeds ahead and starts, of those it holds, only feeds whose host is ready: fewer than
 `per_host` of its requests in flight and `delay_s` since the last one started. The fetcher's
 own per-host gate still enforces both (redirects and page fetches go through it too); this

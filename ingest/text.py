@@ -95,7 +95,7 @@ def sanitize(html: str, base: str | None = None) -> str:
     if not html:
         return ""
     # One reusable nh3.Cleaner: nh3.clean() converts the allow-lists to Rust on every call,
-    # which cost ~20 us per call, more than the cleaning itself (issue #6). The base the
+    # which cost more than the cleaning itself (issue #6). The base the
     # attribute filter resolves against travels in a thread-local: the filter runs inside
     # clean(), in the calling thread.
     _state.base = base

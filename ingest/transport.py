@@ -31,7 +31,7 @@ sent once more; httpcore then opens a new connection.
 
 The TLS context is made once; its CA certificates (the `ca_bundle` setting, else
 SSL_CERT_FILE / SSL_CERT_DIR, else certifi's bundle, as httpx does) are loaded before the
-first https request, so a run that only meets plain-http feeds never pays the ~15 ms.
+first https request, so a run that only meets plain-http feeds never pays for loading them.
 Errors are httpx's (mapped from httpcore's as httpx's own transport maps them), besides
 netguard.AddressBlockedError.
 """

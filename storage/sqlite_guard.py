@@ -1,4 +1,4 @@
-"""What the SQLite store says when the file or the disk under it fails (issue #17).
+"""What the SQLite store says when the file or the disk under it fails.
 
     store_error(path, exc)   an sqlite3 error -> one StoreError line: the file, the reason,
                              what to do (a full disk, a read-only file, a damaged file, ...)

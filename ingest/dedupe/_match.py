@@ -4,8 +4,8 @@
 
 The store hands in the candidates its index found (`ingest.dedupe._keys`); `match` first
 runs a pre-check on each (its term hashes and the number of index keys it shares, both read
-without decoding the rest): most are rejected in ~2 us instead of a ~25 us decode and full
-score (see :func:`match`).
+without decoding the rest): most are rejected at a small part of the cost of a decode and
+full score (see :func:`match`).
 
 Levels (thresholds chosen on the tuning split of ``bench/dedup_eval.py``):
 
@@ -64,14 +64,14 @@ EVENT_COSINE = 0.41  # weighted cosine of the event terms (full texts)
 EVENT_COSINE_FEW = 0.25  # ... of headline-only items (they must share names too)
 EVENT_NAMES = 0.0  # share of the smaller name set in common (full texts)
 TIME_BONUS = 0.15  # threshold lowered by up to this when published close in time
-TIME_SCALE = 0.25  # hours over which that bonus decays (exp(-gap / scale)); 6 h before v6:
+TIME_SCALE = 0.25  # hours over which that bonus decays (exp(-gap / scale)); at 6 h, the
 # UCI headlines 15 .. 60 minutes apart it grouped at a cosine of 0.15 .. 0.4 were mostly wrong
 EVENT_NAMES_FEW = 0.2  # names overlap also needed then (UCI: "Quiznos" / "Sbarro files for ...")
 MIN_SHARED_TERMS = 2  # shared event terms, at least
 # headline-only items published within ONE_NAME_HOURS of each other may share a single
 # term when it is a rare name (weight >= ONE_NAME_WEIGHT, i.e. idf prior >= 4: "Sbarro",
-# "Snowden", not "Apple") and the cosine reaches ONE_NAME_COSINE (UCI tuning split: 3 h and
-# 0.25 before; 15 minutes and 0.15 merge fewer wrong pairs and find more right ones)
+# "Snowden", not "Apple") and the cosine reaches ONE_NAME_COSINE (UCI tuning split: 15
+# minutes and 0.15 merge fewer wrong pairs and find more right ones than 3 h and 0.25)
 ONE_NAME_HOURS = 0.25
 ONE_NAME_WEIGHT = 20
 ONE_NAME_COSINE = 0.15
@@ -378,7 +378,7 @@ def match(
 
     Pre-check (`precheck`, on by default): a candidate that shares fewer than two index keys
     and cannot reach the event threshold by the bound in :func:`_may_match` is skipped
-    without decoding or scoring it (~1 us instead of ~20).  The event part is exact; the
+    without decoding or scoring it.  The event part is exact; the
     duplicate part assumes a copy shares two keys (its smallest sampled 8-grams, or anchors
     of its lead): on the evaluation data no decision changes (``bench.dedup_eval``
     counts them).  Candidates whose `shared_keys` is unknown are always scored in full."""

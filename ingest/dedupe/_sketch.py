@@ -9,10 +9,10 @@ lower-cased (`_words`); the body's 8-grams are sampled and its lead shingled (`_
 (`_terms`).
 
 Cost: pure Python + xxhash (no numpy: the cron process tree must stay small): each
-shingle and 8-gram is hashed as its words joined by newlines, ~230 us per BBC article and
-~90 us per farm article (mostly invented words: no scoring, see :func:`_terms`); the
-idf prior is read once from the `wordfreq` package's small English list (~29k words, 3 MB, 30 ms)
-without importing wordfreq itself; without it every word weighs the same.
+shingle and 8-gram is hashed as its words joined by newlines (a farm article, mostly
+invented words, costs less than a real one: no scoring, see :func:`_terms`); the idf prior
+is read once from the `wordfreq` package's small English list without importing wordfreq
+itself (its imports are slow); without it every word weighs the same.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ _IDF: dict[str, float] | None = None
 def _load_idf() -> dict[str, float]:
     """IDF_TOP - zipf frequency for the ~29k words of wordfreq's small English list, read
     straight from its data file ("cB" format: lists of words per centibel of frequency)
-    so that wordfreq itself (85 ms of imports) is not loaded.  Empty when unavailable:
+    so that wordfreq itself (slow imports) is not loaded.  Empty when unavailable:
     every word then weighs IDF_UNKNOWN."""
     out: dict[str, float] = {}
     try:

@@ -1,4 +1,4 @@
-"""Push sinks (issue #16): new and revised articles pushed to a webhook, a Redis stream or a
+"""Push sinks: new and revised articles pushed to a webhook, a Redis stream or a
 NATS JetStream subject, at least once, with an idempotency key (article id + content hash).
 
     [[sinks]] in the config (_config.load_sinks)      -> SinkSpec

@@ -71,7 +71,7 @@ class SQLiteBase:
             conn.execute("PRAGMA synchronous=NORMAL")
             # a checkpoint every 16 MB of WAL rather than 4 MB: each commit rewrites most of
             # the story index's leaf pages (random keys), which a checkpoint then copies and
-            # syncs once instead of four times (cold ingest: -6% of the store's time)
+            # syncs once instead of four times
             conn.execute("PRAGMA wal_autocheckpoint=4000")
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -170,7 +170,7 @@ class SQLiteBase:
                         tx.execute(statement)
                 if number == 0:
                     # sqlite-utils creates the FTS5 table; imported here only, because
-                    # importing it costs a cron run ~80 ms and pulls in numpy when installed
+                    # importing it is slow for a cron run and pulls in numpy when installed
                     import sqlite_utils
 
                     sqlite_utils.Database(tx).table("articles").enable_fts(

@@ -261,7 +261,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX IF NOT EXISTS dead_letters_sink ON dead_letters(sink, id)
     """,
-    # 9: `duplicate_of`, the earliest article whose text an article copies (issue #18), filled
+    # 9: `duplicate_of`, the earliest article whose text an article copies, filled
     # for stored articles from the copy level of their links: a "duplicate" link's matched
     # article, followed up its own "duplicate" links to the original (a matched article is
     # always stored before the one it matched: the walk ends; `FILL_DUPLICATE_OF`)
@@ -272,8 +272,9 @@ MIGRATIONS: tuple[str, ...] = (
     + FILL_DUPLICATE_OF,
     # 10: `entry_digest` of a source: the digest of the raw entry its values were normalized
     # from (ingest.entrydigest); a poll does not normalize again an item that it finds here,
-    # among the sources of the feed's latest fetch (`seen_entries`; issue #13, steady state),
-    # found by the index on (feed, last seen) whatever the length of the feed's history
+    # among the sources of the feed's latest fetch (`seen_entries`: in the steady state most
+    # items of a poll are known), found by the index on (feed, last seen) whatever the
+    # length of the feed's history
     """
     ALTER TABLE article_sources ADD COLUMN entry_digest TEXT;
     CREATE INDEX sources_feed_seen ON article_sources(feed_url, last_seen_at);

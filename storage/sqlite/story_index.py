@@ -1,4 +1,4 @@
-"""The persistent LSH index for story grouping, on a plain sqlite3 connection (issue #5).
+"""The persistent LSH index for story grouping, on a plain sqlite3 connection.
 
 The caller owns the transaction (the store calls this inside its per-feed transaction); these
 functions never commit.  Tables:
@@ -17,8 +17,8 @@ articles are stored.  `published_at` is stored as integer Unix seconds; None is 
 New band rows go to the small `story_band_new`, and are moved into `story_band` in one sorted
 pass once it holds `MERGE_ROWS` of them (a two-level LSM).  Band keys are random, so every
 insert lands on a random leaf page: written straight into the big table, each commit of a
-batch rewrote most of its leaf pages (a cold run of 50,000 articles wrote ~3 GB of WAL for a
-17 MB index).  The small table has few pages to rewrite, and a merge walks the big one once,
+batch rewrote most of its leaf pages (a cold run wrote many times the index's size in
+WAL).  The small table has few pages to rewrite, and a merge walks the big one once,
 in key order.  A lookup reads both (the same rows as one table would hold: an article's rows
 are in one of the two).
 """
@@ -80,7 +80,8 @@ INSERT OR IGNORE INTO story_index_meta (name, value) VALUES ('new_rows', 0);
 _MAX_KEYS = MAX_INDEX_KEYS  # well under SQLite's bound-parameter limit
 #: band rows `story_band_new` holds before they are moved into `story_band` (about 2,000
 #: articles' worth: a commit then rewrites at most a few hundred pages of the small table,
-#: and a cold run of 50,000 articles merges ~25 times; 20,000 and 80,000 timed the same)
+#: and a cold run of 50,000 articles merges ~25 times; smaller and larger sizes timed
+#: the same)
 MERGE_ROWS = 50_000
 
 

@@ -130,7 +130,7 @@ class SQLiteWrites(SQLiteStories):
 
     def prepare(self, fetch: FetchWrite) -> FetchWrite:
         """`fetch` with each kept article's row values and story-index keys computed (pure
-        CPU: ~20 us an article that a writer would otherwise spend holding the lock)."""
+        CPU that a writer would otherwise spend holding the lock)."""
         if not fetch.articles:
             return fetch
         out: list[tuple[Article, Any]] = []
