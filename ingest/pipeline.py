@@ -514,65 +514,79 @@ async def run_once(
             top_up = max(1, settings.concurrency // 2)
             ahead = settings.batch_size if settings.per_host_delay_s > 0 else settings.concurrency
             exhausted = False
-            while True:
-                held = len(in_flight) + len(waiting)
-                room = settings.concurrency + ahead - held
-                stopping = stop is not None and stop.is_set()
-                if stopping and waiting:
-                    released = [f.url for f in waiting.drain()]
-                    store.release(owner, released)
-                    leased.difference_update(released)
-                if not exhausted and not stopping and (room >= top_up or not held):
-                    batch = store.claim_feeds(
-                        now=utcnow(),
-                        owner=owner,
-                        lease_s=settings.lease_s,
-                        limit=min(room, settings.batch_size),
-                        force=force,
-                        urls=urls,
-                        started_ms=started_ms,
-                        partition=partition,
-                    )
-                    exhausted = not batch
-                    if batch and executor is None:
-                        executor = _make_executor(settings, len(batch))
-                    for feed in batch:
-                        waiting.add(host_of(feed.url), feed)
-                        leased.add(feed.url)
-                free = settings.concurrency - len(in_flight)
-                for host, feed in waiting.pop_ready(time.monotonic(), free):
-                    task = asyncio.create_task(one(feed))
-                    task.add_done_callback(finished.put_nowait)
-                    in_flight[task] = str(host)
-                    urls_in_flight[task] = feed.url
-                if not in_flight and not waiting:
-                    if exhausted or stopping:
-                        break
-                    continue
-                # feeds waiting in the write batch do not finish: look again after
-                # STATE_BATCH_S, or sooner when a waiting feed's host comes due
-                timeout = _writebatch.STATE_BATCH_S
-                if len(in_flight) < settings.concurrency:
-                    due_in = waiting.wait_s(time.monotonic())
-                    if due_in is not None:
-                        timeout = min(timeout, due_in)
-                try:
-                    async with asyncio.timeout(timeout):
-                        done = [await finished.get()]
-                except TimeoutError:
-                    done = []
-                while not finished.empty():
-                    done.append(finished.get_nowait())
-                for task in done:
-                    waiting.done(in_flight.pop(task))
-                    leased.discard(urls_in_flight.pop(task))
-                    task.result()  # a store failure is not one feed's problem: let it raise
-                states.flush_if_old()
-                if time.monotonic() >= renew_at and leased:
-                    # a heartbeat: feeds still held (a slow host, a huge feed, a host's
-                    # queue) keep their leases, so no other worker takes them over meanwhile
-                    renew_at = time.monotonic() + settings.lease_s / 3
-                    store.renew(owner, sorted(leased), now=utcnow(), lease_s=settings.lease_s)
+            try:
+                while True:
+                    held = len(in_flight) + len(waiting)
+                    room = settings.concurrency + ahead - held
+                    stopping = stop is not None and stop.is_set()
+                    if stopping and waiting:
+                        released = [f.url for f in waiting.drain()]
+                        store.release(owner, released)
+                        leased.difference_update(released)
+                    if not exhausted and not stopping and (room >= top_up or not held):
+                        batch = store.claim_feeds(
+                            now=utcnow(),
+                            owner=owner,
+                            lease_s=settings.lease_s,
+                            limit=min(room, settings.batch_size),
+                            force=force,
+                            urls=urls,
+                            started_ms=started_ms,
+                            partition=partition,
+                        )
+                        exhausted = not batch
+                        if batch and executor is None:
+                            executor = _make_executor(settings, len(batch))
+                        for feed in batch:
+                            waiting.add(host_of(feed.url), feed)
+                            leased.add(feed.url)
+                    free = settings.concurrency - len(in_flight)
+                    for host, feed in waiting.pop_ready(time.monotonic(), free):
+                        task = asyncio.create_task(one(feed))
+                        task.add_done_callback(finished.put_nowait)
+                        in_flight[task] = str(host)
+                        urls_in_flight[task] = feed.url
+                    if not in_flight and not waiting:
+                        if exhausted or stopping:
+                            break
+                        continue
+                    # feeds waiting in the write batch do not finish: look again after
+                    # STATE_BATCH_S, or sooner when a waiting feed's host comes due
+                    timeout = _writebatch.STATE_BATCH_S
+                    if len(in_flight) < settings.concurrency:
+                        due_in = waiting.wait_s(time.monotonic())
+                        if due_in is not None:
+                            timeout = min(timeout, due_in)
+                    try:
+                        async with asyncio.timeout(timeout):
+                            done = [await finished.get()]
+                    except TimeoutError:
+                        done = []
+                    while not finished.empty():
+                        done.append(finished.get_nowait())
+                    failed: BaseException | None = None
+                    for task in done:
+                        waiting.done(in_flight.pop(task))
+                        leased.discard(urls_in_flight.pop(task))
+                        # a store failure stops the pass; every finished task's is taken (they
+                        # fail together when the store goes away), none is left unretrieved
+                        if not task.cancelled() and (exc := task.exception()) is not None:
+                            failed = failed or exc
+                    if failed is not None:
+                        raise failed
+                    states.flush_if_old()
+                    if time.monotonic() >= renew_at and leased:
+                        # a heartbeat: feeds still held (a slow host, a huge feed, a host's
+                        # queue) keep their leases, so no other worker takes them over meanwhile
+                        renew_at = time.monotonic() + settings.lease_s / 3
+                        store.renew(owner, sorted(leased), now=utcnow(), lease_s=settings.lease_s)
+            except BaseException:
+                # the pass stops (a store failure, cancellation): so do the feeds in flight,
+                # rather than run on into a daemon's next tick, their failures taken here
+                for task in in_flight:
+                    task.cancel()
+                await asyncio.gather(*in_flight, return_exceptions=True)
+                raise
     finally:
         states.flush()
         if executor is not None:

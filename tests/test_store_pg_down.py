@@ -9,6 +9,9 @@ fetched again at once, not after the lease time."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import logging
 import re
 import signal
 import subprocess
@@ -19,10 +22,19 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from feedserver import FeedServer
+from samplefeeds import make_items, rss
 from tcpproxy import TcpProxy
 
 from bench.churn import Audit, ChurnFarm, cli_env
 from bench.crash import add_feeds
+from ingest.errors import StoreError
+from ingest.models import FeedOptions
+from ingest.pipeline import run_once
+from ingest.settings import FeedSpec, load_settings
+from storage import open_store
+
+LOCAL = FeedOptions(allow_private_network=True)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -180,3 +192,38 @@ def test_an_unreachable_database_at_start(pg_url: str, proxy: TcpProxy, tmp_path
     assert all(line.endswith("trying again in 1 s") for line in waiting), waiting
     assert SECRET not in err and "Traceback" not in err
     assert "daemon started" in err
+
+
+def test_a_pass_that_loses_the_store_takes_every_feeds_failure(
+    pg_url: str, proxy: TcpProxy, feed_server: FeedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Eight feeds in flight when the database goes away, in one process: the pass raises
+    the store's failure, every feed's own failure is taken (asyncio reports none as "never
+    retrieved"), and no feed is left running on the loop, as it would be into a daemon's
+    next tick."""
+    store = open_store(through(pg_url, proxy))
+    for i in range(8):
+        body = rss(f"F{i}", feed_server.url("/"), make_items(i, 3))
+        store.add_feed(FeedSpec(url=feed_server.route(f"/f{i}.xml", body=body, delay_s=0.8),
+                                options=LOCAL))  # fmt: skip
+    settings = load_settings(environ={}).replace(
+        per_host_delay_s=0.0, per_host_concurrency=8, workers=1
+    )
+
+    async def lose_the_store() -> list[asyncio.Task[object]]:
+        run = asyncio.create_task(run_once(store, settings, force=True))
+        await asyncio.sleep(0.4)  # claimed, and all eight waiting for the server's answer
+        proxy.cut()
+        with pytest.raises(StoreError):
+            await run
+        return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    caplog.set_level(logging.ERROR, logger="asyncio")
+    try:
+        left = asyncio.run(lose_the_store())
+        gc.collect()  # a task whose failure nobody took is reported when it is collected
+        assert left == []
+        assert "never retrieved" not in caplog.text, caplog.text
+    finally:
+        proxy.restore()
+        store.close()
