@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from ingest.dedupe import StoryDecision, StoryState, better_representative, candidate_since, decide
+from ingest.dedupe import StoryDecision, better_representative, candidate_since, decide
 from ingest.dedupe.story import FULL_TEXT_WORDS
 from ingest.models import Article
 from ingest.stories import CANDIDATES, Signature, min_shared_keys
@@ -15,7 +15,7 @@ from storage.common import iso
 from storage.story_state import read_story_state
 
 from .base import Conn, PgBase
-from .story_index import Lookahead, PgStoryIndex
+from .story_index import PgStoryIndex
 
 __all__ = ["ELECT", "PgStories"]
 
@@ -36,20 +36,18 @@ class PgStories(PgBase):
         sig: Signature | None,
         keys: Sequence[int],
         window_days: int,
-        ahead: Lookahead | None = None,
     ) -> StoryDecision:
         when = a.published_at or a.fetched_at
         cands = []
         if sig is not None:
             since = candidate_since(when, window_days)
-            index = PgStoryIndex(tx) if ahead is None else ahead
-            cands = index.candidates(keys, since, CANDIDATES, min_shared_keys(sig))
+            cands = PgStoryIndex(tx).candidates(keys, since, CANDIDATES, min_shared_keys(sig))
         d = decide(
             article_id,
             sig,
             cands,
             published_at=when,
-            story_of=lambda story_id: self._story_state(tx, story_id, ahead),
+            story_of=lambda story_id: read_story_state(tx, story_id, "%s"),
             copy_of=lambda aid: self._duplicate_of(tx, aid),
         )
         if d.founds:
@@ -72,27 +70,13 @@ class PgStories(PgBase):
         homes = sorted({int(merged.get(s, s)) for s in ids})
         return dataclasses.replace(d, story_id=homes[0], fold=tuple(homes[1:]))
 
-    @staticmethod
-    def _story_state(tx: Conn, story_id: int, ahead: Lookahead | None) -> StoryState:
-        """What the chain rule reads of a story (story_sig among it: written first)."""
-        if ahead is not None:
-            ahead.flush()
-        return read_story_state(tx, story_id, "%s")
-
     def _duplicate_of(self, tx: Conn, article_id: int) -> int | None:
         """A stored article's `duplicate_of`."""
         row = tx.execute("SELECT duplicate_of FROM articles WHERE id = %s", (article_id,))
         found = row.fetchone()
         return None if found is None or found[0] is None else int(found[0])
 
-    def _apply_story_before(
-        self,
-        tx: Conn,
-        d: StoryDecision,
-        article_id: int,
-        now_s: str,
-        ahead: Lookahead | None = None,
-    ) -> None:
+    def _apply_story_before(self, tx: Conn, d: StoryDecision, article_id: int, now_s: str) -> None:
         """What a decision changes before the new article's row is written: folds, and copy
         groups joined to an earlier original."""
         if d.repoint:
@@ -102,8 +86,6 @@ class PgStories(PgBase):
                 {"to": d.duplicate_of, "ids": list(d.repoint)},
             )
         for old in d.fold:
-            if ahead is not None:
-                ahead.fold(old, d.story_id)
             tx.execute(
                 """UPDATE story_sig SET story_id = %s WHERE article_id IN
                    (SELECT id FROM articles WHERE story_id = %s)""",

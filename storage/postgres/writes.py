@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from ingest.dedupe import candidate_since, decide_record
+from ingest.dedupe import decide_record
 from ingest.dedupe.story import FULL_TEXT_WORDS
 from ingest.errors import StoreError
 from ingest.models import (
@@ -31,7 +31,7 @@ from ingest.models import (
     ScheduleDecision,
     WriteSummary,
 )
-from ingest.stories import CANDIDATES, Signature
+from ingest.stories import Signature
 from ingest.timeutil import to_iso, utcnow
 from storage.common import (
     FETCH_COLUMNS,
@@ -55,7 +55,7 @@ from . import outbox
 from .base import Conn, lock_key
 from .schema import ARTICLE_ID_LOCK
 from .stories import ELECT, PgStories
-from .story_index import Lookahead, PgStoryIndex, keys_of
+from .story_index import PgStoryIndex, keys_of
 
 __all__ = ["PgWrites"]
 
@@ -295,7 +295,6 @@ class PgWrites(PgStories):
         if not articles:
             return WriteSummary(feed_url=feed_url)
         known = self._known(tx, feed_url, [a for a, _ in articles if not a.filtered])
-        ahead = self._lookahead(tx, articles, known, window_days)
         new_ids: list[int] = []
         counts = {"updated": 0, "unchanged": 0}
         filtered = 0
@@ -309,7 +308,7 @@ class PgWrites(PgStories):
                 ).fetchone()
                 filtered += stored is not None
                 continue
-            outcome, article_id = self._upsert(tx, a, sig, window_days, known, ahead)
+            outcome, article_id = self._upsert(tx, a, sig, window_days, known)
             if outcome == "new":
                 new_ids.append(article_id)
                 pushed.append((article_id, a.content_hash, "new"))
@@ -317,7 +316,6 @@ class PgWrites(PgStories):
                 counts[outcome] += 1
                 if outcome == "updated":
                     pushed.append((article_id, a.content_hash, "revised"))
-        ahead.flush()
         outbox.queue(tx, pushed, now_s or str(to_iso(utcnow())))
         return WriteSummary(
             feed_url=feed_url,
@@ -327,22 +325,6 @@ class PgWrites(PgStories):
             filtered=filtered,
             new_ids=tuple(new_ids),
         )
-
-    @staticmethod
-    def _lookahead(
-        tx: Conn, articles: Sequence[tuple[Article, Sig]], known: _Known, window_days: int
-    ) -> Lookahead:
-        """The story index's postings for the articles that look new (their identity
-        unknown here: a guess, either way right; one that is new but not read here is looked
-        up alone), read at once."""
-        wants = []
-        for a, sig in articles:
-            if not a.filtered and isinstance(sig, Prepared) and a.identity not in known.by_identity:
-                since = candidate_since(a.published_at or a.fetched_at, window_days)
-                wants.append((sig.keys, since))
-        ahead = Lookahead(tx, CANDIDATES)
-        ahead.read(wants)
-        return ahead
 
     def _add_source(self, tx: Conn, a: Article, article_id: int, now_s: str | None) -> None:
         tx.execute(
@@ -354,13 +336,7 @@ class PgWrites(PgStories):
         )  # fmt: skip
 
     def _upsert(
-        self,
-        tx: Conn,
-        a: Article,
-        sig: Sig,
-        window_days: int,
-        known: _Known,
-        ahead: Lookahead | None = None,
+        self, tx: Conn, a: Article, sig: Sig, window_days: int, known: _Known
     ) -> tuple[str, int]:
         """new | updated | unchanged, and the article id."""
         now_s = iso(a.fetched_at)
@@ -409,8 +385,8 @@ class PgWrites(PgStories):
 
         article_id = self._new_id(tx)
         decoded, blob, keys = _signed(sig)
-        story = self._decide_story(tx, a, article_id, decoded, keys, window_days, ahead)
-        self._apply_story_before(tx, story, article_id, now_s or "", ahead)
+        story = self._decide_story(tx, a, article_id, decoded, keys, window_days)
+        self._apply_story_before(tx, story, article_id, now_s or "")
         row_values = sig.values if isinstance(sig, Prepared) else article_values(a)
         tx.execute(
             _INSERT_ARTICLE,
@@ -419,10 +395,7 @@ class PgWrites(PgStories):
         self._apply_story_after(tx, story, a, article_id, now_s or "")
         if decoded is not None:
             when = a.published_at or a.fetched_at
-            if ahead is None:
-                PgStoryIndex(tx).add_many([(article_id, story.story_id, when, blob, keys)])
-            else:
-                ahead.add(article_id, story.story_id, when, blob, keys)
+            PgStoryIndex(tx).add_many([(article_id, story.story_id, when, blob, keys)])
         self._add_source(tx, a, article_id, now_s)
         known.by_identity.setdefault(a.identity, (article_id, a.content_hash))
         if url:
