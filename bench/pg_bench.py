@@ -5,13 +5,21 @@ single-process cold run into SQLite (run_bench's `cold` row is the SQLite figure
 INGEST_WORKERS at its default).
 
 The database is `ingest_bench_<pid>` on INGEST_BENCH_PG (default
-postgresql://postgres@127.0.0.1:5432/postgres), created for each row and dropped after."""
+postgresql://postgres@127.0.0.1:5432/postgres), created for each row and dropped after.
+
+Beside the seconds, each row has the CPU of the `ingest` processes (`client_cpu_s`) and,
+when the server runs on this machine, of its backends serving the bench's database
+(`server_cpu_s`, read from /proc while the run goes; 0 when it is elsewhere): on a machine
+shared with other work the CPU says more than the wall time, and the split says which side
+a change moved work to."""
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +38,26 @@ def _database(name: str, create: bool) -> str:
         if create:
             conn.execute(f'CREATE DATABASE "{name}"'.encode())
     return ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def _backends_cpu(dbname: str, seen: dict[int, float], stop: threading.Event) -> None:
+    """Poll the CPU seconds of the server processes serving `dbname` into `seen` (by pid;
+    a backend's last reading stands once it exits) until `stop`."""
+    tick = os.sysconf("SC_CLK_TCK")
+    marker = f" {dbname} ".encode()
+    while not stop.is_set():
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read()
+                if not cmd.startswith(b"postgres: ") or marker not in cmd:
+                    continue
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                seen[int(pid)] = (int(fields[11]) + int(fields[12])) / tick
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+        stop.wait(0.1)
 
 
 def run_postgres(
@@ -57,6 +85,11 @@ def run_postgres(
                            capture_output=True, cwd=root)  # fmt: skip
             farm.validators(True)
             farm.reset()
+            seen: dict[int, float] = {}
+            stop = threading.Event()
+            poll = threading.Thread(target=_backends_cpu, args=(name, seen, stop), daemon=True)
+            poll.start()
+            ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             procs = [
                 subprocess.Popen(
@@ -71,10 +104,16 @@ def run_postgres(
             ]
             results = [p.communicate(timeout=1800) for p in procs]
             seconds = time.perf_counter() - t0
+            ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            stop.set()
+            poll.join()
+            client = ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime
             stats = subprocess.run(cmd(url, "stats", "--json"), env=full, capture_output=True,
                                    text=True, cwd=root, check=True)  # fmt: skip
             out[f"pg-{n}"] = {
                 "seconds": round(seconds, 3),
+                "client_cpu_s": round(client, 2),
+                "server_cpu_s": round(sum(seen.values()), 2),
                 "returncodes": [p.returncode for p in procs],
                 "articles": json.loads(stats.stdout)["articles"],
                 "http": farm.stats().get("by_status"),
