@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from bench.realtext import DEFAULT_DATA
-from bench.run_bench import BASE_ENV, ROOT, Farm, ensure_user_venv, measure
+from bench.run_bench import ROOT, Farm, ensure_user_venv, measure, our_env, remove_db
 
 __all__ = ["main"]
 
@@ -44,8 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     srcs = [str(Path(s).resolve()) for s in (a.src or ["."])]
     variants = [(s, False) for s in srcs] + ([(srcs[0], True)] if a.floor else [])
     a.out.mkdir(parents=True, exist_ok=True)
-    env0 = {k: v for k, v in os.environ.items() if not k.startswith("INGEST_")}
-    env0.update(BASE_ENV, INGEST_PER_HOST_DELAY="0")
+    env0 = our_env()
     if a.workers:
         env0["INGEST_WORKERS"] = a.workers
     py = str(ensure_user_venv() / "python")  # ours as a user installs it (see run_bench)
@@ -61,8 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                 # the path, and every tree would run this checkout's code
                 env = {**env0, "PYTHONPATH": os.pathsep.join((src, str(ROOT)))}
                 db = a.out / f"ab-{i}.db"
-                for suffix in ("", "-wal", "-shm"):
-                    Path(f"{db}{suffix}").unlink(missing_ok=True)
+                remove_db(db)
                 m = measure([py, "-P", "-m", "ingest", "--db", str(db), "feeds", "import", str(opml)],
                             env)  # fmt: skip
                 if m.returncode:

@@ -17,13 +17,12 @@ and the items normalized / held unchanged that the run prints.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 from pathlib import Path
 
 from bench.realtext import DEFAULT_DATA
-from bench.run_bench import BASE_ENV, ROOT, Farm, ensure_user_venv, measure
+from bench.run_bench import ROOT, Farm, ensure_user_venv, measure, our_env, remove_db
 
 __all__ = ["main"]
 
@@ -46,8 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     srcs = [str(Path(s).resolve()) for s in (a.src or ["."])]
     a.out.mkdir(parents=True, exist_ok=True)
-    env0 = {k: v for k, v in os.environ.items() if not k.startswith("INGEST_")}
-    env0.update(BASE_ENV, INGEST_PER_HOST_DELAY="0")
+    env0 = our_env()
     if a.workers:
         env0["INGEST_WORKERS"] = a.workers
     py = str(ensure_user_venv() / "python")  # ours as a user installs it (see run_bench)
@@ -60,8 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         for i, src in enumerate(srcs):
             env = {**env0, "PYTHONPATH": src}
             db = a.out / f"ab-news-{i}.db"
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{db}{suffix}").unlink(missing_ok=True)
+            remove_db(db)
             for cmd in (("feeds", "import", str(opml)), ("run", "--all")):
                 m = measure([py, "-P", "-m", "ingest", "--db", str(db), *cmd], env)
                 if m.returncode:

@@ -14,7 +14,6 @@ bench/out/profile-cold.prof (`python -m pstats` or snakeviz read it).
 from __future__ import annotations
 
 import argparse
-import os
 import pstats
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 
 from bench import run_bench
 from bench.realtext import DEFAULT_DATA
-from bench.run_bench import BASE_ENV, ROOT, Farm, ensure_user_venv, our_cmd
+from bench.run_bench import OUR_ENV, ROOT, Farm, ensure_user_venv, our_cmd, our_env, remove_db
 
 __all__ = ["AREAS", "area_of", "main"]
 
@@ -134,10 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     run_bench.OUR_BIN = ensure_user_venv()
     db = a.out / "profile-cold.db"
     prof = a.out / "profile-cold.prof"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INGEST_")}
-    env.update(BASE_ENV, INGEST_PER_HOST_DELAY="0", INGEST_WORKERS="1")
+    remove_db(db)
+    env = our_env({**OUR_ENV, "INGEST_WORKERS": "1"})
     opml = a.out / "profile-farm.opml"
     farm = Farm(a.feeds, opml, octet=7, data=a.data)
     try:

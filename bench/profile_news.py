@@ -13,7 +13,6 @@ time; the raw profile is bench/out/profile-news.prof.
 from __future__ import annotations
 
 import argparse
-import os
 import pstats
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 from bench import run_bench
 from bench.profile_cold import by_area
 from bench.realtext import DEFAULT_DATA
-from bench.run_bench import BASE_ENV, ROOT, Farm, ensure_user_venv, our_cmd
+from bench.run_bench import OUR_ENV, ROOT, Farm, ensure_user_venv, our_cmd, our_env, remove_db
 
 __all__ = ["main"]
 
@@ -42,10 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     run_bench.OUR_BIN = ensure_user_venv()
     db = a.out / "profile-news.db"
     prof = a.out / "profile-news.prof"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INGEST_")}
-    env.update(BASE_ENV, INGEST_PER_HOST_DELAY="0", INGEST_WORKERS="1")
+    remove_db(db)
+    env = our_env({**OUR_ENV, "INGEST_WORKERS": "1"})
     opml = a.out / "profile-news-farm.opml"
     farm = Farm(a.feeds, opml, octet=8, data=a.data)
     try:

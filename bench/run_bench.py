@@ -281,9 +281,14 @@ def our_env(settings: dict[str, str] = OUR_ENV) -> dict[str, str]:
     return env
 
 
-def _new_db(db: Path, opml: Path, env: dict[str, str]) -> None:
+def remove_db(db: Path) -> None:
+    """A SQLite store gone, with its write-ahead log and index, for a run from empty."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+
+def _new_db(db: Path, opml: Path, env: dict[str, str]) -> None:
+    remove_db(db)
     imp = subprocess.run(
         our_cmd(db, "feeds", "import", str(opml)), env=env, capture_output=True, text=True, cwd=ROOT
     )
