@@ -35,6 +35,7 @@ from . import _writebatch
 from ._writebatch import _WriteBatch
 from .dedupe import signature
 from .errors import FeedError, ParseError, in_words
+from .fulltext import fill_thin
 from .hostqueue import HostQueue, host_of
 from .interrupts import ignore_sigint
 from .models import (
@@ -67,7 +68,6 @@ __all__ = [
 
 log = logging.getLogger("ingest")
 STAGES = ("fetch", "parse", "normalize", "dedupe", "store")
-FULL_TEXT_MIN_WORDS = 150  # below this, an opted-in feed's article gets its page extracted
 
 
 @dataclass(slots=True)
@@ -176,46 +176,6 @@ def process_body(
     # the body itself is not needed downstream: do not ship it back from a worker
     parsed = dataclasses.replace(parsed, entries=())
     return parsed, articles, {"parse": t1 - t0, "normalize": t2 - t1}
-
-
-async def _full_text(
-    fetcher: Fetcher, pairs: list[tuple[Article, bytes | None]], known: set[str], feed: Feed
-) -> list[tuple[Article, bytes | None]]:
-    """Opt-in: replace thin articles (new ones only) by the text extracted from their page."""
-    from .fulltext import extract
-
-    out = []
-    for article, sig in pairs:
-        if (
-            article.filtered
-            or article.identity in known
-            or not article.url
-            or article.word_count >= FULL_TEXT_MIN_WORDS
-        ):
-            out.append((article, sig))
-            continue
-        try:
-            page = await fetcher.get_page(
-                article.url,
-                allow_private=feed.options.allow_private_network,
-                options=feed.options,
-            )
-            extracted = extract(page, article.url)
-        except FeedError as exc:
-            log.warning("full text: %s", exc)
-            extracted = None
-        if extracted:
-            html, text = extracted
-            article = dataclasses.replace(
-                article,
-                content_html=html,
-                content_text=text,
-                word_count=len(text.split()),
-                extra={**article.extra, "full_text": "extracted"},
-            )
-            sig = signature(article.title, article.content_text).to_bytes()
-        out.append((article, sig))
-    return out
 
 
 STREAM_MIN_BYTES = 8 * 1024 * 1024  # bodies over this are parsed and stored in chunks
@@ -366,7 +326,7 @@ async def process_feed(
         stage_s["dedupe"] += time.perf_counter() - t1
     if pairs and feed.options.full_text:
         t1 = time.perf_counter()
-        pairs = await _full_text(fetcher, pairs, known, feed)
+        pairs = await fill_thin(fetcher, pairs, known, feed)
         stage_s["fetch"] += time.perf_counter() - t1
     identities = {a.identity for a, _ in pairs if not a.filtered}
     new_count = len(identities - known) + streamed_counts[0]
